@@ -1,0 +1,136 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
+
+func TestDefaultTOMLEqualsDefault(t *testing.T) {
+	got, err := Parse(DefaultTOML)
+	if err != nil {
+		t.Fatalf("Parse(default.toml): %v", err)
+	}
+	want := Default()
+	if err := want.validate(); err != nil {
+		t.Fatalf("Default() does not validate: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("default.toml and Default() differ:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name  string
+		toml  string
+		check func(*testing.T, *Config)
+	}{
+		{"an empty file gives the defaults", "", func(t *testing.T, c *Config) {
+			if c.Thresholds.CPU != 80 || c.Monitoring.Interval.D() != time.Minute {
+				t.Errorf("got cpu %v interval %v; want 80 and 1m", c.Thresholds.CPU, c.Monitoring.Interval)
+			}
+		}},
+		{"integer seconds are a duration", "[monitoring]\ninterval = 30", func(t *testing.T, c *Config) {
+			if got := c.Monitoring.Interval.D(); got != 30*time.Second {
+				t.Errorf("interval = %v; want 30s", got)
+			}
+		}},
+		{"an integer threshold is accepted", "[thresholds]\ncpu = 70", func(t *testing.T, c *Config) {
+			if c.Thresholds.CPU != 70 {
+				t.Errorf("cpu = %v; want 70", c.Thresholds.CPU)
+			}
+		}},
+		{"unit names are normalised and deduplicated", "[services]\nmonitored = [\"nginx\", \"nginx.service\", \"getty@tty1\"]", func(t *testing.T, c *Config) {
+			want := []string{"nginx.service", "getty@tty1.service"}
+			if !reflect.DeepEqual(c.Services.Monitored, want) {
+				t.Errorf("monitored = %q; want %q", c.Services.Monitored, want)
+			}
+		}},
+		{"the action table can be overridden", "[actions]\nload = \"throttle\"\nunit = \"none\"", func(t *testing.T, c *Config) {
+			want := map[issue.Kind]issue.Action{issue.Load: issue.Throttle, issue.Unit: issue.None}
+			if !reflect.DeepEqual(c.Actions, want) {
+				t.Errorf("actions = %v; want %v", c.Actions, want)
+			}
+		}},
+		{"cleanup units left out stay nil so the built-in list applies", "", func(t *testing.T, c *Config) {
+			if c.Healing.CleanupUnits != nil {
+				t.Errorf("cleanup_units = %q; want nil", c.Healing.CleanupUnits)
+			}
+		}},
+		{"pressure 0 means off", "[thresholds]\npressure = 0", func(t *testing.T, c *Config) {
+			if c.Thresholds.Pressure != 0 {
+				t.Errorf("pressure = %v; want 0", c.Thresholds.Pressure)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.toml))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		name, toml, wantKey string
+	}{
+		{"an unknown key", "[thresholds]\ncpuu = 80", "thresholds.cpuu"},
+		{"an unknown section", "[thresold]\ncpu = 80", "thresold"},
+		{"a string threshold", "[thresholds]\ncpu = \"high\"", "thresholds.cpu"},
+		{"a threshold above 100", "[thresholds]\nmemory = 120", "thresholds.memory"},
+		{"a zero disk threshold", "[thresholds]\ndisk = 0", "thresholds.disk"},
+		{"a negative load threshold", "[thresholds]\nload_average = -1", "thresholds.load_average"},
+		{"NaN", "[thresholds]\ncpu = nan", "thresholds.cpu"},
+		{"a bad duration", "[monitoring]\ninterval = \"soon\"", "monitoring.interval"},
+		{"a negative duration", "[monitoring]\ninterval = -5", "monitoring.interval"},
+		{"a tiny interval", "[monitoring]\ninterval = \"1ms\"", "monitoring.interval"},
+		{"a bad unit name", "[services]\nmonitored = [\"ng inx\"]", "services.monitored[0]"},
+		{"a relative mount", "[monitoring]\nmounts = [\"var\"]", "monitoring.mounts[0]"},
+		{"a bad listen address", "[monitoring]\nlisten = \"9955\"", "monitoring.listen"},
+		{"a bad action", "[actions]\ndisk = \"reboot\"", "actions.disk"},
+		{"a bad kind in actions", "[actions]\nfan = \"restart\"", "actions.fan"},
+		{"backoff_max below backoff", "[healing]\nbackoff = \"1m\"\nbackoff_max = \"10s\"", "healing.backoff_max"},
+		{"a tiny history", "[predictive]\nhistory_size = 1", "predictive.history_size"},
+		{"bad TOML", "[thresholds\ncpu = 1", "line"},
+	}
+	for _, tt := range tests {
+		t.Run("rejects "+tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.toml))
+			if err == nil {
+				t.Fatalf("Parse = %+v; want an error", c)
+			}
+			if !strings.Contains(err.Error(), tt.wantKey) {
+				t.Errorf("error %q; want it to name %q", err, tt.wantKey)
+			}
+			if strings.Count(err.Error(), "\n") > 0 {
+				t.Errorf("error %q spans several lines; want one", err)
+			}
+		})
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte("[healing]\nenabled = \"yes\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "healing.enabled") {
+		t.Errorf("Load error = %v; want it to name %s and healing.enabled", err, path)
+	}
+	_, err = Load(filepath.Join(t.TempDir(), "missing.toml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v; want an error wrapping os.ErrNotExist", err)
+	}
+}

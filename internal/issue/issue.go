@@ -1,0 +1,151 @@
+// Package issue defines the issue record and the small vocabulary shared by
+// detection, healing, the engine and every transport (D-Bus, HTTP, metrics).
+//
+// It is a leaf: it imports nothing from this module, and anything may import it.
+package issue
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind is what an issue is about. The values are part of the product
+// contract: they appear in issue ids, D-Bus records, config keys and metrics.
+type Kind string
+
+const (
+	CPU      Kind = "cpu"
+	Memory   Kind = "memory"
+	Disk     Kind = "disk"
+	Load     Kind = "load"
+	Pressure Kind = "pressure"
+	Unit     Kind = "unit"
+)
+
+// Kinds lists every kind, in the order they are shown to people.
+var Kinds = []Kind{CPU, Memory, Disk, Load, Pressure, Unit}
+
+// ParseKind accepts a kind's exact name.
+func ParseKind(s string) (Kind, error) {
+	for _, k := range Kinds {
+		if string(k) == s {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("unknown issue kind %q (want one of cpu, memory, disk, load, pressure, unit)", s)
+}
+
+// Severity orders how bad an issue is. The zero value is OK.
+type Severity int
+
+const (
+	OK Severity = iota
+	Warning
+	Critical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Critical:
+		return "critical"
+	default:
+		return "ok"
+	}
+}
+
+// ParseSeverity is the inverse of Severity.String.
+func ParseSeverity(s string) (Severity, error) {
+	switch s {
+	case "ok":
+		return OK, nil
+	case "warning":
+		return Warning, nil
+	case "critical":
+		return Critical, nil
+	}
+	return OK, fmt.Errorf("unknown severity %q (want ok, warning or critical)", s)
+}
+
+// Action is one of the three generic healing actions, or None.
+type Action string
+
+const (
+	None     Action = "none"
+	Restart  Action = "restart"
+	Cleanup  Action = "cleanup"
+	Throttle Action = "throttle"
+)
+
+// Actions lists the actions a config file or caller may name.
+var Actions = []Action{None, Restart, Cleanup, Throttle}
+
+// ParseAction accepts an action's exact name.
+func ParseAction(s string) (Action, error) {
+	for _, a := range Actions {
+		if string(a) == s {
+			return a, nil
+		}
+	}
+	return "", fmt.Errorf("unknown action %q (want restart, cleanup, throttle or none)", s)
+}
+
+// State is where an issue stands in the healing pipeline.
+type State string
+
+const (
+	// Open: detected, nothing done yet.
+	Open State = "open"
+	// Healing: an action is running for it.
+	Healing State = "healing"
+	// Planned: dry-run recorded the action instead of running it.
+	Planned State = "planned"
+	// Waiting: the last action did not help; the breaker holds the next
+	// attempt back until its backoff has passed.
+	Waiting State = "waiting"
+	// Healed: the action succeeded; the issue is kept until the signal
+	// clears so a relapse is seen as the same issue.
+	Healed State = "healed"
+	// Failed: the last action failed; it will be retried after backoff.
+	Failed State = "failed"
+	// GivenUp: the breaker is open; only an operator reset or the target
+	// recovering by itself re-arms it.
+	GivenUp State = "given-up"
+	// Watching: no action applies (the table maps the kind to none,
+	// healing is disabled, or the target is protected).
+	Watching State = "watching"
+	// Resolved: the signal cleared. Only ever seen in IssueResolved and history.
+	Resolved State = "resolved"
+)
+
+// Record is an issue as the daemon reports it. Ids are stable: "cpu",
+// "memory", "load", "disk:/nix", "inodes:/nix", "pressure:io",
+// "unit:nginx.service".
+type Record struct {
+	ID        string
+	Kind      Kind
+	Subject   string // the mount, unit or pressure resource; the kind for cpu, memory, load
+	Severity  Severity
+	Value     float64 // percent, except load average; 0 for units
+	Threshold float64
+	Since     time.Time
+	Action    Action // the action planned for it
+	State     State
+	Message   string // one human line: what is wrong
+	Synthetic bool   // injected through InjectIssue
+	Attempts  int    // healing attempts on this target within the breaker window
+}
+
+// ID builds an issue id from a kind and a subject, the one place the id
+// format is decided.
+func ID(kind Kind, subject string) string {
+	switch kind {
+	case CPU, Memory, Load:
+		return string(kind)
+	}
+	return string(kind) + ":" + subject
+}
+
+// InodesID is the id of a mount's inode issue; it has kind Disk.
+func InodesID(mount string) string { return "inodes:" + mount }
