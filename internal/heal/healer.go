@@ -1,0 +1,373 @@
+package heal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
+
+// Reasons an action did not run or failed. Result.Err wraps one of them so
+// the transports can map it to their own errors with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrProtected = errors.New("protected")
+	ErrSelf      = errors.New("the daemon never acts on itself")
+	ErrBusy      = errors.New("an action on this target is already running")
+	ErrLimited   = errors.New("global action limit reached")
+	ErrBackoff   = errors.New("breaker backoff")
+	ErrGivenUp   = errors.New("given up")
+	ErrDisabled  = errors.New("healing is disabled")
+	ErrNoAction  = errors.New("no action applies")
+	ErrFailed    = errors.New("action failed")
+)
+
+// Settings is the part of the configuration the healer uses.
+type Settings struct {
+	Table         Table
+	Breaker       BreakerPolicy
+	MaxPerMinute  int
+	ActionTimeout time.Duration
+	// CleanupUnits nil means: the built-in list, filtered to units that exist.
+	CleanupUnits      []string
+	CPUWeight         uint64
+	MemoryHighPercent float64
+	Protected         []string // built-in plus configured
+	Monitored         []string
+	Self              string // the daemon's own unit
+	// CPUSampleGap is how long throttle watches CPU use to find the top
+	// consumer.
+	CPUSampleGap time.Duration
+}
+
+// SettingsFrom derives Settings from a validated configuration.
+func SettingsFrom(c *config.Config, self string) Settings {
+	prot := BuiltinProtected()
+	for _, u := range c.Services.Protected {
+		if !slices.Contains(prot, u) {
+			prot = append(prot, u)
+		}
+	}
+	if self != "" && !slices.Contains(prot, self) {
+		prot = append(prot, self)
+	}
+	return Settings{
+		Table: NewTable(c.Actions),
+		Breaker: BreakerPolicy{
+			Backoff:     c.Healing.Backoff.D(),
+			BackoffMax:  c.Healing.BackoffMax.D(),
+			MaxAttempts: c.Healing.MaxAttempts,
+			Window:      c.Healing.AttemptWindow.D(),
+		},
+		MaxPerMinute:      c.Healing.MaxActionsPerMinute,
+		ActionTimeout:     c.Healing.ActionTimeout.D(),
+		CleanupUnits:      c.Healing.CleanupUnits,
+		CPUWeight:         c.Throttle.CPUWeight,
+		MemoryHighPercent: c.Throttle.MemoryHighPercent,
+		Protected:         prot,
+		Monitored:         c.Services.Monitored,
+		Self:              self,
+		CPUSampleGap:      time.Second,
+	}
+}
+
+// DefaultCleanupUnits are tried, in order, when the configuration names
+// none; the ones that do not exist on the machine are skipped.
+var DefaultCleanupUnits = []string{
+	"systemd-tmpfiles-clean.service",
+	"luminous-healing-journal-vacuum.service",
+	"nix-gc.service",
+}
+
+// Healer runs actions behind the safety rules. It is safe for concurrent use.
+type Healer struct {
+	sd        Systemd
+	freeBytes func(context.Context) (map[string]uint64, error)
+
+	mu        sync.Mutex
+	s         Settings
+	dryRun    bool
+	inflight  map[string]bool
+	breakers  map[string]*Breaker
+	limit     limiter
+	throttled map[string]*Throttled
+}
+
+// New returns a Healer. sd may be nil where systemd is unreachable: every
+// action is then planned in dry-run and fails as unavailable otherwise.
+// freeBytes reports free bytes per watched mount, for cleanup's report.
+func New(sd Systemd, s Settings, freeBytes func(context.Context) (map[string]uint64, error)) *Healer {
+	h := &Healer{
+		sd:        sd,
+		freeBytes: freeBytes,
+		inflight:  map[string]bool{},
+		breakers:  map[string]*Breaker{},
+		throttled: map[string]*Throttled{},
+	}
+	h.SetSettings(s)
+	return h
+}
+
+// SetSettings applies new settings; breakers and throttles are kept.
+func (h *Healer) SetSettings(s Settings) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.s = s
+	h.limit.n = s.MaxPerMinute
+	h.limit.window = time.Minute
+}
+
+// Settings returns the settings in force.
+func (h *Healer) Settings() Settings {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.s
+}
+
+// SetDryRun switches dry-run on or off.
+func (h *Healer) SetDryRun(on bool) {
+	h.mu.Lock()
+	h.dryRun = on
+	h.mu.Unlock()
+}
+
+// DryRun reports whether dry-run is on.
+func (h *Healer) DryRun() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.dryRun
+}
+
+// ActionFor returns the table's action for an issue.
+func (h *Healer) ActionFor(rec issue.Record) issue.Action {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.s.Table.For(rec)
+}
+
+// Do runs one action behind every safety rule and returns what happened.
+// Gates, in order: the action plans (reading, never changing, anything);
+// the daemon never acts on itself; one action per target at a time; the
+// breaker (automatic actions only); dry-run; the global limit; then the
+// action runs, bounded by the action timeout.
+func (h *Healer) Do(ctx context.Context, req Request) Result {
+	res := Result{Action: req.Action, Target: req.Target, IssueID: req.Issue.ID, Started: time.Now()}
+	defer func() { res.Duration = time.Since(res.Started) }()
+
+	h.mu.Lock()
+	s := h.s
+	dry := h.dryRun
+	h.mu.Unlock()
+	res.DryRun = dry
+
+	act, ok := actions[req.Action]
+	if !ok {
+		return res.refuse(ErrNoAction, "no action %q", req.Action)
+	}
+	if h.sd == nil && !dry {
+		return res.refuse(ErrUnavailable, "systemd is not reachable on the system bus, so nothing can be %s", pastTense(req.Action))
+	}
+
+	planCtx, cancel := context.WithTimeout(ctx, s.ActionTimeout)
+	defer cancel()
+	st, err := act.plan(planCtx, &env{h: h, s: s}, req)
+	if err != nil {
+		res.Err = err
+		if errors.Is(err, ErrProtected) || errors.Is(err, ErrSelf) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoAction) {
+			res.Outcome = Refused
+		} else {
+			res.Outcome = Failed
+		}
+		res.Message = err.Error()
+		return res
+	}
+	res.Target = st.target
+	res.Units = st.units
+	res.Escalated = st.escalated
+	if st.escalated {
+		res.Action = issue.Restart
+	}
+	if st.target != "" && st.target == s.Self {
+		return res.refuse(ErrSelf, "%s is the daemon itself: never acted on", st.target)
+	}
+
+	key := st.lockKey()
+	h.mu.Lock()
+	if h.inflight[key] {
+		h.mu.Unlock()
+		return res.refuse(ErrBusy, "an action on %s is already running", key)
+	}
+	if !req.Operator && req.Issue.ID != "" {
+		b := h.breakerLocked(req.Issue.ID)
+		if ok, wait := b.Allow(time.Now()); !ok {
+			h.mu.Unlock()
+			if wait == 0 {
+				return res.refuse(ErrGivenUp, "healing %s was given up after repeated failures; reset it with `healingctl reset %s`", req.Issue.ID, req.Issue.ID)
+			}
+			return res.refuse(ErrBackoff, "backing off: next attempt on %s in %s", req.Issue.ID, wait.Round(time.Millisecond))
+		}
+	}
+	if dry {
+		h.mu.Unlock()
+		res.Outcome = Planned
+		res.Message = "dry-run: would " + st.describe
+		return res
+	}
+	if !h.limit.allow(time.Now()) {
+		h.mu.Unlock()
+		return res.refuse(ErrLimited, "the limit of %d actions per minute is reached; %s was not run", s.MaxPerMinute, st.describe)
+	}
+	h.inflight[key] = true
+	h.mu.Unlock()
+
+	runCtx, cancelRun := context.WithTimeout(ctx, s.ActionTimeout)
+	st.run(runCtx, &res)
+	cancelRun()
+
+	h.mu.Lock()
+	delete(h.inflight, key)
+	if !req.Operator && req.Issue.ID != "" {
+		b := h.breakerLocked(req.Issue.ID)
+		if res.OK() {
+			b.Succeeded(time.Now())
+		} else {
+			b.Failed(s.Breaker, time.Now())
+		}
+	}
+	h.mu.Unlock()
+	if res.Outcome == Failed && res.Err == nil {
+		res.Err = ErrFailed
+	}
+	return res
+}
+
+// Reopened tells the breaker an issue came back; it returns true when that
+// gave the issue up.
+func (h *Healer) Reopened(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.breakers[id]
+	if !ok {
+		return false
+	}
+	return b.Reopened(h.s.Breaker, time.Now())
+}
+
+// GivenUp reports whether automatic healing of id was given up.
+func (h *Healer) GivenUp(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.breakers[id]
+	return ok && b.givenUp
+}
+
+// ResetBreaker re-arms the breaker for id; it reports whether there was
+// anything to reset.
+func (h *Healer) ResetBreaker(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.breakers[id]
+	if !ok {
+		return false
+	}
+	delete(h.breakers, id)
+	return !b.Idle(h.s.Breaker, time.Now()) || b.givenUp
+}
+
+// Breakers reports every breaker that holds something back or remembers
+// failures, sorted by issue id.
+func (h *Healer) Breakers() []BreakerState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	out := make([]BreakerState, 0, len(h.breakers))
+	for id, b := range h.breakers {
+		if b.Idle(h.s.Breaker, now) {
+			delete(h.breakers, id)
+			continue
+		}
+		out = append(out, b.State(id, h.s.Breaker, now))
+	}
+	slices.SortFunc(out, func(a, b BreakerState) int {
+		switch {
+		case a.IssueID < b.IssueID:
+			return -1
+		case a.IssueID > b.IssueID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func (h *Healer) breakerLocked(id string) *Breaker {
+	b, ok := h.breakers[id]
+	if !ok {
+		b = &Breaker{}
+		h.breakers[id] = b
+	}
+	return b
+}
+
+func (r *Result) refuse(reason error, format string, args ...any) Result {
+	r.Outcome = Refused
+	r.Err = reason
+	r.Message = fmt.Sprintf(format, args...)
+	return *r
+}
+
+func pastTense(a issue.Action) string {
+	switch a {
+	case issue.Restart:
+		return "restarted"
+	case issue.Cleanup:
+		return "cleaned up"
+	case issue.Throttle:
+		return "throttled"
+	}
+	return "done"
+}
+
+// action is one generic healing action. plan decides what to do, reading
+// but never changing anything, so dry-run can stop right after it.
+type action interface {
+	plan(ctx context.Context, e *env, req Request) (step, error)
+}
+
+// step is a planned action.
+type step struct {
+	target    string   // the unit acted on; empty for cleanup
+	units     []string // cleanup: units to start
+	describe  string   // "restart nginx.service"
+	escalated bool
+	run       func(ctx context.Context, res *Result)
+}
+
+func (s step) lockKey() string {
+	if s.target == "" {
+		return "cleanup"
+	}
+	return s.target
+}
+
+// actions is the registry each action file adds itself to from init.
+var actions = map[issue.Action]action{}
+
+func register(a issue.Action, x action) { actions[a] = x }
+
+// env is what an action may use.
+type env struct {
+	h *Healer
+	s Settings
+}
+
+func (e *env) sd() Systemd { return e.h.sd }
+
+func (e *env) protected(unit string) bool { return slices.Contains(e.s.Protected, unit) }
+
+func (e *env) monitored(unit string) bool { return slices.Contains(e.s.Monitored, unit) }

@@ -1,0 +1,99 @@
+package heal
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
+
+func init() { register(issue.Restart, restart{}) }
+
+// restart heals a failed or stopped unit: ResetFailedUnit when the unit is
+// failed (systemd refuses to start a unit that hit its start limit until
+// then), RestartUnit("replace"), wait for the job, then verify the unit is
+// active.
+type restart struct{}
+
+// settle bounds how long a restarted unit may stay "activating" before the
+// restart counts as failed.
+const settle = 10 * time.Second
+
+func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
+	name := req.Target
+	if name == "" {
+		return step{}, fmt.Errorf("%w: restart needs a unit", ErrNotFound)
+	}
+	st := step{target: name, describe: "restart " + name}
+	if e.sd() == nil {
+		return st, nil // dry-run without systemd: plan blind
+	}
+	u, err := e.sd().Unit(ctx, name)
+	if err != nil {
+		return step{}, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, name, err)
+	}
+	if u.LoadState != "loaded" {
+		return step{}, fmt.Errorf("%w: unit %s is %s", ErrNotFound, name, u.LoadState)
+	}
+	reset := u.ActiveState == "failed"
+	if reset {
+		st.describe = "reset-failed and restart " + name
+	}
+	st.run = func(ctx context.Context, res *Result) {
+		sd := e.sd()
+		if reset {
+			if err := sd.ResetFailed(ctx, name); err != nil {
+				res.fail("could not reset the failed state of %s: %v", name, err)
+				return
+			}
+		}
+		ch := make(chan string, 1)
+		if err := sd.Restart(ctx, name, ch); err != nil {
+			res.fail("systemd refused to restart %s: %v", name, err)
+			return
+		}
+		result, err := waitJob(ctx, ch)
+		if err != nil {
+			res.fail("restart of %s did not finish: %v", name, err)
+			return
+		}
+		if result != "done" {
+			res.fail("systemd's restart job for %s ended %q", name, result)
+			return
+		}
+		u, err := waitActive(ctx, sd, name)
+		if err != nil {
+			res.fail("restarted %s but could not verify it: %v", name, err)
+			return
+		}
+		if u.ActiveState != "active" {
+			res.fail("restarted %s but it is %s (%s, result %s)", name, u.ActiveState, u.SubState, u.Result)
+			return
+		}
+		res.succeed("%s is active again (%s)", name, u.SubState)
+	}
+	return st, nil
+}
+
+// waitActive polls until the unit leaves "activating"/"reloading", or the
+// settle time or ctx runs out.
+func waitActive(ctx context.Context, sd Systemd, name string) (UnitStatus, error) {
+	deadline := time.Now().Add(settle)
+	delay := 20 * time.Millisecond
+	for {
+		u, err := sd.Unit(ctx, name)
+		if err != nil {
+			return u, err
+		}
+		if u.ActiveState != "activating" && u.ActiveState != "reloading" || time.Now().After(deadline) {
+			return u, nil
+		}
+		select {
+		case <-ctx.Done():
+			return u, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 500*time.Millisecond)
+	}
+}

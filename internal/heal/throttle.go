@@ -1,0 +1,345 @@
+package heal
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
+
+// Release is not one of the three generic actions a table may name: it
+// undoes a throttle, when the pressure that caused it has cleared or when
+// an operator asks.
+const Release issue.Action = "release"
+
+func init() {
+	register(issue.Throttle, throttle{})
+	register(Release, release{})
+}
+
+// Throttled remembers the limits the daemon put on a unit and the values
+// they replaced, so they can be released even after a daemon restart.
+type Throttled struct {
+	Unit           string
+	Since          time.Time
+	Issues         []string // the issues that caused it; empty for an operator's throttle
+	PrevCPUWeight  uint64   // Unset when the unit had none
+	PrevMemoryHigh uint64   // Unset (infinity) when the unit had none
+	CPUWeight      uint64   // applied; 0 when not changed
+	MemoryHigh     uint64   // applied; 0 when not changed
+}
+
+// minMemoryHigh keeps a throttle from starving a unit into thrashing.
+const minMemoryHigh = 64 << 20
+
+// throttle finds the top CPU or memory consumer among unprotected services
+// (or takes the operator's unit) and lowers its CPUWeight or MemoryHigh at
+// run time with SetUnitProperties(runtime=true). A critical memory issue
+// whose top consumer is a monitored unit is healed by restarting that unit
+// instead: a leak is not cured by squeezing it.
+type throttle struct{}
+
+type resources struct{ cpu, mem bool }
+
+func resourcesFor(rec issue.Record) resources {
+	switch {
+	case rec.ID == "":
+		return resources{cpu: true, mem: true}
+	case rec.Kind == issue.Memory, rec.Kind == issue.Pressure && rec.Subject == "memory":
+		return resources{mem: true}
+	default:
+		return resources{cpu: true}
+	}
+}
+
+func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
+	res := resourcesFor(req.Issue)
+	target := req.Target
+	if target != "" && e.protected(target) {
+		return step{}, fmt.Errorf("%w: %s is protected and is never throttled", ErrProtected, target)
+	}
+	if e.sd() == nil {
+		if target == "" {
+			target = "the top consumer"
+		}
+		return step{target: target, describe: "throttle " + target}, nil
+	}
+	var usage Usage
+	if target == "" {
+		u, err := e.topConsumer(ctx, res)
+		if err != nil {
+			return step{}, err
+		}
+		usage, target = u, u.Unit
+		if res.mem && !res.cpu && req.Issue.Severity == issue.Critical && e.monitored(target) {
+			st, err := restart{}.plan(ctx, e, Request{Target: target})
+			st.escalated = true
+			st.describe += fmt.Sprintf(" (top memory consumer, %s)", FormatBytes(u.MemoryCurrent))
+			return st, err
+		}
+	}
+	u, err := e.sd().Unit(ctx, target)
+	if err != nil {
+		return step{}, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, target, err)
+	}
+	if u.LoadState != "loaded" {
+		return step{}, fmt.Errorf("%w: unit %s is %s", ErrNotFound, target, u.LoadState)
+	}
+	if u.ActiveState != "active" {
+		return step{}, fmt.Errorf("%w: unit %s is %s, nothing to throttle", ErrNotFound, target, u.ActiveState)
+	}
+	if usage.Unit == "" {
+		usage = Usage{Unit: target, MemoryCurrent: u.MemoryCurrent, CPUUsageNSec: u.CPUUsageNSec}
+	}
+
+	var props []Property
+	var parts []string
+	if res.cpu && (u.CPUWeight == Unset || u.CPUWeight > e.s.CPUWeight) {
+		props = append(props, Property{"CPUWeight", e.s.CPUWeight})
+		parts = append(parts, fmt.Sprintf("CPUWeight=%d", e.s.CPUWeight))
+	}
+	if res.mem {
+		cur := usage.MemoryCurrent
+		if cur == Unset || cur == 0 {
+			if !res.cpu {
+				return step{}, fmt.Errorf("%w: the memory use of %s is unknown", ErrFailed, target)
+			}
+		} else {
+			high := max(uint64(float64(cur)*e.s.MemoryHighPercent/100)&^4095, minMemoryHigh)
+			if u.MemoryHigh == Unset || u.MemoryHigh > high {
+				props = append(props, Property{"MemoryHigh", high})
+				parts = append(parts, fmt.Sprintf("MemoryHigh=%s", FormatBytes(high)))
+			}
+		}
+	}
+	if len(props) == 0 {
+		return step{}, fmt.Errorf("%w: %s is already limited at least as much", ErrNoAction, target)
+	}
+	st := step{target: target, describe: fmt.Sprintf("set %s on %s", strings.Join(parts, " "), target)}
+	st.run = func(ctx context.Context, r *Result) {
+		if err := e.sd().SetProperties(ctx, target, props...); err != nil {
+			r.fail("systemd refused to limit %s: %v", target, err)
+			return
+		}
+		after, err := e.sd().Unit(ctx, target)
+		if err != nil {
+			r.fail("limited %s but could not verify it: %v", target, err)
+			return
+		}
+		r.Applied = map[string]uint64{}
+		t := Throttled{Unit: target, Since: time.Now(), PrevCPUWeight: u.CPUWeight, PrevMemoryHigh: u.MemoryHigh}
+		for _, p := range props {
+			want := p.Value.(uint64)
+			got := after.CPUWeight
+			if p.Name == "MemoryHigh" {
+				got = after.MemoryHigh
+				t.MemoryHigh = got
+			} else {
+				t.CPUWeight = got
+			}
+			r.Applied[p.Name] = got
+			if got != want {
+				r.fail("set %s=%d on %s but systemd reports %d", p.Name, want, target, got)
+				return
+			}
+		}
+		e.h.remember(t, req.Issue.ID)
+		r.succeed("%s (%s)", st.describe, usageLine(usage))
+	}
+	return st, nil
+}
+
+func usageLine(u Usage) string {
+	if u.MemoryCurrent == Unset {
+		return "memory use unknown"
+	}
+	return "using " + FormatBytes(u.MemoryCurrent)
+}
+
+// topConsumer picks the unprotected service using the most memory, or the
+// most CPU over CPUSampleGap.
+func (e *env) topConsumer(ctx context.Context, res resources) (Usage, error) {
+	first, err := e.sd().Services(ctx)
+	if err != nil {
+		return Usage{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
+	}
+	score := map[string]uint64{}
+	if res.cpu {
+		select {
+		case <-time.After(e.s.CPUSampleGap):
+		case <-ctx.Done():
+			return Usage{}, ctx.Err()
+		}
+		second, err := e.sd().Services(ctx)
+		if err != nil {
+			return Usage{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
+		}
+		prev := map[string]uint64{}
+		for _, u := range first {
+			prev[u.Unit] = u.CPUUsageNSec
+		}
+		for _, u := range second {
+			if p, ok := prev[u.Unit]; ok && p != Unset && u.CPUUsageNSec != Unset && u.CPUUsageNSec > p {
+				score[u.Unit] = u.CPUUsageNSec - p
+			}
+		}
+		first = second
+	} else {
+		for _, u := range first {
+			if u.MemoryCurrent != Unset {
+				score[u.Unit] = u.MemoryCurrent
+			}
+		}
+	}
+	var best Usage
+	var bestScore uint64
+	for _, u := range first {
+		s, ok := score[u.Unit]
+		if !ok || e.protected(u.Unit) || u.Unit == e.s.Self || s <= bestScore {
+			continue
+		}
+		best, bestScore = u, s
+	}
+	if best.Unit == "" {
+		return Usage{}, fmt.Errorf("%w: no unprotected service with measurable use to throttle", ErrNoAction)
+	}
+	return best, nil
+}
+
+// release restores the values a throttle replaced.
+type release struct{}
+
+func (release) plan(ctx context.Context, e *env, req Request) (step, error) {
+	name := req.Target
+	t, ok := e.h.throttle(name)
+	if !ok {
+		return step{}, fmt.Errorf("%w: %s is not throttled by luminous-healing", ErrNotFound, name)
+	}
+	var props []Property
+	var parts []string
+	if t.CPUWeight != 0 {
+		props = append(props, Property{"CPUWeight", t.PrevCPUWeight})
+		parts = append(parts, "CPUWeight="+formatLimit(t.PrevCPUWeight, false))
+	}
+	if t.MemoryHigh != 0 {
+		props = append(props, Property{"MemoryHigh", t.PrevMemoryHigh})
+		parts = append(parts, "MemoryHigh="+formatLimit(t.PrevMemoryHigh, true))
+	}
+	st := step{target: name, describe: fmt.Sprintf("restore %s on %s", strings.Join(parts, " "), name)}
+	if e.sd() == nil {
+		return st, nil
+	}
+	st.run = func(ctx context.Context, r *Result) {
+		if err := e.sd().SetProperties(ctx, name, props...); err != nil {
+			r.fail("systemd refused to release %s: %v", name, err)
+			return
+		}
+		after, err := e.sd().Unit(ctx, name)
+		if err != nil {
+			r.fail("released %s but could not verify it: %v", name, err)
+			return
+		}
+		r.Applied = map[string]uint64{}
+		if t.CPUWeight != 0 {
+			r.Applied["CPUWeight"] = after.CPUWeight
+		}
+		if t.MemoryHigh != 0 {
+			r.Applied["MemoryHigh"] = after.MemoryHigh
+		}
+		e.h.forget(name)
+		r.succeed("%s", st.describe)
+	}
+	return st, nil
+}
+
+func formatLimit(v uint64, bytes bool) string {
+	switch {
+	case v == Unset && bytes:
+		return "infinity"
+	case v == Unset:
+		return "default"
+	case bytes:
+		return FormatBytes(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// remember records a throttle, keeping the oldest previous values when a
+// unit is throttled twice.
+func (h *Healer) remember(t Throttled, issueID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old, ok := h.throttled[t.Unit]; ok {
+		t.PrevCPUWeight, t.PrevMemoryHigh, t.Since, t.Issues = old.PrevCPUWeight, old.PrevMemoryHigh, old.Since, old.Issues
+		if t.CPUWeight == 0 {
+			t.CPUWeight = old.CPUWeight
+		}
+		if t.MemoryHigh == 0 {
+			t.MemoryHigh = old.MemoryHigh
+		}
+	}
+	if issueID != "" && !slices.Contains(t.Issues, issueID) {
+		t.Issues = append(t.Issues, issueID)
+	}
+	h.throttled[t.Unit] = &t
+}
+
+func (h *Healer) forget(unit string) {
+	h.mu.Lock()
+	delete(h.throttled, unit)
+	h.mu.Unlock()
+}
+
+func (h *Healer) throttle(unit string) (Throttled, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.throttled[unit]
+	if !ok {
+		return Throttled{}, false
+	}
+	return *t, true
+}
+
+// Throttles returns every throttle in force, for status and persistence.
+func (h *Healer) Throttles() []Throttled {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Throttled, 0, len(h.throttled))
+	for _, t := range h.throttled {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b Throttled) int { return strings.Compare(a.Unit, b.Unit) })
+	return out
+}
+
+// RestoreThrottles reloads throttles persisted by an earlier run.
+func (h *Healer) RestoreThrottles(ts []Throttled) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range ts {
+		h.throttled[t.Unit] = &t
+	}
+}
+
+// Cleared tells the healer an issue cleared and returns the units whose
+// throttles nothing holds any more; the caller releases them.
+func (h *Healer) Cleared(issueID string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var free []string
+	for unit, t := range h.throttled {
+		i := slices.Index(t.Issues, issueID)
+		if i < 0 {
+			continue
+		}
+		t.Issues = slices.Delete(t.Issues, i, i+1)
+		if len(t.Issues) == 0 {
+			free = append(free, unit)
+		}
+	}
+	slices.Sort(free)
+	return free
+}
