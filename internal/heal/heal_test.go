@@ -292,7 +292,9 @@ func TestOneActionPerTarget(t *testing.T) {
 	started := make(chan struct{})
 	h := New(&slowRestart{fakeSystemd: f, started: started, block: block}, testSettings(), nil)
 	done := make(chan Result)
-	go func() { done <- h.Do(context.Background(), Request{Action: issue.Restart, Target: "web.service", Operator: true}) }()
+	go func() {
+		done <- h.Do(context.Background(), Request{Action: issue.Restart, Target: "web.service", Operator: true})
+	}()
 	<-started
 	res := h.Do(t.Context(), Request{Action: issue.Restart, Target: "web.service", Operator: true})
 	if res.Outcome != Refused || !errors.Is(res.Err, ErrBusy) {
