@@ -1,0 +1,282 @@
+// Package audit records what the daemon decides and does: every issue, every
+// action (executed, planned, refused or failed), every authorization decision
+// and every change of settings. Each entry goes to the journal with
+// structured fields and a fixed MESSAGE_ID per event type (stderr where no
+// journal runs), and into a bounded history that is persisted in the state
+// directory and readable over D-Bus.
+//
+// It imports the state leaf package; the engine and the D-Bus server use it.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/luminous-healing/luminous-healing/internal/state"
+)
+
+// Event is the type of an audit entry.
+type Event string
+
+const (
+	IssueDetected   Event = "issue-detected"
+	IssueResolved   Event = "issue-resolved"
+	ActionSucceeded Event = "action-succeeded"
+	ActionFailed    Event = "action-failed"
+	ActionPlanned   Event = "action-planned"
+	ActionRefused   Event = "action-refused"
+	CallAllowed     Event = "call-allowed"
+	CallDenied      Event = "call-denied"
+	BreakerOpened   Event = "breaker-opened"
+	BreakerReset    Event = "breaker-reset"
+	SettingChanged  Event = "setting-changed"
+	PredictionAlert Event = "prediction-alert"
+	DaemonStarted   Event = "daemon-started"
+)
+
+// MessageIDs are the journal MESSAGE_IDs, one per event type, fixed forever
+// so that `journalctl MESSAGE_ID=…` and log pipelines can rely on them.
+var MessageIDs = map[Event]string{
+	IssueDetected:   "5f4098c190db426fb8045a4507861c3a",
+	IssueResolved:   "f55acb7fc5d241dea697cbb32a477b1c",
+	ActionSucceeded: "a5b48b98f22b449db8c7a3280753ab49",
+	ActionFailed:    "b6a7d067df7f4755a7d706d50e1cdf09",
+	ActionPlanned:   "2867ea9ca87e4482b4ec7f2f59a7bfe9",
+	ActionRefused:   "2c796125d4194c288f5a7520233537ec",
+	CallAllowed:     "56210a75abdc491e965783a44f42c232",
+	CallDenied:      "6c9f48e4594a437c8307a171f2ca1546",
+	BreakerOpened:   "32a9a2c701a84e5e88dc485064eb9041",
+	BreakerReset:    "e7af1a065ac04aa68edfc5e742a19e44",
+	SettingChanged:  "6589892623a342f8bcd53f122e26c5c1",
+	PredictionAlert: "c5ce7f5554774cad87c96f7cbbadf565",
+	DaemonStarted:   "e6165d364cb0430ab5ef167a43ef7f6d",
+}
+
+// Daemon is the CallerUID of the daemon's own, automatic decisions.
+const Daemon = -1
+
+// Entry is one audit record.
+type Entry struct {
+	Time       time.Time
+	Event      Event
+	Action     string // restart, cleanup, throttle, release; the D-Bus method for calls
+	Target     string // a unit, or empty
+	Issue      string
+	Outcome    string // succeeded, failed, planned, refused, allowed, denied, …
+	Message    string
+	CallerUID  int64  // Daemon for automatic decisions
+	Caller     string // the caller's unique bus name
+	DryRun     bool
+	Duration   time.Duration
+	FreedBytes uint64
+}
+
+func (e Entry) priority() journal.Priority {
+	switch e.Event {
+	case ActionFailed, BreakerOpened:
+		return journal.PriErr
+	case IssueDetected, CallDenied, ActionRefused, PredictionAlert:
+		return journal.PriWarning
+	case ActionSucceeded, IssueResolved, SettingChanged, BreakerReset:
+		return journal.PriNotice
+	}
+	return journal.PriInfo
+}
+
+// Fields returns the journal fields of the entry.
+func (e Entry) Fields() map[string]string {
+	f := map[string]string{
+		"MESSAGE_ID":         MessageIDs[e.Event],
+		"HEALING_EVENT":      string(e.Event),
+		"HEALING_CALLER_UID": strconv.FormatInt(e.CallerUID, 10),
+	}
+	set := func(k, v string) {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	set("HEALING_ACTION", e.Action)
+	set("HEALING_TARGET", e.Target)
+	set("HEALING_ISSUE", e.Issue)
+	set("HEALING_OUTCOME", e.Outcome)
+	set("HEALING_CALLER", e.Caller)
+	if e.DryRun {
+		f["HEALING_DRY_RUN"] = "1"
+	}
+	if e.Duration > 0 {
+		f["HEALING_DURATION_USEC"] = strconv.FormatInt(e.Duration.Microseconds(), 10)
+	}
+	if e.FreedBytes > 0 {
+		f["HEALING_FREED_BYTES"] = strconv.FormatUint(e.FreedBytes, 10)
+	}
+	// journalctl -u nginx shows root's entries that carry OBJECT_SYSTEMD_UNIT.
+	if strings.Contains(e.Target, ".") {
+		f["OBJECT_SYSTEMD_UNIT"] = e.Target
+	}
+	return f
+}
+
+// Log is the audit log. It is safe for concurrent use.
+type Log struct {
+	log     *slog.Logger
+	journal bool
+	store   *state.Dir
+
+	mu    sync.Mutex
+	ring  []Entry // oldest first, at most size
+	size  int
+	dirty bool
+	flush chan struct{}
+}
+
+// historyFile is the history's name in the state directory.
+const historyFile = "history.json"
+
+// Options configure a Log.
+type Options struct {
+	Size    int        // entries kept; default 1000
+	Store   *state.Dir // nil: history is not persisted
+	Journal bool       // send to the journal; otherwise entries go to Logger
+	Logger  *slog.Logger
+}
+
+// New returns a Log, loading the persisted history. A corrupt history file
+// is reported through the logger and replaced.
+func New(o Options) *Log {
+	if o.Size <= 0 {
+		o.Size = 1000
+	}
+	l := &Log{log: o.Logger, journal: o.Journal, store: o.Store, size: o.Size, flush: make(chan struct{}, 1)}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if o.Store != nil {
+		var saved []Entry
+		err := o.Store.Load(historyFile, &saved)
+		switch {
+		case err == nil:
+			if len(saved) > l.size {
+				saved = saved[len(saved)-l.size:]
+			}
+			l.ring = saved
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			l.log.Warn("history could not be read; starting a new one", "err", err)
+		}
+	}
+	return l
+}
+
+// JournalAvailable reports whether the journal's socket is there.
+func JournalAvailable() bool { return journal.Enabled() }
+
+// Record writes e to the journal (or the logger) and the history.
+func (l *Log) Record(e Entry) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.Message == "" {
+		e.Message = string(e.Event)
+	}
+	if l.journal {
+		if err := journal.Send(e.Message, e.priority(), e.Fields()); err != nil {
+			l.log.Warn("could not write to the journal", "err", err)
+		}
+	} else {
+		l.log.Log(context.Background(), slogLevel(e.priority()), e.Message, "event", e.Event,
+			"action", e.Action, "target", e.Target, "issue", e.Issue, "outcome", e.Outcome, "caller_uid", e.CallerUID)
+	}
+	l.mu.Lock()
+	if len(l.ring) >= l.size {
+		copy(l.ring, l.ring[1:])
+		l.ring = l.ring[:l.size-1]
+	}
+	l.ring = append(l.ring, e)
+	l.dirty = true
+	l.mu.Unlock()
+	select {
+	case l.flush <- struct{}{}:
+	default:
+	}
+}
+
+func slogLevel(p journal.Priority) slog.Level {
+	switch {
+	case p <= journal.PriErr:
+		return slog.LevelError
+	case p == journal.PriWarning:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+// History returns up to limit entries, newest first; limit 0 means all.
+func (l *Log) History(limit int) []Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.ring)
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	out := make([]Entry, limit)
+	for i := range limit {
+		out[i] = l.ring[n-1-i]
+	}
+	return out
+}
+
+// Run persists the history, at most every interval, until ctx ends; it then
+// writes it a last time.
+func (l *Log) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if err := l.Flush(); err != nil {
+				l.log.Warn("could not save the history", "err", err)
+			}
+			return
+		case <-l.flush:
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				continue
+			}
+			if err := l.Flush(); err != nil {
+				l.log.Warn("could not save the history", "err", err)
+			}
+		}
+	}
+}
+
+// Flush writes the history to the state directory if it changed.
+func (l *Log) Flush() error {
+	if l.store == nil {
+		return nil
+	}
+	l.mu.Lock()
+	if !l.dirty {
+		l.mu.Unlock()
+		return nil
+	}
+	snap := append([]Entry(nil), l.ring...)
+	l.dirty = false
+	l.mu.Unlock()
+	if err := l.store.Save(historyFile, snap); err != nil {
+		l.mu.Lock()
+		l.dirty = true
+		l.mu.Unlock()
+		return fmt.Errorf("save history: %w", err)
+	}
+	return nil
+}

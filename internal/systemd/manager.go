@@ -1,0 +1,283 @@
+// Package systemd is the daemon's adapter to systemd's D-Bus API: a Manager
+// that implements heal.Systemd with go-systemd's context calls, and a
+// Watcher that turns systemd's signals about the monitored units into
+// events within milliseconds of a state change.
+//
+// It imports heal for the types of the interface it implements; the engine
+// and cmd/luminous-healingd use it.
+package systemd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+)
+
+// Manager calls systemd's manager over a private system bus connection.
+type Manager struct {
+	conn    *sd.Conn
+	cgroups string // cgroup file system root, for units whose accounting is off
+}
+
+// Dial connects to systemd on the bus at address ("" = the system bus).
+func Dial(ctx context.Context, address string) (*Manager, error) {
+	dial := func() (*dbus.Conn, error) {
+		if address == "" {
+			return dbus.ConnectSystemBus(dbus.WithContext(ctx))
+		}
+		return dbus.Connect(address, dbus.WithContext(ctx))
+	}
+	c, err := sd.NewConnection(dial)
+	if err != nil {
+		return nil, fmt.Errorf("connect to systemd: %w", err)
+	}
+	m := &Manager{conn: c, cgroups: "/sys/fs/cgroup"}
+	// A bus without systemd on it is no use: find out now, not at the
+	// first failure.
+	if _, err := c.GetManagerProperty("Version"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("systemd is not on the bus: %w", err)
+	}
+	return m, nil
+}
+
+// Close closes the connection.
+func (m *Manager) Close() { m.conn.Close() }
+
+// Connected reports whether the bus connection is alive.
+func (m *Manager) Connected() bool { return m.conn.Connected() }
+
+// Unit implements heal.Systemd.
+func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error) {
+	p, err := m.conn.GetUnitPropertiesContext(ctx, name)
+	if err != nil {
+		return heal.UnitStatus{}, err
+	}
+	u := heal.UnitStatus{
+		Name:          name,
+		LoadState:     str(p["LoadState"]),
+		ActiveState:   str(p["ActiveState"]),
+		SubState:      str(p["SubState"]),
+		UnitFileState: str(p["UnitFileState"]),
+		CPUWeight:     heal.Unset,
+		MemoryHigh:    heal.Unset,
+		MemoryCurrent: heal.Unset,
+		CPUUsageNSec:  heal.Unset,
+	}
+	typ := unitType(name)
+	if u.LoadState != "loaded" || !hasCgroup(typ) {
+		return u, nil
+	}
+	tp, err := m.conn.GetUnitTypePropertiesContext(ctx, name, typ)
+	if err != nil {
+		return heal.UnitStatus{}, err
+	}
+	u.Result = str(tp["Result"])
+	u.Restart = str(tp["Restart"])
+	u.CPUWeight = u64(tp["CPUWeight"])
+	u.MemoryHigh = u64(tp["MemoryHigh"])
+	u.MemoryCurrent = u64(tp["MemoryCurrent"])
+	u.CPUUsageNSec = u64(tp["CPUUsageNSec"])
+	if u.MemoryCurrent == heal.Unset || u.CPUUsageNSec == heal.Unset {
+		m.fromCgroup(str(tp["ControlGroup"]), &u.CPUUsageNSec, &u.MemoryCurrent)
+	}
+	return u, nil
+}
+
+// ResetFailed implements heal.Systemd.
+func (m *Manager) ResetFailed(ctx context.Context, name string) error {
+	return m.conn.ResetFailedUnitContext(ctx, name)
+}
+
+// Restart implements heal.Systemd.
+func (m *Manager) Restart(ctx context.Context, name string, ch chan<- string) error {
+	_, err := m.conn.RestartUnitContext(ctx, name, "replace", ch)
+	return err
+}
+
+// Start implements heal.Systemd.
+func (m *Manager) Start(ctx context.Context, name string, ch chan<- string) error {
+	_, err := m.conn.StartUnitContext(ctx, name, "replace", ch)
+	return err
+}
+
+// SetProperties implements heal.Systemd; the properties are set at run time
+// only, so a reboot or daemon-reload of the unit file keeps nothing.
+func (m *Manager) SetProperties(ctx context.Context, name string, props ...heal.Property) error {
+	ps := make([]sd.Property, len(props))
+	for i, p := range props {
+		ps[i] = sd.Property{Name: p.Name, Value: dbus.MakeVariant(p.Value)}
+	}
+	return m.conn.SetUnitPropertiesContext(ctx, name, true, ps...)
+}
+
+// Services implements heal.Systemd: every active service with its CPU and
+// memory use from systemd's accounting, or from its cgroup where
+// accounting is off.
+func (m *Manager) Services(ctx context.Context) ([]heal.Usage, error) {
+	units, err := m.conn.ListUnitsByPatternsContext(ctx, []string{"active"}, []string{"*.service"})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]heal.Usage, 0, len(units))
+	for _, u := range units {
+		usage := heal.Usage{Unit: u.Name, CPUUsageNSec: heal.Unset, MemoryCurrent: heal.Unset}
+		obj := u.Path
+		var cg string
+		for _, p := range []struct {
+			name string
+			dst  any
+		}{
+			{"CPUUsageNSec", &usage.CPUUsageNSec},
+			{"MemoryCurrent", &usage.MemoryCurrent},
+			{"ControlGroup", &cg},
+		} {
+			v, err := m.conn.GetUnitTypePropertyContext(ctx, u.Name, "Service", p.name)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				continue // the unit went away between the list and the read
+			}
+			if err := v.Value.Store(p.dst); err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", obj, p.name, err)
+			}
+		}
+		if usage.CPUUsageNSec == heal.Unset || usage.MemoryCurrent == heal.Unset {
+			m.fromCgroup(cg, &usage.CPUUsageNSec, &usage.MemoryCurrent)
+		}
+		out = append(out, usage)
+	}
+	return out, nil
+}
+
+// fromCgroup fills CPU and memory use from the cgroup file system where
+// systemd's accounting did not: cgroup v2 (cpu.stat, memory.current) or the
+// v1 cpuacct and memory controllers.
+func (m *Manager) fromCgroup(cg string, cpu, mem *uint64) {
+	if cg == "" || strings.Contains(cg, "..") {
+		return
+	}
+	if *cpu == heal.Unset {
+		if v, ok := cpuStatUsage(filepath.Join(m.cgroups, cg, "cpu.stat")); ok {
+			*cpu = v * 1000
+		} else if v, ok := readUint(filepath.Join(m.cgroups, "cpuacct", cg, "cpuacct.usage")); ok {
+			*cpu = v
+		}
+	}
+	if *mem == heal.Unset {
+		if v, ok := readUint(filepath.Join(m.cgroups, cg, "memory.current")); ok {
+			*mem = v
+		} else if v, ok := readUint(filepath.Join(m.cgroups, "memory", cg, "memory.usage_in_bytes")); ok {
+			*mem = v
+		}
+	}
+}
+
+func cpuStatUsage(path string) (uint64, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "usage_usec "); ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+func readUint(path string) (uint64, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+	return n, err == nil
+}
+
+func unitType(name string) string {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return ""
+	}
+	t := name[i+1:]
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
+func hasCgroup(typ string) bool {
+	switch typ {
+	case "Service", "Scope", "Slice", "Socket", "Mount", "Swap":
+		return true
+	}
+	return false
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func u64(v any) uint64 {
+	if n, ok := v.(uint64); ok {
+		return n
+	}
+	return heal.Unset
+}
+
+// SelfUnit returns the systemd unit this process runs in, from
+// /proc/self/cgroup, or "" outside a service.
+func SelfUnit() string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	return unitFromCgroup(string(data))
+}
+
+func unitFromCgroup(data string) string {
+	for line := range strings.SplitSeq(data, "\n") {
+		// "0::/system.slice/x.service" (v2) or "1:name=systemd:/system.slice/x.service" (v1).
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || (parts[0] != "0" && parts[1] != "name=systemd") {
+			continue
+		}
+		segs := strings.Split(parts[2], "/")
+		slices.Reverse(segs)
+		for _, seg := range segs {
+			if strings.HasSuffix(seg, ".service") || strings.HasSuffix(seg, ".scope") {
+				return seg
+			}
+		}
+	}
+	return ""
+}
+
+// IsUnavailable reports whether err means systemd or the bus is gone, as
+// opposed to systemd refusing a request.
+func IsUnavailable(err error) bool {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		switch de.Name {
+		case "org.freedesktop.DBus.Error.ServiceUnknown", "org.freedesktop.DBus.Error.NoReply",
+			"org.freedesktop.DBus.Error.Disconnected", "org.freedesktop.DBus.Error.NameHasNoOwner":
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, dbus.ErrClosed)
+}

@@ -1,0 +1,250 @@
+package systemd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/godbus/dbus/v5"
+)
+
+const (
+	busName      = "org.freedesktop.systemd1"
+	managerPath  = dbus.ObjectPath("/org/freedesktop/systemd1")
+	managerIface = "org.freedesktop.systemd1.Manager"
+	unitIface    = "org.freedesktop.systemd1.Unit"
+	propsIface   = "org.freedesktop.DBus.Properties"
+)
+
+// Event is a change in a watched unit's state, or a request to re-read
+// every unit (Resync) after systemd came back or the watch set changed.
+type Event struct {
+	Unit        string
+	ActiveState string
+	SubState    string
+	// Stopping is set when someone queued a stop job for the unit: the
+	// unit going inactive next is an operator's decision, not a failure.
+	Stopping bool
+	Resync   bool
+	Time     time.Time
+}
+
+// Watcher turns systemd's signals about the watched units into Events:
+// Manager.Subscribe plus one PropertiesChanged match per unit object path,
+// so a failure is seen within milliseconds. It also watches JobNew, to tell
+// an operator's stop from a crash, and systemd's bus name, to subscribe
+// again after systemd re-executes.
+type Watcher struct {
+	conn   *dbus.Conn
+	log    *slog.Logger
+	events chan Event
+	sigs   chan *dbus.Signal
+
+	mu    sync.Mutex
+	paths map[dbus.ObjectPath]string // object path → unit
+}
+
+// NewWatcher connects privately to the bus at address ("" = the system bus)
+// and subscribes to systemd's signals.
+func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher, error) {
+	var conn *dbus.Conn
+	var err error
+	if address == "" {
+		conn, err = dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	} else {
+		conn, err = dbus.Connect(address, dbus.WithContext(ctx))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to the system bus: %w", err)
+	}
+	w := &Watcher{
+		conn:   conn,
+		log:    log,
+		events: make(chan Event, 256),
+		sigs:   make(chan *dbus.Signal, 256),
+		paths:  map[dbus.ObjectPath]string{},
+	}
+	conn.Signal(w.sigs)
+	for _, m := range [][]dbus.MatchOption{
+		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("JobNew")},
+		{dbus.WithMatchSender("org.freedesktop.DBus"), dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, busName)},
+	} {
+		if err := conn.AddMatchSignalContext(ctx, m...); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("add signal match: %w", err)
+		}
+	}
+	if err := w.subscribe(ctx); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Watcher) subscribe(ctx context.Context) error {
+	err := w.conn.Object(busName, managerPath).CallWithContext(ctx, managerIface+".Subscribe", 0).Err
+	var de dbus.Error
+	// systemd answers AlreadySubscribed... on a second Subscribe; that is fine.
+	if err != nil && !(errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.AlreadySubscribed") {
+		return fmt.Errorf("subscribe to systemd's signals: %w", err)
+	}
+	return nil
+}
+
+// UnitPath returns a unit's object path, as systemd escapes it.
+func UnitPath(unit string) dbus.ObjectPath {
+	return dbus.ObjectPath("/org/freedesktop/systemd1/unit/" + sd.PathBusEscape(unit))
+}
+
+func unitMatch(p dbus.ObjectPath) []dbus.MatchOption {
+	return []dbus.MatchOption{
+		dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(p),
+		dbus.WithMatchInterface(propsIface), dbus.WithMatchMember("PropertiesChanged"),
+		dbus.WithMatchArg(0, unitIface),
+	}
+}
+
+// Watch sets the watched units, adding and removing matches as needed, and
+// queues a Resync so the caller reads every unit's current state once.
+func (w *Watcher) Watch(ctx context.Context, units []string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	want := map[dbus.ObjectPath]string{}
+	for _, u := range units {
+		want[UnitPath(u)] = u
+	}
+	for p := range w.paths {
+		if _, ok := want[p]; !ok {
+			if err := w.conn.RemoveMatchSignalContext(ctx, unitMatch(p)...); err != nil {
+				return fmt.Errorf("stop watching %s: %w", w.paths[p], err)
+			}
+			delete(w.paths, p)
+		}
+	}
+	for p, u := range want {
+		if _, ok := w.paths[p]; ok {
+			continue
+		}
+		if err := w.conn.AddMatchSignalContext(ctx, unitMatch(p)...); err != nil {
+			return fmt.Errorf("watch %s: %w", u, err)
+		}
+		w.paths[p] = u
+	}
+	w.send(Event{Resync: true, Time: time.Now()})
+	return nil
+}
+
+// Events delivers the watched units' changes.
+func (w *Watcher) Events() <-chan Event { return w.events }
+
+// Run dispatches signals until ctx ends (nil) or the bus connection is lost
+// (an error: the daemon cannot watch units without it).
+func (w *Watcher) Run(ctx context.Context) error {
+	defer w.conn.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.conn.Context().Done():
+			return errors.New("lost the system bus connection")
+		case s, ok := <-w.sigs:
+			if !ok {
+				return errors.New("lost the system bus connection")
+			}
+			w.dispatch(ctx, s)
+		}
+	}
+}
+
+func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
+	switch s.Name {
+	case propsIface + ".PropertiesChanged":
+		w.mu.Lock()
+		unit, ok := w.paths[s.Path]
+		w.mu.Unlock()
+		if !ok || len(s.Body) < 2 {
+			return
+		}
+		changed, _ := s.Body[1].(map[string]dbus.Variant)
+		active, okA := changed["ActiveState"]
+		if !okA {
+			return
+		}
+		ev := Event{Unit: unit, Time: time.Now()}
+		ev.ActiveState, _ = active.Value().(string)
+		if sub, ok := changed["SubState"]; ok {
+			ev.SubState, _ = sub.Value().(string)
+		}
+		w.send(ev)
+	case managerIface + ".JobNew":
+		var id uint32
+		var job dbus.ObjectPath
+		var unit string
+		if dbus.Store(s.Body, &id, &job, &unit) != nil {
+			return
+		}
+		w.mu.Lock()
+		_, watched := w.paths[UnitPath(unit)]
+		w.mu.Unlock()
+		if watched {
+			go w.checkStopJob(ctx, unit, job)
+		}
+	case "org.freedesktop.DBus.NameOwnerChanged":
+		var name, old, owner string
+		if dbus.Store(s.Body, &name, &old, &owner) != nil || name != busName || owner == "" {
+			return
+		}
+		// systemd re-executed or came back: its subscriptions are gone.
+		if err := w.subscribe(ctx); err != nil {
+			w.log.Warn("could not subscribe to systemd again", "err", err)
+		}
+		w.send(Event{Resync: true, Time: time.Now()})
+	}
+}
+
+// checkStopJob reads a new job's type. A stop job that finished before the
+// read is missed; the unit then counts as stopped unexpectedly only if it
+// is enabled (see docs/detection.md).
+func (w *Watcher) checkStopJob(ctx context.Context, unit string, job dbus.ObjectPath) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var t string
+	err := w.conn.Object(busName, job).CallWithContext(ctx, propsIface+".Get", 0, "org.freedesktop.systemd1.Job", "JobType").Store(&t)
+	if err != nil {
+		return
+	}
+	if t == "stop" {
+		w.send(Event{Unit: unit, Stopping: true, Time: time.Now()})
+	}
+}
+
+// send never blocks the dispatcher: when the consumer is far behind, an
+// event is replaced by a Resync, which makes the consumer re-read all units.
+func (w *Watcher) send(ev Event) {
+	select {
+	case w.events <- ev:
+	default:
+		w.log.Warn("unit events are piling up; asking for a full re-read")
+		select {
+		case w.events <- Event{Resync: true, Time: time.Now()}:
+		default:
+		}
+	}
+}
+
+// Watched returns the watched units, sorted.
+func (w *Watcher) Watched() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, 0, len(w.paths))
+	for _, u := range w.paths {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
