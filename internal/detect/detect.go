@@ -32,7 +32,29 @@ type Reading struct {
 type Mount struct {
 	Path                    string
 	TotalBytes, FreeBytes   uint64 // FreeBytes is what unprivileged users may still use
-	TotalInodes, FreeInodes uint64
+	UsedBytes               uint64 // blocks in use; TotalBytes − UsedBytes − FreeBytes is the root reserve
+	TotalInodes, FreeInodes uint64 // TotalInodes is 0 where the filesystem has no fixed inode table (btrfs)
+}
+
+// UsedPercent is the share of the space unprivileged users can have that is
+// in use, as df shows it: the root reserve counts neither as used nor as
+// available. ok is false for a filesystem without blocks.
+func (m Mount) UsedPercent() (pct float64, ok bool) {
+	room := m.UsedBytes + m.FreeBytes
+	if room == 0 {
+		return 0, false
+	}
+	return 100 * float64(m.UsedBytes) / float64(room), true
+}
+
+// InodesUsedPercent is the share of inodes in use. ok is false where the
+// filesystem reports no inodes (btrfs allocates them dynamically).
+func (m Mount) InodesUsedPercent() (pct float64, ok bool) {
+	if m.TotalInodes == 0 {
+		return 0, false
+	}
+	used := m.TotalInodes - min(m.FreeInodes, m.TotalInodes)
+	return 100 * float64(used) / float64(m.TotalInodes), true
 }
 
 // Snapshot is one sampling pass.
