@@ -139,3 +139,37 @@ func (l *limiter) allow(now time.Time) bool {
 	l.times = append(l.times, now)
 	return true
 }
+
+// BreakerRecord is a breaker as persisted in the state directory, so a
+// daemon restart does not re-arm a given-up issue.
+type BreakerRecord struct {
+	IssueID     string
+	Failures    []time.Time
+	LastSuccess time.Time
+	Next        time.Time
+	GivenUp     bool
+}
+
+// ExportBreakers returns every breaker worth keeping.
+func (h *Healer) ExportBreakers() []BreakerRecord {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	var out []BreakerRecord
+	for id, b := range h.breakers {
+		if b.Idle(h.s.Breaker, now) {
+			continue
+		}
+		out = append(out, BreakerRecord{IssueID: id, Failures: b.failures, LastSuccess: b.lastSuccess, Next: b.next, GivenUp: b.givenUp})
+	}
+	return out
+}
+
+// ImportBreakers restores persisted breakers.
+func (h *Healer) ImportBreakers(rs []BreakerRecord) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range rs {
+		h.breakers[r.IssueID] = &Breaker{failures: r.Failures, lastSuccess: r.LastSuccess, next: r.Next, givenUp: r.GivenUp}
+	}
+}

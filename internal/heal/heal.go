@@ -110,6 +110,9 @@ type Result struct {
 	// Escalated is set when throttle restarted a monitored unit instead
 	// (a critical memory issue whose top consumer is monitored).
 	Escalated bool
+	// RetryIn is how long the breaker holds the next attempt back, for
+	// refusals by backoff and for failures.
+	RetryIn time.Duration
 	// Err says why it was refused or failed; it wraps one of the Err*
 	// reasons of this package. Nil on success and for planned actions.
 	Err error

@@ -209,6 +209,7 @@ func (h *Healer) Do(ctx context.Context, req Request) Result {
 			if wait == 0 {
 				return res.refuse(ErrGivenUp, "healing %s was given up after repeated failures; reset it with `healingctl reset %s`", req.Issue.ID, req.Issue.ID)
 			}
+			res.RetryIn = wait
 			return res.refuse(ErrBackoff, "backing off: next attempt on %s in %s", req.Issue.ID, wait.Round(time.Millisecond))
 		}
 	}
@@ -235,8 +236,8 @@ func (h *Healer) Do(ctx context.Context, req Request) Result {
 		b := h.breakerLocked(req.Issue.ID)
 		if res.OK() {
 			b.Succeeded(time.Now())
-		} else {
-			b.Failed(s.Breaker, time.Now())
+		} else if !b.Failed(s.Breaker, time.Now()) {
+			res.RetryIn = time.Until(b.next)
 		}
 	}
 	h.mu.Unlock()
@@ -244,6 +245,13 @@ func (h *Healer) Do(ctx context.Context, req Request) Result {
 		res.Err = ErrFailed
 	}
 	return res
+}
+
+// Busy reports whether an action on target (a unit, or "cleanup") is running.
+func (h *Healer) Busy(target string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.inflight[target]
 }
 
 // Reopened tells the breaker an issue came back; it returns true when that

@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
+
+// sample takes one pass into e.snap; the caller holds e.mu.
+func (e *Engine) sampleLocked(ctx context.Context) {
+	err := e.sampler.Sample(ctx, &e.snap)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if msg != e.sampleErr {
+		if msg != "" {
+			e.log.Warn("sampling failed; the other signals are still watched", "err", err)
+		} else if e.sampleErr != "" {
+			e.log.Info("sampling works again")
+		}
+		e.sampleErr = msg
+	}
+}
+
+func (e *Engine) sample(ctx context.Context) {
+	e.mu.Lock()
+	e.sampleLocked(ctx)
+	e.mu.Unlock()
+}
+
+// check is one monitoring pass: sample, evaluate, open and clear issues,
+// predict, heal, and poll the units as a safety net for missed signals.
+func (e *Engine) check(ctx context.Context) {
+	t0 := time.Now()
+	e.mu.Lock()
+	e.sampleLocked(ctx)
+	if e.snap.Time.IsZero() {
+		e.snap.Time = t0
+	}
+	e.changes = e.eval.Evaluate(&e.snap, e.changes[:0])
+	took := time.Since(t0)
+	e.lastCheck = e.snap.Time
+
+	for _, r := range e.snap.Readings {
+		if rec, ok := e.issues[r.ID]; ok && !rec.Synthetic {
+			rec.Value = r.Value
+		}
+	}
+	var pub []Event
+	var release []string
+	for _, ch := range e.changes {
+		rec, open := e.issues[ch.ID]
+		switch {
+		case ch.Severity == issue.OK && open && !rec.Synthetic:
+			pub = append(pub, e.resolveLocked(rec, "back below threshold"))
+			release = append(release, e.heal.Cleared(rec.ID)...)
+		case ch.Severity > issue.OK && (!open || rec.Synthetic):
+			rec = &issue.Record{ID: ch.ID, Kind: ch.Kind, Subject: ch.Subject, Severity: ch.Severity,
+				Value: ch.Value, Threshold: ch.Threshold, Since: e.snap.Time, State: issue.Open}
+			pub = append(pub, e.openLocked(rec))
+		case ch.Severity > issue.OK:
+			rec.Severity, rec.Threshold = ch.Severity, ch.Threshold
+			rec.Message = describe(rec)
+			pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+		}
+	}
+	for _, rec := range e.issues {
+		switch {
+		case rec.Synthetic && (rec.State == issue.Healed || rec.State == issue.Planned || rec.State == issue.Watching):
+			// An injected issue has no signal to clear it: it ends once
+			// the pipeline has run for it.
+			pub = append(pub, e.resolveLocked(rec, "synthetic issue done"))
+			release = append(release, e.heal.Cleared(rec.ID)...)
+		case rec.Kind != issue.Unit && rec.State == issue.Healed && e.snap.Time.Sub(e.healed[rec.ID]) >= e.stillOpenAfter():
+			// The action worked but the signal is still over its
+			// threshold: it did not heal. Let the breaker count it.
+			e.relapseLocked(rec)
+		}
+	}
+	for _, rec := range e.issues {
+		e.maybeHealLocked(rec)
+	}
+	readings := append([]detect.Reading(nil), e.snap.Readings...)
+	snap := e.snap
+	snap.Readings = readings
+	predictive := e.cfg.Predictive
+	e.mu.Unlock()
+
+	if r := e.o.Recorder; r != nil {
+		r.Checked(snap.Time, took, readings)
+	}
+	e.publish(pub...)
+	for _, u := range release {
+		e.releaseAsync(u)
+	}
+	if e.o.Predictor != nil && predictive.Enabled {
+		e.predict(ctx, &snap)
+	}
+	e.pollUnits(ctx)
+	e.publishStatus()
+}
+
+// stillOpenAfter is how long a resource issue may stay over its threshold
+// after a successful action before that action counts as not having helped:
+// the hysteresis period plus one interval for the effect to show.
+func (e *Engine) stillOpenAfter() time.Duration {
+	return time.Duration(e.cfg.Monitoring.For+1) * e.cfg.Monitoring.Interval.D()
+}
+
+// openLocked registers a new issue and returns its IssueDetected event.
+func (e *Engine) openLocked(rec *issue.Record) Event {
+	rec.Action = e.heal.ActionFor(*rec)
+	if rec.Message == "" {
+		rec.Message = describe(rec)
+	}
+	if e.heal.Reopened(rec.ID) {
+		rec.State = issue.GivenUp
+	}
+	e.issues[rec.ID] = rec
+	e.o.Audit.Record(audit.Entry{Event: audit.IssueDetected, Issue: rec.ID, Target: unitTarget(rec),
+		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: rec.Message, CallerUID: audit.Daemon})
+	if r := e.o.Recorder; r != nil {
+		r.IssueDetected(*rec)
+	}
+	return Event{Type: IssueDetected, Issue: *rec}
+}
+
+// resolveLocked removes an issue and returns its IssueResolved event.
+func (e *Engine) resolveLocked(rec *issue.Record, why string) Event {
+	delete(e.issues, rec.ID)
+	delete(e.retry, rec.ID)
+	delete(e.healed, rec.ID)
+	out := *rec
+	out.State = issue.Resolved
+	e.o.Audit.Record(audit.Entry{Event: audit.IssueResolved, Issue: rec.ID, Target: unitTarget(rec),
+		Outcome: "resolved", Message: fmt.Sprintf("%s resolved: %s", rec.ID, why), CallerUID: audit.Daemon})
+	if r := e.o.Recorder; r != nil {
+		r.IssueResolved(out, time.Since(rec.Since))
+	}
+	return Event{Type: IssueResolved, Issue: out}
+}
+
+// relapseLocked reopens an issue whose healing did not hold.
+func (e *Engine) relapseLocked(rec *issue.Record) {
+	if e.heal.Reopened(rec.ID) {
+		rec.State = issue.GivenUp
+		e.breakerOpenedLocked(rec)
+		return
+	}
+	rec.State = issue.Open
+}
+
+func (e *Engine) breakerOpenedLocked(rec *issue.Record) {
+	e.o.Audit.Record(audit.Entry{Event: audit.BreakerOpened, Issue: rec.ID, Target: unitTarget(rec),
+		Outcome: "given-up", CallerUID: audit.Daemon,
+		Message: fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)})
+	if r := e.o.Recorder; r != nil {
+		r.BreakerChanged(rec.ID, true)
+	}
+}
+
+// predict feeds the snapshot to the predictor, alerts on disks predicted
+// to fill within the horizon and runs cleanup before they do.
+func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
+	e.mu.Lock()
+	th := e.thresholdsLocked()
+	p := e.cfg.Predictive
+	e.mu.Unlock()
+	e.o.Predictor.Observe(snap, func(r detect.Reading) float64 { return th[r.Kind] })
+	fs := e.o.Predictor.Forecasts()
+	if r := e.o.Recorder; r != nil {
+		r.Forecasts(fs)
+	}
+	if err := e.o.Predictor.Save(); err != nil {
+		e.log.Warn("could not save the series history", "err", err)
+	}
+
+	var pub []Event
+	e.mu.Lock()
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if f.Kind != issue.Disk || f.TimeToThreshold > p.Horizon.D() || f.Confidence < p.MinConfidence {
+			continue
+		}
+		seen[f.Series] = true
+		if !e.alerted[f.Series] {
+			e.alerted[f.Series] = true
+			pub = append(pub, Event{Type: PredictionAlert, Forecast: f})
+			e.o.Audit.Record(audit.Entry{Event: audit.PredictionAlert, Issue: f.Series, Outcome: "predicted",
+				CallerUID: audit.Daemon, Message: fmt.Sprintf("%s predicted to reach %.0f%% in %s (confidence %.0f%%)",
+					f.Series, f.Threshold, f.TimeToThreshold.Round(time.Minute), 100*f.Confidence)})
+		}
+		if _, open := e.issues[f.Series]; open || e.inflight[f.Series] || !e.enabled {
+			continue // an open issue heals through the normal path
+		}
+		rec := issue.Record{ID: f.Series, Kind: issue.Disk, Subject: f.Subject, Value: f.Value,
+			Threshold: f.Threshold, Since: f.At, State: issue.Open, Severity: issue.Warning}
+		if e.heal.ActionFor(rec) != issue.Cleanup {
+			continue
+		}
+		if at, ok := e.retry[f.Series]; ok && time.Now().Before(at) {
+			continue
+		}
+		// Cleanup already ran for this forecast and the disk is still
+		// predicted to fill: that counts against the breaker.
+		e.heal.Reopened(f.Series)
+		e.launchLocked(rec.ID, heal.Request{Action: issue.Cleanup, Issue: rec})
+	}
+	for s := range e.alerted {
+		if !seen[s] {
+			delete(e.alerted, s)
+		}
+	}
+	e.mu.Unlock()
+	e.publish(pub...)
+}
+
+// describe is an issue's one-line message.
+func describe(rec *issue.Record) string {
+	switch rec.Kind {
+	case issue.CPU:
+		return fmt.Sprintf("CPU %.1f%% busy (threshold %g%%)", rec.Value, rec.Threshold)
+	case issue.Memory:
+		return fmt.Sprintf("memory %.1f%% used (threshold %g%%)", rec.Value, rec.Threshold)
+	case issue.Load:
+		return fmt.Sprintf("load average %.2f (threshold %g)", rec.Value, rec.Threshold)
+	case issue.Pressure:
+		return fmt.Sprintf("%s pressure %.1f%% (threshold %g%%)", rec.Subject, rec.Value, rec.Threshold)
+	case issue.Disk:
+		what := "full"
+		if len(rec.ID) > 7 && rec.ID[:7] == "inodes:" {
+			what = "of inodes used"
+		}
+		return fmt.Sprintf("%s %.1f%% %s (threshold %g%%)", rec.Subject, rec.Value, what, rec.Threshold)
+	}
+	return rec.ID
+}
+
+func unitTarget(rec *issue.Record) string {
+	if rec.Kind == issue.Unit {
+		return rec.Subject
+	}
+	return ""
+}

@@ -1,0 +1,360 @@
+// Package engine is the daemon's core: it samples resources, follows the
+// monitored units' state, opens and clears issues, drives healing through
+// internal/heal, runs prediction, and keeps the state every transport reads.
+//
+// Transports (the D-Bus server, the HTTP listener, metrics) import engine;
+// engine imports the leaf packages and adapters and nothing above them.
+// Authorization is not decided here: transports authorize before calling the
+// operator methods, which take the Caller for the audit record.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/state"
+	"github.com/luminous-healing/luminous-healing/internal/systemd"
+)
+
+// Sampler takes one pass over the machine's resources (detect.Sampler).
+type Sampler interface {
+	Sample(ctx context.Context, snap *detect.Snapshot) error
+	Mounts() []string
+}
+
+// Units reads one unit's state (systemd.Manager).
+type Units interface {
+	Unit(ctx context.Context, name string) (heal.UnitStatus, error)
+}
+
+// Watcher reports the monitored units' state changes (systemd.Watcher).
+type Watcher interface {
+	Watch(ctx context.Context, units []string) error
+	Events() <-chan systemd.Event
+}
+
+// Recorder receives measurements as they happen (internal/metrics).
+type Recorder interface {
+	Checked(at time.Time, took time.Duration, readings []detect.Reading)
+	IssueDetected(rec issue.Record)
+	IssueResolved(rec issue.Record, open time.Duration)
+	ActionDone(res heal.Result)
+	BreakerChanged(issueID string, open bool)
+	Forecasts(fs []predict.Forecast)
+	Settings(dryRun, healingEnabled bool)
+}
+
+// Options wire an Engine. Only Config, Healer and Audit are required.
+type Options struct {
+	Version    string
+	Mode       string // "system", or "user" for the no-root try-it mode
+	ConfigPath string // "" when running on the embedded default
+	Config     *config.Config
+	Log        *slog.Logger
+
+	// NewSampler builds the sampler for a configuration; it is called again
+	// on reload when the mounts change.
+	NewSampler func(c *config.Config) (Sampler, error)
+	Healer     *heal.Healer
+	Units      Units   // nil without systemd
+	Watcher    Watcher // nil without systemd
+	Audit      *audit.Log
+	State      *state.Dir // nil: nothing persisted
+	Predictor  *predict.Predictor
+	Recorder   Recorder
+	// ForceDryRun keeps dry-run on whatever callers ask (try-it mode).
+	ForceDryRun bool
+}
+
+// Engine is the daemon's core. Create it with New and start it with Run.
+type Engine struct {
+	o     Options
+	log   *slog.Logger
+	heal  *heal.Healer
+	start time.Time
+
+	mu        sync.Mutex
+	cfg       *config.Config
+	sampler   Sampler
+	eval      *detect.Evaluator
+	snap      detect.Snapshot
+	changes   []detect.Change
+	lastCheck time.Time
+	issues    map[string]*issue.Record
+	units     map[string]*unitState
+	enabled   bool
+	over      overrides
+	inflight  map[string]bool      // issue ids with an automatic action running
+	retry     map[string]time.Time // issue id → when to try healing again
+	alerted   map[string]bool      // series with a PredictionAlert out
+	healed    map[string]time.Time // issue id → when its action succeeded
+	sampleErr string
+
+	status  atomic.Pointer[Status]
+	subs    subscribers
+	results chan done
+	kick    chan struct{}
+	ping    chan chan struct{}
+	ctx     context.Context // Run's context, for automatic actions
+}
+
+type done struct {
+	id  string
+	res heal.Result
+}
+
+type unitState struct {
+	active, sub   string
+	stopRequested bool
+	known         bool
+}
+
+// Auto is the Caller of the daemon's own decisions.
+var Auto = Caller{UID: audit.Daemon, Name: "luminous-healingd"}
+
+// Caller identifies who asked for an operation, for the audit record.
+type Caller struct {
+	UID  int64
+	Name string // unique bus name
+}
+
+// New validates the wiring, restores persisted state and returns an Engine.
+func New(o Options) (*Engine, error) {
+	if o.Config == nil || o.Healer == nil || o.Audit == nil || o.NewSampler == nil {
+		return nil, errors.New("engine: Config, Healer, Audit and NewSampler are required")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Mode == "" {
+		o.Mode = "system"
+	}
+	s, err := o.NewSampler(o.Config)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		o:        o,
+		log:      o.Log,
+		heal:     o.Healer,
+		start:    time.Now(),
+		cfg:      o.Config,
+		sampler:  s,
+		issues:   map[string]*issue.Record{},
+		units:    map[string]*unitState{},
+		inflight: map[string]bool{},
+		retry:    map[string]time.Time{},
+		alerted:  map[string]bool{},
+		healed:   map[string]time.Time{},
+		results:  make(chan done, 64),
+		kick:     make(chan struct{}, 1),
+		ping:     make(chan chan struct{}),
+		ctx:      context.Background(),
+	}
+	e.restore()
+	e.applyConfigLocked()
+	e.publishStatus()
+	return e, nil
+}
+
+// applyConfigLocked pushes e.cfg and the runtime overrides into the
+// evaluator, healer and flags. Callers hold e.mu (or own e exclusively).
+func (e *Engine) applyConfigLocked() {
+	c := e.cfg
+	e.enabled = c.Healing.Enabled
+	dry := c.Healing.DryRun || e.o.ForceDryRun
+	if e.over.HealingEnabled != nil {
+		e.enabled = *e.over.HealingEnabled
+	}
+	if e.over.DryRun != nil && !e.o.ForceDryRun {
+		dry = *e.over.DryRun
+	}
+	e.heal.SetDryRun(dry)
+	settings := detect.Settings{Thresholds: e.thresholdsLocked(), For: c.Monitoring.For, Margin: c.Monitoring.Margin}
+	if e.eval == nil {
+		e.eval = detect.NewEvaluator(settings)
+	} else {
+		e.eval.SetSettings(settings)
+	}
+	for _, u := range c.Services.Monitored {
+		if _, ok := e.units[u]; !ok {
+			e.units[u] = &unitState{}
+		}
+	}
+	for u := range e.units {
+		if !slices.Contains(c.Services.Monitored, u) {
+			delete(e.units, u)
+		}
+	}
+}
+
+// thresholdsLocked is the configuration's thresholds with the runtime
+// overrides applied.
+func (e *Engine) thresholdsLocked() map[issue.Kind]float64 {
+	t := e.cfg.Thresholds
+	m := map[issue.Kind]float64{
+		issue.CPU: t.CPU, issue.Memory: t.Memory, issue.Disk: t.Disk,
+		issue.Load: t.LoadAverage, issue.Pressure: t.Pressure,
+	}
+	for k, v := range e.over.Thresholds {
+		m[k] = v
+	}
+	return m
+}
+
+// Run samples every monitoring.interval and follows unit events until ctx
+// ends. It returns nil on a clean stop.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.ctx = ctx
+	interval := e.cfg.Monitoring.Interval.D()
+	e.mu.Unlock()
+
+	var unitEvents <-chan systemd.Event
+	if e.o.Watcher != nil {
+		if err := e.o.Watcher.Watch(ctx, e.Monitored()); err != nil {
+			e.log.Warn("could not watch the monitored units; polling them instead", "err", err)
+		}
+		unitEvents = e.o.Watcher.Events()
+	}
+	e.o.Audit.Record(audit.Entry{Event: audit.DaemonStarted, CallerUID: audit.Daemon,
+		Message: fmt.Sprintf("luminous-healingd %s started in %s mode", e.o.Version, e.o.Mode)})
+
+	// Prime the CPU counters so the first check has a delta to report.
+	e.sample(ctx)
+	e.pollUnits(ctx)
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		e.armRetry(retry)
+		select {
+		case <-ctx.Done():
+			e.save()
+			return nil
+		case <-ticker.C:
+			e.check(ctx)
+		case ev := <-unitEvents:
+			e.unitEvent(ctx, ev)
+		case d := <-e.results:
+			e.finished(d.id, d.res, Auto)
+		case <-retry.C:
+			e.retryDue(ctx)
+		case reply := <-e.ping:
+			close(reply)
+		case <-e.kick:
+			e.mu.Lock()
+			next := e.cfg.Monitoring.Interval.D()
+			e.mu.Unlock()
+			if next != interval {
+				interval = next
+				ticker.Reset(interval)
+			}
+			if e.o.Watcher != nil {
+				if err := e.o.Watcher.Watch(ctx, e.Monitored()); err != nil {
+					e.log.Warn("could not watch the monitored units", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Alive reports whether Run's loop answers within timeout; the systemd
+// watchdog is fed only while it does.
+func (e *Engine) Alive(ctx context.Context, timeout time.Duration) bool {
+	reply := make(chan struct{})
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case e.ping <- reply:
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case <-reply:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// armRetry sets t to fire at the earliest pending retry.
+func (e *Engine) armRetry(t *time.Timer) {
+	e.mu.Lock()
+	var next time.Time
+	for _, at := range e.retry {
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	e.mu.Unlock()
+	d := time.Hour
+	if !next.IsZero() {
+		d = max(time.Until(next), 0)
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
+}
+
+// Monitored returns the monitored units, sorted.
+func (e *Engine) Monitored() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Sorted(func(yield func(string) bool) {
+		for u := range e.units {
+			if !yield(u) {
+				return
+			}
+		}
+	})
+}
+
+// IsMonitored reports whether unit is monitored; transports use it to pick
+// the polkit action for RestartUnit.
+func (e *Engine) IsMonitored(unit string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.units[unit]
+	return ok
+}
+
+// Config returns the configuration in force.
+func (e *Engine) Config() *config.Config {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg
+}
+
+// Series returns a resource series' recent points, for sparklines.
+func (e *Engine) Series(id string) []predict.Point {
+	if e.o.Predictor == nil {
+		return nil
+	}
+	return e.o.Predictor.Series(id)
+}
+
+func (e *Engine) hostname() string {
+	h, _ := os.Hostname()
+	return h
+}

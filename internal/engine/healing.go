@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
+
+// maybeHealLocked starts the automatic action for an issue that needs one.
+// Issues already healed, planned, given up or only watched wait for their
+// signal to clear (or for settings to change); the rest heal now, unless
+// the breaker asked to wait.
+func (e *Engine) maybeHealLocked(rec *issue.Record) {
+	switch rec.State {
+	case issue.Open, issue.Failed, issue.Waiting:
+	default:
+		return
+	}
+	if e.inflight[rec.ID] {
+		return
+	}
+	if at, ok := e.retry[rec.ID]; ok && time.Now().Before(at) {
+		return
+	}
+	delete(e.retry, rec.ID)
+	act := e.heal.ActionFor(*rec)
+	rec.Action = act
+	switch {
+	case !e.enabled:
+		rec.State = issue.Watching
+		return
+	case act == issue.None:
+		rec.State = issue.Watching
+		return
+	case rec.Kind == issue.Unit && e.units[rec.Subject] == nil:
+		rec.State = issue.Watching // not monitored: never touched
+		return
+	case e.heal.GivenUp(rec.ID):
+		rec.State = issue.GivenUp
+		return
+	}
+	req := heal.Request{Action: act, Issue: *rec}
+	if act == issue.Restart {
+		req.Target = rec.Subject
+	}
+	rec.State = issue.Healing
+	e.launchLocked(rec.ID, req)
+}
+
+// launchLocked runs an automatic action in its own goroutine; its result
+// comes back to Run through e.results.
+func (e *Engine) launchLocked(id string, req heal.Request) {
+	e.inflight[id] = true
+	ctx := e.ctx
+	go func() {
+		res := e.heal.Do(ctx, req)
+		e.results <- done{id: id, res: res}
+	}()
+}
+
+// releaseAsync lifts a throttle whose pressure has cleared.
+func (e *Engine) releaseAsync(unit string) {
+	e.mu.Lock()
+	e.launchLocked("release:"+unit, heal.Request{Action: heal.Release, Target: unit})
+	e.mu.Unlock()
+}
+
+// retryDue heals the issues whose backoff has passed.
+func (e *Engine) retryDue(ctx context.Context) {
+	now := time.Now()
+	e.mu.Lock()
+	for id, at := range e.retry {
+		if now.Before(at) {
+			continue
+		}
+		delete(e.retry, id)
+		if rec, ok := e.issues[id]; ok {
+			e.maybeHealLocked(rec)
+		}
+	}
+	e.mu.Unlock()
+	e.publishStatus()
+}
+
+// finished records an action's result and moves its issue on.
+func (e *Engine) finished(id string, res heal.Result, c Caller) {
+	var pub []Event
+	e.mu.Lock()
+	if c == Auto {
+		delete(e.inflight, id)
+	}
+	rec := e.issues[id]
+	quiet := false
+	if rec != nil {
+		prev := rec.State
+		switch res.Outcome {
+		case heal.Succeeded:
+			rec.State = issue.Healed
+			e.healed[id] = time.Now()
+		case heal.Planned:
+			rec.State = issue.Planned
+		case heal.Failed:
+			rec.State = issue.Failed
+			if e.heal.GivenUp(id) {
+				rec.State = issue.GivenUp
+				e.breakerOpenedLocked(rec)
+			} else if res.RetryIn > 0 {
+				e.retry[id] = time.Now().Add(res.RetryIn)
+			}
+		case heal.Refused:
+			switch {
+			case errors.Is(res.Err, heal.ErrBackoff):
+				rec.State = issue.Waiting
+				e.retry[id] = time.Now().Add(res.RetryIn)
+			case errors.Is(res.Err, heal.ErrGivenUp):
+				rec.State = issue.GivenUp
+			case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
+				rec.State = issue.Waiting
+				e.retry[id] = time.Now().Add(10 * time.Second)
+			default:
+				rec.State = issue.Watching
+			}
+			// A refusal that changes nothing is not news: do not flood
+			// the journal with one per retry.
+			quiet = c == Auto && prev == rec.State
+		}
+		rec.Attempts = e.attemptsLocked(id)
+		if res.Outcome == heal.Failed {
+			pub = append(pub, Event{Type: HealingFailed, Issue: *rec, Result: res})
+		}
+	} else if res.Outcome == heal.Failed && c == Auto {
+		pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, State: issue.Failed}, Result: res})
+	}
+	if !quiet {
+		e.o.Audit.Record(entryFor(res, c))
+	}
+	if res.Outcome != heal.Planned && res.Outcome != heal.Refused {
+		e.saveLocked()
+	}
+	e.mu.Unlock()
+	if r := e.o.Recorder; r != nil && !quiet {
+		r.ActionDone(res)
+	}
+	e.publish(pub...)
+	e.publish(Event{Type: ActionDone, Result: res})
+	// A restart settles by the unit's state, which our own action's
+	// events were not allowed to change while it ran.
+	if rec != nil && rec.Kind == issue.Unit && res.Outcome != heal.Planned {
+		e.pollUnit(e.ctx, rec.Subject)
+	}
+	e.publishStatus()
+}
+
+func (e *Engine) attemptsLocked(id string) int {
+	for _, b := range e.heal.Breakers() {
+		if b.IssueID == id {
+			return b.Failures
+		}
+	}
+	return 0
+}
+
+// entryFor turns an action's result into its audit entry.
+func entryFor(res heal.Result, c Caller) audit.Entry {
+	ev := map[heal.Outcome]audit.Event{
+		heal.Succeeded: audit.ActionSucceeded, heal.Failed: audit.ActionFailed,
+		heal.Planned: audit.ActionPlanned, heal.Refused: audit.ActionRefused,
+	}[res.Outcome]
+	target := res.Target
+	if res.Action == issue.Cleanup && len(res.Units) > 0 {
+		target = fmt.Sprint(res.Units)
+	}
+	return audit.Entry{
+		Event: ev, Action: string(res.Action), Target: target, Issue: res.IssueID,
+		Outcome: string(res.Outcome), Message: res.Message, CallerUID: c.UID, Caller: c.Name,
+		DryRun: res.DryRun, Duration: res.Duration, FreedBytes: res.FreedBytes,
+	}
+}
+
+// sortIssues orders issues worst first, then oldest first.
+func sortIssues(recs []issue.Record) {
+	slices.SortFunc(recs, func(a, b issue.Record) int {
+		if a.Severity != b.Severity {
+			return int(b.Severity - a.Severity)
+		}
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		if a.ID < b.ID {
+			return -1
+		}
+		return 1
+	})
+}

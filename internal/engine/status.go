@@ -1,0 +1,205 @@
+package engine
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/predict"
+)
+
+// Status is everything the daemon reports about itself, rebuilt after every
+// change and read without locks. Treat it as read-only.
+type Status struct {
+	Version        string
+	Mode           string // "system" or "user"
+	Hostname       string
+	ConfigPath     string // "" on the embedded default
+	Health         issue.Severity
+	DryRun         bool
+	HealingEnabled bool
+	ActiveIssues   int
+	LastCheck      time.Time
+	Started        time.Time
+	Interval       time.Duration
+	Systemd        bool // systemd reachable
+	MonitoredUnits []string
+	Units          []UnitInfo
+	Resources      []Resource
+	Issues         []issue.Record // worst first
+	Forecasts      []predict.Forecast
+	Breakers       []heal.BreakerState
+	Throttles      []heal.Throttled
+	SampleError    string
+}
+
+// UnitInfo is a monitored unit's last known state.
+type UnitInfo struct {
+	Name, ActiveState, SubState string
+}
+
+// Resource is one series' latest reading against its threshold.
+type Resource struct {
+	detect.Reading
+	Threshold float64 // 0 = no threshold (off)
+	Severity  issue.Severity
+}
+
+// Status returns the current status.
+func (e *Engine) Status() *Status { return e.status.Load() }
+
+// Issues returns the active issues, worst first.
+func (e *Engine) Issues() []issue.Record { return e.status.Load().Issues }
+
+// Issue returns one active issue.
+func (e *Engine) Issue(id string) (issue.Record, bool) {
+	for _, r := range e.status.Load().Issues {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return issue.Record{}, false
+}
+
+// publishStatus rebuilds the status and publishes StatusChanged when any
+// part of it changed.
+func (e *Engine) publishStatus() {
+	e.mu.Lock()
+	st := &Status{
+		Version:        e.o.Version,
+		Mode:           e.o.Mode,
+		Hostname:       e.hostname(),
+		ConfigPath:     e.o.ConfigPath,
+		DryRun:         e.heal.DryRun(),
+		HealingEnabled: e.enabled,
+		LastCheck:      e.lastCheck,
+		Started:        e.start,
+		Interval:       e.cfg.Monitoring.Interval.D(),
+		Systemd:        e.o.Units != nil,
+		SampleError:    e.sampleErr,
+	}
+	for _, rec := range e.issues {
+		st.Issues = append(st.Issues, *rec)
+		st.Health = max(st.Health, rec.Severity)
+	}
+	sortIssues(st.Issues)
+	st.ActiveIssues = len(st.Issues)
+	th := e.thresholdsLocked()
+	for _, r := range e.snap.Readings {
+		res := Resource{Reading: r, Threshold: th[r.Kind]}
+		if rec, ok := e.issues[r.ID]; ok {
+			res.Severity = rec.Severity
+		}
+		st.Resources = append(st.Resources, res)
+	}
+	for name, u := range e.units {
+		st.MonitoredUnits = append(st.MonitoredUnits, name)
+		info := UnitInfo{Name: name, ActiveState: "unknown"}
+		if u.known {
+			info.ActiveState, info.SubState = u.active, u.sub
+		}
+		st.Units = append(st.Units, info)
+	}
+	e.mu.Unlock()
+	slices.Sort(st.MonitoredUnits)
+	slices.SortFunc(st.Units, func(a, b UnitInfo) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		return 1
+	})
+	st.Breakers = e.heal.Breakers()
+	st.Throttles = e.heal.Throttles()
+	if e.o.Predictor != nil {
+		st.Forecasts = e.o.Predictor.Forecasts()
+	}
+	old := e.status.Swap(st)
+	if old == nil || changed(old, st) {
+		e.publish(Event{Type: StatusChanged})
+	}
+}
+
+// changed reports whether the parts of the status that D-Bus properties
+// mirror differ.
+func changed(a, b *Status) bool {
+	return a.Health != b.Health || a.DryRun != b.DryRun || a.HealingEnabled != b.HealingEnabled ||
+		a.ActiveIssues != b.ActiveIssues || !a.LastCheck.Equal(b.LastCheck) ||
+		!slices.Equal(a.MonitoredUnits, b.MonitoredUnits) || a.Version != b.Version
+}
+
+// EventType says what an Event reports.
+type EventType int
+
+const (
+	IssueDetected EventType = iota
+	IssueChanged
+	IssueResolved
+	HealingFailed
+	PredictionAlert
+	ActionDone
+	StatusChanged
+	ConfigChanged
+)
+
+func (t EventType) String() string {
+	return [...]string{"IssueDetected", "IssueChanged", "IssueResolved", "HealingFailed",
+		"PredictionAlert", "ActionDone", "StatusChanged", "ConfigChanged"}[t]
+}
+
+// Event is published to subscribers as things happen.
+type Event struct {
+	Type     EventType
+	Issue    issue.Record     // IssueDetected, IssueChanged, IssueResolved, HealingFailed
+	Result   heal.Result      // HealingFailed, ActionDone
+	Forecast predict.Forecast // PredictionAlert
+}
+
+type subscribers struct {
+	mu      sync.Mutex
+	chans   map[chan Event]struct{}
+	dropped uint64
+}
+
+// Subscribe returns a channel of events and a function that unsubscribes.
+// A subscriber that falls more than buf events behind loses events; the
+// daemon logs that once per burst.
+func (e *Engine) Subscribe(buf int) (<-chan Event, func()) {
+	ch := make(chan Event, buf)
+	e.subs.mu.Lock()
+	if e.subs.chans == nil {
+		e.subs.chans = map[chan Event]struct{}{}
+	}
+	e.subs.chans[ch] = struct{}{}
+	e.subs.mu.Unlock()
+	return ch, func() {
+		e.subs.mu.Lock()
+		if _, ok := e.subs.chans[ch]; ok {
+			delete(e.subs.chans, ch)
+			close(ch)
+		}
+		e.subs.mu.Unlock()
+	}
+}
+
+func (e *Engine) publish(evs ...Event) {
+	if len(evs) == 0 {
+		return
+	}
+	e.subs.mu.Lock()
+	defer e.subs.mu.Unlock()
+	for ch := range e.subs.chans {
+		for _, ev := range evs {
+			select {
+			case ch <- ev:
+			default:
+				if e.subs.dropped == 0 {
+					e.log.Warn("a subscriber is too slow; dropping events", "event", ev.Type.String())
+				}
+				e.subs.dropped++
+			}
+		}
+	}
+}
