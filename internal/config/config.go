@@ -100,7 +100,8 @@ type Monitoring struct {
 	// threshold before an issue opens.
 	For int `toml:"for"`
 	// Margin is how far below the threshold a value must fall before the
-	// issue clears, in points (load: in tenths of the threshold, see docs).
+	// issue clears, in points; for the load average, in percent of its
+	// threshold (docs/detection.md).
 	Margin float64 `toml:"margin"`
 }
 

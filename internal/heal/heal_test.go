@@ -1,4 +1,4 @@
-package heal
+package heal_test
 
 import (
 	"context"
@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 )
 
-func testSettings() Settings {
+func testSettings() heal.Settings {
 	c := config.Default()
 	c.Services.Monitored = []string{"web.service", "leaky.service"}
-	s := SettingsFrom(c, "luminous-healing.service")
+	s := heal.SettingsFrom(c, "luminous-healing.service")
 	s.CPUSampleGap = 10 * time.Millisecond
 	return s
 }
@@ -29,65 +31,65 @@ func unitIssue(name string) issue.Record {
 func TestRestart(t *testing.T) {
 	tests := []struct {
 		name        string
-		unit        UnitStatus
+		unit        heal.UnitStatus
 		jobResult   string
 		landsIn     string
-		wantOutcome Outcome
+		wantOutcome heal.Outcome
 		wantErr     error
 		wantCalls   []string
 	}{
 		{
 			name:        "a failed unit is reset, restarted and verified active",
-			unit:        UnitStatus{Name: "web.service", ActiveState: "failed", Result: "signal"},
-			wantOutcome: Succeeded,
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed", Result: "signal"},
+			wantOutcome: heal.Succeeded,
 			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
 		},
 		{
 			name:        "an inactive unit is restarted without a reset",
-			unit:        UnitStatus{Name: "web.service", ActiveState: "inactive"},
-			wantOutcome: Succeeded,
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "inactive"},
+			wantOutcome: heal.Succeeded,
 			wantCalls:   []string{"RestartUnit web.service replace"},
 		},
 		{
 			name:        "a unit that hit its start limit is reset first, so the restart works",
-			unit:        UnitStatus{Name: "web.service", ActiveState: "failed", Result: "start-limit-hit"},
-			wantOutcome: Succeeded,
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed", Result: "start-limit-hit"},
+			wantOutcome: heal.Succeeded,
 			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
 		},
 		{
 			name:        "a failed job is a failed action",
-			unit:        UnitStatus{Name: "web.service", ActiveState: "failed"},
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed"},
 			jobResult:   "failed",
-			wantOutcome: Failed,
-			wantErr:     ErrFailed,
+			wantOutcome: heal.Failed,
+			wantErr:     heal.ErrFailed,
 			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
 		},
 		{
 			name:        "a unit that is not active after its job is a failed action",
-			unit:        UnitStatus{Name: "web.service", ActiveState: "failed"},
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed"},
 			landsIn:     "failed",
-			wantOutcome: Failed,
-			wantErr:     ErrFailed,
+			wantOutcome: heal.Failed,
+			wantErr:     heal.ErrFailed,
 			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
 		},
 		{
 			name:        "a unit that does not exist is refused untouched",
-			unit:        UnitStatus{Name: "other.service", ActiveState: "active"},
-			wantOutcome: Refused,
-			wantErr:     ErrNotFound,
+			unit:        heal.UnitStatus{Name: "other.service", ActiveState: "active"},
+			wantOutcome: heal.Refused,
+			wantErr:     heal.ErrNotFound,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFake(tt.unit)
+			f := healtest.New(tt.unit)
 			if tt.jobResult != "" {
-				f.jobResult["web.service"] = tt.jobResult
+				f.JobResult["web.service"] = tt.jobResult
 			}
 			if tt.landsIn != "" {
-				f.afterRestart["web.service"] = tt.landsIn
+				f.AfterRestart["web.service"] = tt.landsIn
 			}
-			h := New(f, testSettings(), nil)
-			res := h.Do(t.Context(), Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")})
+			h := heal.New(f, testSettings(), nil)
+			res := h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")})
 			if res.Outcome != tt.wantOutcome {
 				t.Errorf("outcome = %s (%s); want %s", res.Outcome, res.Message, tt.wantOutcome)
 			}
@@ -102,21 +104,21 @@ func TestRestart(t *testing.T) {
 }
 
 func TestDryRunPlansAndChangesNothing(t *testing.T) {
-	f := newFake(
-		UnitStatus{Name: "web.service", ActiveState: "failed"},
-		UnitStatus{Name: "systemd-tmpfiles-clean.service"},
-		UnitStatus{Name: "hog.service", ActiveState: "active", MemoryCurrent: 1 << 30},
+	f := healtest.New(
+		heal.UnitStatus{Name: "web.service", ActiveState: "failed"},
+		heal.UnitStatus{Name: "systemd-tmpfiles-clean.service"},
+		heal.UnitStatus{Name: "hog.service", ActiveState: "active", MemoryCurrent: 1 << 30},
 	)
-	f.usage = []Usage{{Unit: "hog.service", MemoryCurrent: 1 << 30, CPUUsageNSec: 0}}
-	h := New(f, testSettings(), nil)
+	f.Usage = []heal.Usage{{Unit: "hog.service", MemoryCurrent: 1 << 30, CPUUsageNSec: 0}}
+	h := heal.New(f, testSettings(), nil)
 	h.SetDryRun(true)
-	for _, req := range []Request{
+	for _, req := range []heal.Request{
 		{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")},
 		{Action: issue.Cleanup, Issue: issue.Record{ID: "disk:/", Kind: issue.Disk, Subject: "/"}},
 		{Action: issue.Throttle, Issue: issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Warning}},
 	} {
 		res := h.Do(t.Context(), req)
-		if res.Outcome != Planned || !res.DryRun {
+		if res.Outcome != heal.Planned || !res.DryRun {
 			t.Errorf("%s: outcome = %s (%s); want planned", req.Action, res.Outcome, res.Message)
 		}
 		if !strings.HasPrefix(res.Message, "dry-run: would ") {
@@ -129,11 +131,11 @@ func TestDryRunPlansAndChangesNothing(t *testing.T) {
 }
 
 func TestTheDaemonNeverActsOnItself(t *testing.T) {
-	f := newFake(UnitStatus{Name: "luminous-healing.service", ActiveState: "failed"})
-	h := New(f, testSettings(), nil)
+	f := healtest.New(heal.UnitStatus{Name: "luminous-healing.service", ActiveState: "failed"})
+	h := heal.New(f, testSettings(), nil)
 	for _, a := range []issue.Action{issue.Restart, issue.Throttle} {
-		res := h.Do(t.Context(), Request{Action: a, Target: "luminous-healing.service", Operator: true})
-		if res.Outcome != Refused {
+		res := h.Do(t.Context(), heal.Request{Action: a, Target: "luminous-healing.service", Operator: true})
+		if res.Outcome != heal.Refused {
 			t.Errorf("%s on itself: outcome = %s; want refused", a, res.Outcome)
 		}
 	}
@@ -143,21 +145,21 @@ func TestTheDaemonNeverActsOnItself(t *testing.T) {
 }
 
 func TestProtectedUnitsAreNeverThrottled(t *testing.T) {
-	f := newFake(
-		UnitStatus{Name: "sshd.service", ActiveState: "active", MemoryCurrent: 8 << 30},
-		UnitStatus{Name: "db.service", ActiveState: "active", MemoryCurrent: 2 << 30},
+	f := healtest.New(
+		heal.UnitStatus{Name: "sshd.service", ActiveState: "active", MemoryCurrent: 8 << 30},
+		heal.UnitStatus{Name: "db.service", ActiveState: "active", MemoryCurrent: 2 << 30},
 	)
-	f.usage = []Usage{{Unit: "sshd.service", MemoryCurrent: 8 << 30}, {Unit: "db.service", MemoryCurrent: 2 << 30}}
+	f.Usage = []heal.Usage{{Unit: "sshd.service", MemoryCurrent: 8 << 30}, {Unit: "db.service", MemoryCurrent: 2 << 30}}
 	s := testSettings()
 	s.Protected = append(s.Protected, "db.service")
-	h := New(f, s, nil)
+	h := heal.New(f, s, nil)
 
-	res := h.Do(t.Context(), Request{Action: issue.Throttle, Target: "sshd.service", Operator: true})
-	if res.Outcome != Refused || !errors.Is(res.Err, ErrProtected) {
+	res := h.Do(t.Context(), heal.Request{Action: issue.Throttle, Target: "sshd.service", Operator: true})
+	if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrProtected) {
 		t.Errorf("operator throttle of sshd: %s %v; want refused as protected", res.Outcome, res.Err)
 	}
-	res = h.Do(t.Context(), Request{Action: issue.Throttle, Issue: issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Warning}})
-	if res.Outcome != Refused || !errors.Is(res.Err, ErrNoAction) {
+	res = h.Do(t.Context(), heal.Request{Action: issue.Throttle, Issue: issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Warning}})
+	if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrNoAction) {
 		t.Errorf("automatic throttle with only protected consumers: %s %v (%s); want refused, nothing to throttle", res.Outcome, res.Err, res.Message)
 	}
 	if calls := f.Calls(); len(calls) != 0 {
@@ -166,22 +168,22 @@ func TestProtectedUnitsAreNeverThrottled(t *testing.T) {
 }
 
 func TestThrottleAndRelease(t *testing.T) {
-	f := newFake(
-		UnitStatus{Name: "hog.service", ActiveState: "active", MemoryCurrent: 1000 << 20},
-		UnitStatus{Name: "small.service", ActiveState: "active", MemoryCurrent: 10 << 20},
-		UnitStatus{Name: "dbus.service", ActiveState: "active", MemoryCurrent: 4000 << 20},
+	f := healtest.New(
+		heal.UnitStatus{Name: "hog.service", ActiveState: "active", MemoryCurrent: 1000 << 20},
+		heal.UnitStatus{Name: "small.service", ActiveState: "active", MemoryCurrent: 10 << 20},
+		heal.UnitStatus{Name: "dbus.service", ActiveState: "active", MemoryCurrent: 4000 << 20},
 	)
-	f.usage = []Usage{
+	f.Usage = []heal.Usage{
 		{Unit: "hog.service", MemoryCurrent: 1000 << 20},
 		{Unit: "small.service", MemoryCurrent: 10 << 20},
 		{Unit: "dbus.service", MemoryCurrent: 4000 << 20},
 	}
-	f.cpuRate = map[string]uint64{"hog.service": 900e6, "small.service": 10e6, "dbus.service": 5000e6}
-	h := New(f, testSettings(), nil)
+	f.CPURate = map[string]uint64{"hog.service": 900e6, "small.service": 10e6, "dbus.service": 5000e6}
+	h := heal.New(f, testSettings(), nil)
 	mem := issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Warning}
 
-	res := h.Do(t.Context(), Request{Action: issue.Throttle, Issue: mem})
-	if res.Outcome != Succeeded || res.Target != "hog.service" {
+	res := h.Do(t.Context(), heal.Request{Action: issue.Throttle, Issue: mem})
+	if res.Outcome != heal.Succeeded || res.Target != "hog.service" {
 		t.Fatalf("throttle: %s on %q (%s); want succeeded on hog.service, the top unprotected consumer", res.Outcome, res.Target, res.Message)
 	}
 	wantHigh := uint64(900<<20) &^ 4095
@@ -193,8 +195,8 @@ func TestThrottleAndRelease(t *testing.T) {
 	}
 
 	cpu := issue.Record{ID: "cpu", Kind: issue.CPU, Severity: issue.Warning}
-	res = h.Do(t.Context(), Request{Action: issue.Throttle, Issue: cpu})
-	if res.Outcome != Succeeded || res.Target != "hog.service" || res.Applied["CPUWeight"] != 20 {
+	res = h.Do(t.Context(), heal.Request{Action: issue.Throttle, Issue: cpu})
+	if res.Outcome != heal.Succeeded || res.Target != "hog.service" || res.Applied["CPUWeight"] != 20 {
 		t.Fatalf("cpu throttle: %s on %q applied %v (%s); want CPUWeight=20 on hog.service", res.Outcome, res.Target, res.Applied, res.Message)
 	}
 
@@ -205,29 +207,29 @@ func TestThrottleAndRelease(t *testing.T) {
 	if !reflect.DeepEqual(free, []string{"hog.service"}) {
 		t.Fatalf("after cpu cleared, units to release = %q; want [hog.service]", free)
 	}
-	res = h.Do(t.Context(), Request{Action: Release, Target: "hog.service"})
-	if res.Outcome != Succeeded {
+	res = h.Do(t.Context(), heal.Request{Action: heal.Release, Target: "hog.service"})
+	if res.Outcome != heal.Succeeded {
 		t.Fatalf("release: %s (%s)", res.Outcome, res.Message)
 	}
 	u, _ := f.Unit(t.Context(), "hog.service")
-	if u.CPUWeight != Unset || u.MemoryHigh != Unset {
+	if u.CPUWeight != heal.Unset || u.MemoryHigh != heal.Unset {
 		t.Errorf("after release CPUWeight=%d MemoryHigh=%d; want both back to unset", u.CPUWeight, u.MemoryHigh)
 	}
 	if len(h.Throttles()) != 0 {
 		t.Errorf("throttles after release = %+v; want none", h.Throttles())
 	}
-	res = h.Do(t.Context(), Request{Action: Release, Target: "hog.service"})
-	if !errors.Is(res.Err, ErrNotFound) {
+	res = h.Do(t.Context(), heal.Request{Action: heal.Release, Target: "hog.service"})
+	if !errors.Is(res.Err, heal.ErrNotFound) {
 		t.Errorf("second release: %v; want not found", res.Err)
 	}
 }
 
 func TestCriticalMemoryOnAMonitoredUnitRestartsIt(t *testing.T) {
-	f := newFake(UnitStatus{Name: "leaky.service", ActiveState: "active", MemoryCurrent: 6 << 30})
-	f.usage = []Usage{{Unit: "leaky.service", MemoryCurrent: 6 << 30}}
-	h := New(f, testSettings(), nil)
-	res := h.Do(t.Context(), Request{Action: issue.Throttle, Issue: issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Critical}})
-	if res.Outcome != Succeeded || res.Action != issue.Restart || !res.Escalated {
+	f := healtest.New(heal.UnitStatus{Name: "leaky.service", ActiveState: "active", MemoryCurrent: 6 << 30})
+	f.Usage = []heal.Usage{{Unit: "leaky.service", MemoryCurrent: 6 << 30}}
+	h := heal.New(f, testSettings(), nil)
+	res := h.Do(t.Context(), heal.Request{Action: issue.Throttle, Issue: issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Critical}})
+	if res.Outcome != heal.Succeeded || res.Action != issue.Restart || !res.Escalated {
 		t.Fatalf("got %s %s escalated=%v (%s); want a succeeded restart", res.Outcome, res.Action, res.Escalated, res.Message)
 	}
 	if calls := f.Calls(); !reflect.DeepEqual(calls, []string{"RestartUnit leaky.service replace"}) {
@@ -237,10 +239,10 @@ func TestCriticalMemoryOnAMonitoredUnitRestartsIt(t *testing.T) {
 
 func TestCleanup(t *testing.T) {
 	t.Run("starts the existing default units in order and reports bytes freed", func(t *testing.T) {
-		f := newFake(UnitStatus{Name: "systemd-tmpfiles-clean.service"}, UnitStatus{Name: "nix-gc.service"})
+		f := healtest.New(heal.UnitStatus{Name: "systemd-tmpfiles-clean.service"}, heal.UnitStatus{Name: "nix-gc.service"})
 		free := map[string]uint64{"/": 100, "/nix": 1000}
 		var mu sync.Mutex
-		f.onStart = func(u string) {
+		f.OnStart = func(u string) {
 			mu.Lock()
 			defer mu.Unlock()
 			if u == "nix-gc.service" {
@@ -249,13 +251,13 @@ func TestCleanup(t *testing.T) {
 				free["/"] += 300
 			}
 		}
-		h := New(f, testSettings(), func(context.Context) (map[string]uint64, error) {
+		h := heal.New(f, testSettings(), func(context.Context) (map[string]uint64, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return map[string]uint64{"/": free["/"], "/nix": free["/nix"]}, nil
 		})
-		res := h.Do(t.Context(), Request{Action: issue.Cleanup, Issue: issue.Record{ID: "disk:/", Kind: issue.Disk}})
-		if res.Outcome != Succeeded || res.FreedBytes != 5300 {
+		res := h.Do(t.Context(), heal.Request{Action: issue.Cleanup, Issue: issue.Record{ID: "disk:/", Kind: issue.Disk}})
+		if res.Outcome != heal.Succeeded || res.FreedBytes != 5300 {
 			t.Errorf("got %s freed %d (%s); want succeeded, 5300 bytes", res.Outcome, res.FreedBytes, res.Message)
 		}
 		want := []string{"StartUnit systemd-tmpfiles-clean.service replace", "StartUnit nix-gc.service replace"}
@@ -264,13 +266,13 @@ func TestCleanup(t *testing.T) {
 		}
 	})
 	t.Run("a failed cleanup job fails the action and says which", func(t *testing.T) {
-		f := newFake(UnitStatus{Name: "a.service"}, UnitStatus{Name: "b.service"})
-		f.jobResult["a.service"] = "failed"
+		f := healtest.New(heal.UnitStatus{Name: "a.service"}, heal.UnitStatus{Name: "b.service"})
+		f.JobResult["a.service"] = "failed"
 		s := testSettings()
 		s.CleanupUnits = []string{"a.service", "b.service"}
-		h := New(f, s, nil)
-		res := h.Do(t.Context(), Request{Action: issue.Cleanup, Operator: true})
-		if res.Outcome != Failed || !strings.Contains(res.Message, "a.service") {
+		h := heal.New(f, s, nil)
+		res := h.Do(t.Context(), heal.Request{Action: issue.Cleanup, Operator: true})
+		if res.Outcome != heal.Failed || !strings.Contains(res.Message, "a.service") {
 			t.Errorf("got %s (%s); want failed naming a.service", res.Outcome, res.Message)
 		}
 		if len(f.Calls()) != 2 {
@@ -278,83 +280,83 @@ func TestCleanup(t *testing.T) {
 		}
 	})
 	t.Run("no cleanup unit on the machine is refused", func(t *testing.T) {
-		h := New(newFake(), testSettings(), nil)
-		res := h.Do(t.Context(), Request{Action: issue.Cleanup, Operator: true})
-		if res.Outcome != Refused || !errors.Is(res.Err, ErrNoAction) {
+		h := heal.New(healtest.New(), testSettings(), nil)
+		res := h.Do(t.Context(), heal.Request{Action: issue.Cleanup, Operator: true})
+		if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrNoAction) {
 			t.Errorf("got %s %v; want refused, no action", res.Outcome, res.Err)
 		}
 	})
 }
 
 func TestOneActionPerTarget(t *testing.T) {
-	f := newFake(UnitStatus{Name: "web.service", ActiveState: "failed"})
+	f := healtest.New(heal.UnitStatus{Name: "web.service", ActiveState: "failed"})
 	block := make(chan struct{})
 	started := make(chan struct{})
-	h := New(&slowRestart{fakeSystemd: f, started: started, block: block}, testSettings(), nil)
-	done := make(chan Result)
+	h := heal.New(&slowRestart{Systemd: f, started: started, block: block}, testSettings(), nil)
+	done := make(chan heal.Result)
 	go func() {
-		done <- h.Do(context.Background(), Request{Action: issue.Restart, Target: "web.service", Operator: true})
+		done <- h.Do(context.Background(), heal.Request{Action: issue.Restart, Target: "web.service", Operator: true})
 	}()
 	<-started
-	res := h.Do(t.Context(), Request{Action: issue.Restart, Target: "web.service", Operator: true})
-	if res.Outcome != Refused || !errors.Is(res.Err, ErrBusy) {
+	res := h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: "web.service", Operator: true})
+	if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrBusy) {
 		t.Errorf("second restart while the first runs: %s %v; want refused busy", res.Outcome, res.Err)
 	}
 	close(block)
-	if first := <-done; first.Outcome != Succeeded {
+	if first := <-done; first.Outcome != heal.Succeeded {
 		t.Errorf("first restart: %s (%s)", first.Outcome, first.Message)
 	}
 }
 
 type slowRestart struct {
-	*fakeSystemd
+	*healtest.Systemd
 	started, block chan struct{}
 }
 
 func (s *slowRestart) Restart(ctx context.Context, name string, ch chan<- string) error {
 	close(s.started)
 	<-s.block
-	return s.fakeSystemd.Restart(ctx, name, ch)
+	return s.Systemd.Restart(ctx, name, ch)
 }
 
 func TestBreakerBacksOffAndGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(UnitStatus{Name: "web.service", ActiveState: "failed"})
-		f.jobResult["web.service"] = "failed"
+		f := healtest.New(heal.UnitStatus{Name: "web.service", ActiveState: "failed"})
+		f.JobResult["web.service"] = "failed"
 		s := testSettings()
-		s.Breaker = BreakerPolicy{Backoff: 10 * time.Second, BackoffMax: 40 * time.Second, MaxAttempts: 4, Window: time.Hour}
+		s.Breaker = heal.BreakerPolicy{Backoff: 10 * time.Second, BackoffMax: 40 * time.Second, MaxAttempts: 4, Window: time.Hour}
 		s.MaxPerMinute = 100
-		h := New(f, s, nil)
-		req := Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")}
+		h := heal.New(f, s, nil)
+		req := heal.Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")}
 
 		// Attempt 1 fails; the next is held back 10 s, then 20 s, then 40 s (capped).
 		for i, wait := range []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second} {
-			if res := h.Do(t.Context(), req); res.Outcome != Failed {
+			if res := h.Do(t.Context(), req); res.Outcome != heal.Failed {
 				t.Fatalf("attempt %d: %s (%s); want failed", i+1, res.Outcome, res.Message)
 			}
 			time.Sleep(wait - time.Second)
-			if res := h.Do(t.Context(), req); res.Outcome != Refused || !errors.Is(res.Err, ErrBackoff) {
+			if res := h.Do(t.Context(), req); res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrBackoff) {
 				t.Fatalf("%s after attempt %d: %s %v; want refused by backoff", wait-time.Second, i+1, res.Outcome, res.Err)
 			}
 			time.Sleep(time.Second)
 		}
-		if res := h.Do(t.Context(), req); res.Outcome != Failed {
+		if res := h.Do(t.Context(), req); res.Outcome != heal.Failed {
 			t.Fatalf("attempt 4: %s; want failed", res.Outcome)
 		}
 		time.Sleep(time.Hour)
-		if res := h.Do(t.Context(), req); !errors.Is(res.Err, ErrGivenUp) {
+		if res := h.Do(t.Context(), req); !errors.Is(res.Err, heal.ErrGivenUp) {
 			t.Fatalf("after 4 failures: %s %v; want given up, even an hour later", res.Outcome, res.Err)
 		}
 		if !h.GivenUp(req.Issue.ID) {
 			t.Errorf("GivenUp = false; want true")
 		}
-		if res := h.Do(t.Context(), Request{Action: issue.Restart, Target: "web.service", Operator: true}); res.Outcome != Failed {
+		if res := h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: "web.service", Operator: true}); res.Outcome != heal.Failed {
 			t.Errorf("an operator's restart of a given-up unit: %s; want it to run (and fail)", res.Outcome)
 		}
 		if !h.ResetBreaker(req.Issue.ID) {
 			t.Errorf("ResetBreaker = false; want true")
 		}
-		if res := h.Do(t.Context(), req); res.Outcome != Failed {
+		if res := h.Do(t.Context(), req); res.Outcome != heal.Failed {
 			t.Errorf("after reset: %s %v; want a new attempt", res.Outcome, res.Err)
 		}
 		if got := len(f.Calls()); got != 2*6 {
@@ -365,13 +367,13 @@ func TestBreakerBacksOffAndGivesUp(t *testing.T) {
 
 func TestARelapseAfterSuccessCountsAsFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(UnitStatus{Name: "web.service", ActiveState: "failed"})
+		f := healtest.New(heal.UnitStatus{Name: "web.service", ActiveState: "failed"})
 		s := testSettings()
-		s.Breaker = BreakerPolicy{Backoff: time.Second, BackoffMax: time.Minute, MaxAttempts: 3, Window: 10 * time.Minute}
-		h := New(f, s, nil)
-		req := Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")}
+		s.Breaker = heal.BreakerPolicy{Backoff: time.Second, BackoffMax: time.Minute, MaxAttempts: 3, Window: 10 * time.Minute}
+		h := heal.New(f, s, nil)
+		req := heal.Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")}
 		for i := range 3 {
-			if res := h.Do(t.Context(), req); res.Outcome != Succeeded {
+			if res := h.Do(t.Context(), req); res.Outcome != heal.Succeeded {
 				t.Fatalf("attempt %d: %s (%s)", i+1, res.Outcome, res.Message)
 			}
 			time.Sleep(5 * time.Second) // the unit crashes again soon after
@@ -381,7 +383,7 @@ func TestARelapseAfterSuccessCountsAsFailure(t *testing.T) {
 			}
 			time.Sleep(10 * time.Second)
 		}
-		if res := h.Do(t.Context(), req); !errors.Is(res.Err, ErrGivenUp) {
+		if res := h.Do(t.Context(), req); !errors.Is(res.Err, heal.ErrGivenUp) {
 			t.Errorf("after 3 relapses: %s %v; want given up", res.Outcome, res.Err)
 		}
 		st := h.Breakers()
@@ -393,37 +395,37 @@ func TestARelapseAfterSuccessCountsAsFailure(t *testing.T) {
 
 func TestGlobalActionLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var units []UnitStatus
+		var units []heal.UnitStatus
 		for _, n := range []string{"a", "b", "c", "d"} {
-			units = append(units, UnitStatus{Name: n + ".service", ActiveState: "failed"})
+			units = append(units, heal.UnitStatus{Name: n + ".service", ActiveState: "failed"})
 		}
-		f := newFake(units...)
+		f := healtest.New(units...)
 		s := testSettings()
 		s.MaxPerMinute = 3
-		h := New(f, s, nil)
-		var outcomes []Outcome
+		h := heal.New(f, s, nil)
+		var outcomes []heal.Outcome
 		for _, u := range units {
-			outcomes = append(outcomes, h.Do(t.Context(), Request{Action: issue.Restart, Target: u.Name, Issue: unitIssue(u.Name)}).Outcome)
+			outcomes = append(outcomes, h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: u.Name, Issue: unitIssue(u.Name)}).Outcome)
 		}
-		if want := []Outcome{Succeeded, Succeeded, Succeeded, Refused}; !reflect.DeepEqual(outcomes, want) {
+		if want := []heal.Outcome{heal.Succeeded, heal.Succeeded, heal.Succeeded, heal.Refused}; !reflect.DeepEqual(outcomes, want) {
 			t.Errorf("outcomes = %v; want %v", outcomes, want)
 		}
 		time.Sleep(time.Minute)
-		if res := h.Do(t.Context(), Request{Action: issue.Restart, Target: "d.service", Issue: unitIssue("d.service")}); res.Outcome != Succeeded {
+		if res := h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: "d.service", Issue: unitIssue("d.service")}); res.Outcome != heal.Succeeded {
 			t.Errorf("a minute later: %s (%s); want succeeded", res.Outcome, res.Message)
 		}
 	})
 }
 
 func TestWithoutSystemdActionsAreUnavailableButPlansWork(t *testing.T) {
-	h := New(nil, testSettings(), nil)
-	res := h.Do(t.Context(), Request{Action: issue.Restart, Target: "web.service", Operator: true})
-	if res.Outcome != Refused || !errors.Is(res.Err, ErrUnavailable) {
+	h := heal.New(nil, testSettings(), nil)
+	res := h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: "web.service", Operator: true})
+	if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrUnavailable) {
 		t.Errorf("got %s %v; want refused as unavailable", res.Outcome, res.Err)
 	}
 	h.SetDryRun(true)
-	res = h.Do(t.Context(), Request{Action: issue.Restart, Target: "web.service", Operator: true})
-	if res.Outcome != Planned {
+	res = h.Do(t.Context(), heal.Request{Action: issue.Restart, Target: "web.service", Operator: true})
+	if res.Outcome != heal.Planned {
 		t.Errorf("dry-run without systemd: %s (%s); want planned", res.Outcome, res.Message)
 	}
 }
@@ -447,19 +449,9 @@ func TestTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := NewTable(tt.overrides).For(tt.rec); got != tt.want {
+			if got := heal.NewTable(tt.overrides).For(tt.rec); got != tt.want {
 				t.Errorf("For(%s) = %s; want %s", tt.rec.Kind, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestBackoffDoublesToTheCap(t *testing.T) {
-	p := BreakerPolicy{Backoff: 10 * time.Second, BackoffMax: 5 * time.Minute}
-	want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second, 80 * time.Second, 160 * time.Second, 5 * time.Minute, 5 * time.Minute}
-	for i, w := range want {
-		if got := backoff(p, i+1); got != w {
-			t.Errorf("backoff after %d failures = %s; want %s", i+1, got, w)
-		}
 	}
 }

@@ -1,0 +1,174 @@
+// Package healtest provides a hand-written stand-in for systemd's manager,
+// implementing heal.Systemd, for the tests of heal and of the packages that
+// drive it. Real systemd is exercised by the end-to-end suite (internal/e2e).
+package healtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+)
+
+// Systemd is a fake systemd manager: units with states, and a log of every
+// call. Set its exported fields before use; it is safe for concurrent use.
+type Systemd struct {
+	mu    sync.Mutex
+	Units map[string]*heal.UnitStatus
+	calls []string
+	// JobResult overrides a unit's restart/start job result ("failed", …).
+	JobResult map[string]string
+	// AfterRestart is the ActiveState a unit lands in after a restart job;
+	// "active" by default.
+	AfterRestart map[string]string
+	// Usage feeds Services; each call advances CPU by CPURate per unit.
+	Usage   []heal.Usage
+	CPURate map[string]uint64
+	// OnStart runs inside Start, e.g. to free disk space.
+	OnStart func(unit string)
+	// OnRestart runs inside Restart before the job completes.
+	OnRestart func(unit string)
+	// Down makes every read fail as if the bus were gone.
+	Down bool
+}
+
+// New returns a fake with the given units, loaded unless LoadState says
+// otherwise, with no CPUWeight or MemoryHigh set.
+func New(units ...heal.UnitStatus) *Systemd {
+	f := &Systemd{Units: map[string]*heal.UnitStatus{}, JobResult: map[string]string{}, AfterRestart: map[string]string{}, CPURate: map[string]uint64{}}
+	for _, u := range units {
+		u := u
+		if u.LoadState == "" {
+			u.LoadState = "loaded"
+		}
+		if u.CPUWeight == 0 {
+			u.CPUWeight = heal.Unset
+		}
+		if u.MemoryHigh == 0 {
+			u.MemoryHigh = heal.Unset
+		}
+		f.Units[u.Name] = &u
+	}
+	return f
+}
+
+func (f *Systemd) log(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// Calls returns the mutating calls made so far.
+func (f *Systemd) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// Set changes a unit's state, as if it had failed or been started.
+func (f *Systemd) Set(name, active, sub string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u := f.Units[name]; u != nil {
+		u.ActiveState, u.SubState = active, sub
+	}
+}
+
+// Unit implements heal.Systemd.
+func (f *Systemd) Unit(ctx context.Context, name string) (heal.UnitStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Down {
+		return heal.UnitStatus{}, errors.New("connection closed")
+	}
+	u, ok := f.Units[name]
+	if !ok {
+		return heal.UnitStatus{Name: name, LoadState: "not-found", ActiveState: "inactive", CPUWeight: heal.Unset, MemoryHigh: heal.Unset}, nil
+	}
+	return *u, nil
+}
+
+// ResetFailed implements heal.Systemd.
+func (f *Systemd) ResetFailed(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log("ResetFailedUnit %s", name)
+	if u := f.Units[name]; u != nil && u.ActiveState == "failed" {
+		u.ActiveState = "inactive"
+	}
+	return nil
+}
+
+// Restart implements heal.Systemd.
+func (f *Systemd) Restart(ctx context.Context, name string, ch chan<- string) error {
+	if f.OnRestart != nil {
+		f.OnRestart(name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log("RestartUnit %s replace", name)
+	u := f.Units[name]
+	if u.ActiveState == "failed" && u.Result == "start-limit-hit" {
+		return errors.New("start request repeated too quickly")
+	}
+	res := f.JobResult[name]
+	if res == "" {
+		res = "done"
+	}
+	state := f.AfterRestart[name]
+	if state == "" {
+		state = "active"
+	}
+	if res != "done" {
+		state = "failed"
+	}
+	u.ActiveState = state
+	ch <- res
+	return nil
+}
+
+// Start implements heal.Systemd.
+func (f *Systemd) Start(ctx context.Context, name string, ch chan<- string) error {
+	f.mu.Lock()
+	f.log("StartUnit %s replace", name)
+	hook := f.OnStart
+	res := f.JobResult[name]
+	f.mu.Unlock()
+	if hook != nil {
+		hook(name)
+	}
+	if res == "" {
+		res = "done"
+	}
+	ch <- res
+	return nil
+}
+
+// SetProperties implements heal.Systemd.
+func (f *Systemd) SetProperties(ctx context.Context, name string, props ...heal.Property) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.Units[name]
+	for _, p := range props {
+		f.log("SetUnitProperties %s runtime %s=%v", name, p.Name, p.Value)
+		switch p.Name {
+		case "CPUWeight":
+			u.CPUWeight = p.Value.(uint64)
+		case "MemoryHigh":
+			u.MemoryHigh = p.Value.(uint64)
+		}
+	}
+	return nil
+}
+
+// Services implements heal.Systemd.
+func (f *Systemd) Services(ctx context.Context) ([]heal.Usage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := slices.Clone(f.Usage)
+	for i := range f.Usage {
+		f.Usage[i].CPUUsageNSec += f.CPURate[f.Usage[i].Unit]
+	}
+	return out, nil
+}
