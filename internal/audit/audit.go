@@ -192,8 +192,16 @@ func (l *Log) Record(e Entry) {
 			l.log.Warn("could not write to the journal", "err", err)
 		}
 	} else {
-		l.log.Log(context.Background(), slogLevel(e.priority()), e.Message, "event", e.Event,
-			"action", e.Action, "target", e.Target, "issue", e.Issue, "outcome", e.Outcome, "caller_uid", e.CallerUID)
+		attrs := []any{"event", e.Event}
+		for _, kv := range [][2]string{{"action", e.Action}, {"target", e.Target}, {"issue", e.Issue}, {"outcome", e.Outcome}, {"caller", e.Caller}} {
+			if kv[1] != "" {
+				attrs = append(attrs, kv[0], kv[1])
+			}
+		}
+		if e.CallerUID != Daemon {
+			attrs = append(attrs, "caller_uid", e.CallerUID)
+		}
+		l.log.Log(context.Background(), slogLevel(e.priority()), e.Message, attrs...)
 	}
 	l.mu.Lock()
 	if len(l.ring) >= l.size {

@@ -10,6 +10,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"os"
@@ -420,3 +421,10 @@ func (d *Duration) UnmarshalTOML(v any) error {
 
 // MarshalText lets the encoder write durations back as strings.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Write prints the configuration as TOML, as the daemon understood it.
+func Write(w io.Writer, c *Config) error {
+	enc := toml.NewEncoder(w)
+	enc.Indent = ""
+	return enc.Encode(c)
+}

@@ -33,6 +33,7 @@ import (
 type Sampler interface {
 	Sample(ctx context.Context, snap *detect.Snapshot) error
 	Mounts() []string
+	Close() error
 }
 
 // Units reads one unit's state (systemd.Manager).
@@ -245,6 +246,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			e.save()
+			e.mu.Lock()
+			e.sampler.Close()
+			e.mu.Unlock()
 			return nil
 		case <-ticker.C:
 			e.check(ctx)

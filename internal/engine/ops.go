@@ -240,6 +240,7 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 	e.cfg = cfg
 	e.over = overrides{}
 	if sampler != nil {
+		e.sampler.Close()
 		e.sampler = sampler
 	}
 	self := e.heal.Settings().Self

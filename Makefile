@@ -1,0 +1,72 @@
+# luminous-healing — build, test and install.
+#
+#   make                build bin/luminous-healingd and bin/healingctl
+#   make test           the whole test suite (the README's command)
+#   make install        install for systemd distributions; honours PREFIX and DESTDIR
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= /etc
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DATADIR    ?= $(PREFIX)/share
+DOCDIR     ?= $(DATADIR)/doc/luminous-healing
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+
+.PHONY: all build test install uninstall clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS_BUILD) -o bin/ ./cmd/...
+
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 bin/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
+	[ ! -x bin/healingctl ] || install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
+	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing.service > $(DESTDIR)$(UNITDIR)/luminous-healing.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing.service
+	install -m 0644 cmd/luminous-healingd/luminous-healing-journal-vacuum.service $(DESTDIR)$(UNITDIR)/
+	@for f in dbus/org.luminous.Healing.conf; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/dbus-1/system.d; install -m 0644 $$f $(DESTDIR)$(DATADIR)/dbus-1/system.d/; done
+	@for f in dbus/org.luminous.Healing.service; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/dbus-1/system-services; install -m 0644 $$f $(DESTDIR)$(DATADIR)/dbus-1/system-services/; done
+	@for f in dbus/org.luminous.Healing1.xml; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/dbus-1/interfaces; install -m 0644 $$f $(DESTDIR)$(DATADIR)/dbus-1/interfaces/; done
+	@for f in polkit/org.luminous.healing.policy; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/polkit-1/actions; install -m 0644 $$f $(DESTDIR)$(DATADIR)/polkit-1/actions/; done
+	@for f in polkit/*.rules; do [ -f $$f ] || continue; install -m 0644 $$f $(DESTDIR)$(DOCDIR)/; done
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/luminous-healing
+	@# Never overwrite an administrator's configuration.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml ] || \
+		install -m 0644 internal/config/default.toml $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml
+	@if [ -x bin/healingctl ] && bin/healingctl completion bash >/dev/null 2>&1; then \
+		install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d; \
+		bin/healingctl completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl; \
+		bin/healingctl completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl; \
+		bin/healingctl completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/luminous-healingd $(DESTDIR)$(BINDIR)/healingctl \
+		$(DESTDIR)$(UNITDIR)/luminous-healing.service $(DESTDIR)$(UNITDIR)/luminous-healing-journal-vacuum.service \
+		$(DESTDIR)$(DATADIR)/dbus-1/system.d/org.luminous.Healing.conf \
+		$(DESTDIR)$(DATADIR)/dbus-1/system-services/org.luminous.Healing.service \
+		$(DESTDIR)$(DATADIR)/dbus-1/interfaces/org.luminous.Healing1.xml \
+		$(DESTDIR)$(DATADIR)/polkit-1/actions/org.luminous.healing.policy \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@echo "kept $(SYSCONFDIR)/luminous-healing/config.toml and /var/lib/luminous-healing"
+
+clean:
+	rm -rf bin

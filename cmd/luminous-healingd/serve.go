@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/state"
+	"github.com/luminous-healing/luminous-healing/internal/systemd"
+)
+
+// serve wires the daemon together and runs it until ctx ends.
+func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger) error {
+	mode := "system"
+	if o.user {
+		mode = "user"
+	}
+	log = log.With("mode", mode)
+	store, err := state.Open(o.stateDir)
+	if err != nil {
+		return err
+	}
+
+	// systemd on the system bus. Without it (a container, a dev box, this
+	// try-it mode on a machine without systemd) the daemon warns once and
+	// keeps watching resources.
+	var mgr *systemd.Manager
+	var watcher *systemd.Watcher
+	{
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		mgr, err = systemd.Dial(dctx, "")
+		if err == nil {
+			watcher, err = systemd.NewWatcher(dctx, "", log)
+			if err != nil {
+				mgr.Close()
+				mgr = nil
+			}
+		}
+		cancel()
+		if err != nil {
+			log.Warn("systemd is not reachable; watching resources only, units are neither watched nor healed", "err", err)
+		}
+	}
+	var sd heal.Systemd
+	var units engine.Units
+	var uw engine.Watcher
+	if mgr != nil {
+		sd, units, uw = mgr, mgr, watcher
+		defer mgr.Close()
+	}
+
+	newSampler := func(c *config.Config) (engine.Sampler, error) {
+		return detect.NewSampler(detect.Options{Mounts: c.Monitoring.Mounts})
+	}
+	first, err := newSampler(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	mounts := first.Mounts()
+	first.Close()
+	freeBytes := func(context.Context) (map[string]uint64, error) { return freeSpace(mounts) }
+
+	self := systemd.SelfUnit()
+	if mode == "system" && self == "" {
+		self = "luminous-healing.service"
+	}
+	healer := heal.New(sd, heal.SettingsFrom(cfg, self), freeBytes)
+	auditLog := audit.New(audit.Options{Store: store, Journal: mode == "system" && audit.JournalAvailable(), Logger: log})
+	pred, err := predict.New(cfg.Predictive.HistorySize, store)
+	if err != nil {
+		log.Warn("the saved series could not be read; starting new ones", "err", err)
+	}
+	configPath := o.configPath
+	eng, err := engine.New(engine.Options{
+		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
+		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
+		Audit: auditLog, State: store, Predictor: pred, ForceDryRun: o.user,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errc := make(chan error, 4)
+	go func() { errc <- eng.Run(ctx) }()
+	go auditLog.Run(ctx, 250*time.Millisecond)
+	if watcher != nil {
+		go func() {
+			if err := watcher.Run(ctx); err != nil {
+				// Without the bus there is no D-Bus API and no unit
+				// watching: exit non-zero so systemd restarts us.
+				cancel(busLost{err})
+			}
+		}()
+	}
+
+	// SIGHUP reloads, as `systemctl reload` expects.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := eng.Reload(ctx, engine.Caller{UID: 0, Name: "SIGHUP"}); err != nil {
+					log.Error("reload failed; the running configuration is kept", "err", err)
+				} else {
+					log.Info("configuration reloaded")
+				}
+			}
+		}
+	}()
+
+	go notifySystemd(ctx, eng, log)
+	if o.user {
+		printBanner(os.Stdout, o, cfg, eng)
+	}
+	log.Info("started", "version", version, "config", describeConfig(configPath), "state", store.Path(),
+		"interval", cfg.Monitoring.Interval.String(), "monitored", len(cfg.Services.Monitored), "systemd", mgr != nil)
+
+	select {
+	case err := <-errc:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+	}
+	cause := context.Cause(ctx)
+	cancel(nil)
+	var lost busLost
+	// Give the engine a moment to save its state; SIGTERM must still
+	// stop the daemon within a second.
+	select {
+	case <-errc:
+	case <-time.After(700 * time.Millisecond):
+	}
+	if errors.As(cause, &lost) {
+		return fmt.Errorf("stopping: %w", lost.err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// busLost is the cause of a stop because the bus connection died.
+type busLost struct{ err error }
+
+func (b busLost) Error() string { return b.err.Error() }
+
+func describeConfig(path string) string {
+	if path == "" {
+		return "embedded default"
+	}
+	return path
+}
+
+// freeSpace reports the bytes free to unprivileged users on each mount.
+func freeSpace(mounts []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(mounts))
+	for _, m := range mounts {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(m, &st); err != nil {
+			return nil, fmt.Errorf("statfs %s: %w", m, err)
+		}
+		out[m] = st.Bavail * uint64(st.Bsize)
+	}
+	return out, nil
+}
