@@ -49,7 +49,7 @@ func run(args []string) int {
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.BoolFlag{Name: "check-config", Usage: "validate the configuration, print it as understood, and exit"},
 		},
-		Action: daemonMain,
+		Action:         daemonMain,
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usageError{err} }
