@@ -17,7 +17,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: all build test install uninstall clean
+.PHONY: all build test install install-bin install-data install-completion uninstall clean
 
 all: build
 
@@ -27,10 +27,18 @@ build:
 test:
 	$(GO) test -count=1 -timeout 20m ./...
 
-install: build
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+# install is three steps so that packagers who build the binaries their own
+# way (the flake's buildGoModule) can run the last two alone:
+#   make install-data install-completion PREFIX=$out HEALINGCTL=$out/bin/healingctl
+install: build install-bin install-data install-completion
+
+install-bin:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0755 bin/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
 	[ ! -x bin/healingctl ] || install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
+
+install-data:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing.service > $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	install -m 0644 cmd/luminous-healingd/luminous-healing-journal-vacuum.service $(DESTDIR)$(UNITDIR)/
@@ -48,11 +56,15 @@ install: build
 	@# Never overwrite an administrator's configuration.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml ] || \
 		install -m 0644 internal/config/default.toml $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml
-	@if [ -x bin/healingctl ] && bin/healingctl completion bash >/dev/null 2>&1; then \
+
+# The completions are printed by healingctl itself; skipped while it cannot.
+HEALINGCTL ?= bin/healingctl
+install-completion:
+	@if [ -x $(HEALINGCTL) ] && $(HEALINGCTL) completion bash >/dev/null 2>&1; then \
 		install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d; \
-		bin/healingctl completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl; \
-		bin/healingctl completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl; \
-		bin/healingctl completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish; \
+		$(HEALINGCTL) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl; \
+		$(HEALINGCTL) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl; \
+		$(HEALINGCTL) completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish; \
 	fi
 
 uninstall:
