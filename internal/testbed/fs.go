@@ -76,6 +76,21 @@ func (m *Machine) ReadFile(name string) ([]byte, error) {
 	return data, nil
 }
 
+// mkdirAll creates the machine's directory at the absolute path name and
+// its missing parents, 0755.
+func (m *Machine) mkdirAll(name string) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	root, rel, err := m.resolve(name)
+	if err != nil {
+		return err
+	}
+	if err := mkdirAllIn(root, rel); err != nil {
+		return fmt.Errorf("testbed: mkdir %s: %w", name, err)
+	}
+	return nil
+}
+
 // stat reports whether the machine's file at name exists, following
 // symlinks inside the machine.
 func (m *Machine) stat(name string) (unix.Stat_t, error) {

@@ -92,7 +92,9 @@ type Machine struct {
 	mu      sync.RWMutex
 	pidfd   int        // the machine's PID 1, or -1
 	nsFiles []*os.File // mnt, uts, ipc, net, pid, cgroup namespaces, then the root directory
-	overlay map[string]bool
+
+	overlayMu sync.Mutex
+	overlay   map[string]bool // host directories overlaid into the machine by Install
 
 	closeOnce sync.Once
 	closeErr  error
