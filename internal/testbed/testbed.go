@@ -159,7 +159,7 @@ func Boot(t testing.TB, opts Options) *Machine {
 	if err != nil {
 		t.Fatalf("testbed: boot %s: %v\n%s", m.name, err, m.bootLog())
 	}
-	t.Logf("testbed: %s booted in %v (%s, %s)", m.name, time.Since(start).Round(time.Millisecond), state, m.dir)
+	t.Logf("testbed: %s booted in %v (%s; %s; init PID %d)", m.name, time.Since(start).Round(time.Millisecond), state, m.dir, m.initPID)
 	if state == "degraded" {
 		out, _, _ := m.Run(ctx, "systemctl", "list-units", "--failed", "--no-legend", "--plain")
 		t.Logf("testbed: %s is degraded; failed units:\n%s", m.name, out)
