@@ -94,8 +94,8 @@ while read -r kind a b c d; do
 	esac
 done <"$plan"
 
-# A private /dev: the host's devices stay out of reach (no /dev/console for a
-# getty, no /dev/kmsg for journald, no ttys), as in systemd-nspawn.
+# A private /dev, as in systemd-nspawn: the host's console and ttys stay out
+# of a getty's reach and its /dev/kmsg out of journald's.
 mount -t tmpfs -o nosuid,mode=0755,size=1m lhsd-dev "$m/dev"
 for n in null zero full random urandom tty; do
 	: >"$m/dev/$n"

@@ -37,9 +37,8 @@ var rootEnv = []string{
 //
 // argv runs in a session of its own. When ctx ends, argv and everything in
 // its process group are killed; if the command is killed otherwise, argv is
-// killed too.
-// Start the command while the machine runs: Kill and Close stop any later
-// Start with ErrStopped. Most callers want Run or RunAs.
+// killed too. Start the command while the machine runs: after Kill or Close,
+// Start fails with ErrStopped. Most callers want Run or RunAs.
 func (m *Machine) Command(ctx context.Context, user string, argv ...string) *exec.Cmd {
 	// nsenter gets the namespaces and root as descriptors 3 to 9, which
 	// can never name another machine's or the host's, unlike a PID.
