@@ -208,3 +208,13 @@ func TestFakeAuthorityNeverAnswersUntilCancelled(t *testing.T) {
 		t.Errorf("got cancellations %q; want %q", got, want)
 	}
 }
+
+func TestStartPolkitdOwnsTheAuthorityName(t *testing.T) {
+	bus := bustest.Start(t)
+	bustest.StartPolkitd(t, bus)
+	var owner string
+	err := bus.Conn(t).BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, bustest.AuthorityName).Store(&owner)
+	if err != nil || owner == "" {
+		t.Fatalf("GetNameOwner(%s) = %q, %v; want an owner", bustest.AuthorityName, owner, err)
+	}
+}
