@@ -6,8 +6,9 @@
 // CancelCheckAuthorization when the answer comes too late. It fails closed:
 // anything but a well-formed "authorized" reply is a denial.
 //
-// The D-Bus transport of the daemon imports it (and declares the one-method
-// interface it needs); it imports no other package of this module.
+// The D-Bus transport of the daemon imports it and declares the one method it
+// uses (see the package example); it imports no other package of this module.
+// Tests run it against internal/bustest's fake authority and the real polkitd.
 package polkit
 
 import (
