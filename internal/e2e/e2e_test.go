@@ -50,10 +50,10 @@ type machine struct {
 }
 
 type boot struct {
-	config string                  // /etc/luminous-healing/config.toml
-	units  map[string]testbed.File // unit name → file in /etc/systemd/system
-	start  []string                // units to start before the daemon
-	files  map[string]testbed.File
+	config        string                  // /etc/luminous-healing/config.toml
+	units         map[string]testbed.File // unit name → file in /etc/systemd/system
+	start         []string                // units to start before the daemon
+	files         map[string]testbed.File
 	noStartDaemon bool
 }
 
