@@ -51,6 +51,12 @@ install-data:
 	@for f in polkit/org.luminous.healing.policy; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/polkit-1/actions; install -m 0644 $$f $(DESTDIR)$(DATADIR)/polkit-1/actions/; done
 	@for f in polkit/*.rules; do [ -f $$f ] || continue; install -m 0644 $$f $(DESTDIR)$(DOCDIR)/; done
+	@# The Grafana dashboard and Prometheus alert rules, where the NixOS
+	@# example (nixos/example-configuration.nix) and docs point provisioning.
+	@for f in docs/grafana/*.json; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/luminous-healing/grafana; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/grafana/; done
+	@for f in docs/prometheus/*.yml; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/luminous-healing/prometheus; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/prometheus/; done
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/luminous-healing
 	@# Never overwrite an administrator's configuration.
@@ -77,7 +83,7 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl \
 		$(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/luminous-healing
 	@echo "kept $(SYSCONFDIR)/luminous-healing/config.toml and /var/lib/luminous-healing"
 
 clean:

@@ -40,6 +40,21 @@ type evaluation struct {
 		Script string
 	}
 	Users, Groups []string
+	Prometheus    struct {
+		ScrapeConfigs []struct {
+			JobName       string                       `json:"job_name"`
+			StaticConfigs []struct{ Targets []string } `json:"static_configs"`
+		}
+	}
+	Grafana struct {
+		Provision struct {
+			Datasources struct {
+				Settings struct {
+					Datasources []struct{ Name, Type, URL string }
+				}
+			}
+		}
+	}
 }
 
 type unit struct {
@@ -463,5 +478,52 @@ func unitValues(v any) []string {
 		return []string{fmt.Sprint(v)}
 	default:
 		return []string{fmt.Sprint(v)}
+	}
+}
+
+// stubs declares the options of other NixOS services that the example and
+// the VM test set, loosely, with the defaults they read.
+const stubs = `options.services = {
+	nginx = lib.mkOption { type = lib.types.anything; default = { }; };
+	prometheus = lib.mkOption {
+		type = lib.types.submodule { freeformType = lib.types.attrsOf lib.types.anything; options.port = lib.mkOption { default = 9090; }; };
+		default = { };
+	};
+	grafana = lib.mkOption { type = lib.types.anything; default = { }; };
+};
+options.virtualisation = lib.mkOption { type = lib.types.anything; default = { }; };`
+
+// The seed's example pointed Grafana at the daemon's port. In ours Prometheus
+// scrapes the daemon where it listens, and Grafana reads Prometheus.
+func TestTheExampleWiresPrometheusAndGrafanaToTheRightPorts(t *testing.T) {
+	ev := mustEvaluate(t, "{ lib, ... }: { imports = [ ./example-configuration.nix ]; "+stubs+" }")
+	c := daemonConfig(t, ev.Settings)
+	if len(ev.Prometheus.ScrapeConfigs) != 1 || len(ev.Prometheus.ScrapeConfigs[0].StaticConfigs) != 1 {
+		t.Fatalf("scrape configs %+v; want one job with one target", ev.Prometheus.ScrapeConfigs)
+	}
+	if got := ev.Prometheus.ScrapeConfigs[0].StaticConfigs[0].Targets; !slices.Equal(got, []string{c.Monitoring.Listen}) {
+		t.Errorf("Prometheus scrapes %q; want the daemon's listener %s", got, c.Monitoring.Listen)
+	}
+	ds := ev.Grafana.Provision.Datasources.Settings.Datasources
+	if len(ds) != 1 || ds[0].Type != "prometheus" || ds[0].URL != "http://127.0.0.1:9090" {
+		t.Errorf("Grafana's data sources %+v; want one of type prometheus at Prometheus's own port, http://127.0.0.1:9090", ds)
+	}
+	if c.Monitoring.DashboardListen != "127.0.0.1:8080" || !slices.Contains(c.Services.Monitored, "nginx.service") {
+		t.Errorf("dashboard on %q, monitored %q; want 127.0.0.1:8080 and nginx", c.Monitoring.DashboardListen, c.Services.Monitored)
+	}
+}
+
+// The VM test's machine cannot boot here; its configuration can still be
+// evaluated against the module.
+func TestTheVMTestsMachineEvaluates(t *testing.T) {
+	ev := mustEvaluate(t, `{ lib, ... }: {
+		imports = [ (import ./tests/vm.nix { self.nixosModules.default = ./modules/luminous-healing.nix; }).nodes.machine ];
+		`+stubs+` }`)
+	c := daemonConfig(t, ev.Settings)
+	if !slices.Equal(c.Services.Monitored, []string{"nginx.service", "victim.service"}) || c.Monitoring.Interval.D() != 5*time.Second {
+		t.Errorf("monitored %q every %v; want nginx and victim every 5s", c.Services.Monitored, c.Monitoring.Interval)
+	}
+	if !strings.Contains(ev.Polkit.ExtraConfig, `subject.isInGroup("wheel")`) {
+		t.Errorf("rules:\n%s\nwant wheel (alice's group) allowed to heal", ev.Polkit.ExtraConfig)
 	}
 }

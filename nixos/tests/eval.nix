@@ -43,6 +43,7 @@ let
   pkgs = {
     luminous-healing = fakePackage "luminous-healing-0.1.0";
     coreutils = fakePackage "coreutils";
+    curl = fakePackage "curl";
     formats.toml = { }: {
       type = lib.types.attrsOf tomlValue;
       generate = name: value: fakePackage name // { inherit value; };
@@ -138,4 +139,7 @@ else
     }) c.environment.systemPackages;
     users = builtins.attrNames c.users.users;
     groups = builtins.attrNames c.users.groups;
+    # Declared only by configurations that stub them (the example's tests).
+    prometheus = c.services.prometheus or null;
+    grafana = c.services.grafana or null;
   }
