@@ -78,9 +78,11 @@ let
     && builtins.match "${unitChars}(@${unitChars})?\\.(${concatStringsSep "|" unitTypes})" n != null;
 
   # Durations: integer seconds (the seed's form) or a Go duration string.
-  durationType = types.either types.ints.positive (
-    types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+"
-  );
+  durationType =
+    types.either types.ints.positive (types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+    // {
+      description = "positive integer (seconds) or Go duration string";
+    };
   renderDuration = d: if builtins.isInt d then "${toString d}s" else d;
 
   percent =
@@ -334,6 +336,7 @@ in
           description = "number above 0 and at most 10000";
         };
         default = 3.0;
+        defaultText = literalExpression "3.0";
         description = "1-minute load average above which a `load` issue opens.";
       };
     };
@@ -488,8 +491,8 @@ in
       description = ''
         The daemon's configuration, written to /etc/luminous-healing/config.toml. Every key with its
         default is in the package's `etc/luminous-healing/config.toml`. The typed options above set their
-        keys here; set any other key directly. A key set both here and through its typed option is an
-        error. The daemon reloads on `nixos-rebuild switch` when only this file changed.
+        keys here; set any other key directly. A key set both here and through its typed option to
+        different values is an error. The daemon reloads on `nixos-rebuild switch` when only this file changed.
       '';
     };
   };
