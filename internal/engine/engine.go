@@ -47,15 +47,21 @@ type Watcher interface {
 	Events() <-chan systemd.Event
 }
 
-// Recorder receives measurements as they happen (internal/metrics).
+// Recorder receives measurements as they happen (internal/metrics). Its
+// methods are called without the engine's lock held and must not block.
 type Recorder interface {
-	Checked(at time.Time, took time.Duration, readings []detect.Reading)
+	// Checked follows every monitoring pass: when it sampled, how long
+	// sampling and evaluation took, the readings and the thresholds in
+	// force (0 = off).
+	Checked(at time.Time, took time.Duration, readings []detect.Reading, thresholds map[issue.Kind]float64)
 	IssueDetected(rec issue.Record)
 	IssueResolved(rec issue.Record, open time.Duration)
 	ActionDone(res heal.Result)
-	BreakerChanged(issueID string, open bool)
 	Forecasts(fs []predict.Forecast)
-	Settings(dryRun, healingEnabled bool)
+	// State follows every rebuild of the status, so that what it reports
+	// is right whichever path changed it: a restored breaker, a reset, a
+	// unit recovering, a reload.
+	State(dryRun, healingEnabled bool, issues []issue.Record, breakers []heal.BreakerState)
 }
 
 // Options wire an Engine. Only Config, Healer and Audit are required.

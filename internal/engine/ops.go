@@ -104,9 +104,6 @@ func (e *Engine) ResetBreaker(ctx context.Context, c Caller, id string) error {
 	e.mu.Unlock()
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerReset, Issue: id, Outcome: "reset", CallerUID: c.UID, Caller: c.Name,
 		Message: fmt.Sprintf("breaker for %s reset by uid %d", id, c.UID)})
-	if r := e.o.Recorder; r != nil {
-		r.BreakerChanged(id, false)
-	}
 	e.publishStatus()
 	return nil
 }
@@ -274,9 +271,6 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 func (e *Engine) settingChanged(c Caller, what, value string) {
 	e.o.Audit.Record(audit.Entry{Event: audit.SettingChanged, Action: what, Outcome: value, CallerUID: c.UID, Caller: c.Name,
 		Message: fmt.Sprintf("%s set to %s by uid %d", what, value, c.UID)})
-	if r := e.o.Recorder; r != nil {
-		r.Settings(e.heal.DryRun(), e.HealingEnabled())
-	}
 	e.publishStatus()
 }
 
