@@ -17,8 +17,15 @@ import (
 type snapshotJSON struct {
 	Status statusJSON `json:"status"`
 	// Series are each resource's recent points as [ms since the epoch, value].
-	Series  map[string][][2]float64 `json:"series"`
-	Actions []historyJSON           `json:"actions"` // the latest actions, newest first
+	Series map[string][][2]float64 `json:"series"`
+	// Actions are the latest actions, newest first, with repeats of the
+	// same action and outcome on the same target folded into one.
+	Actions []actionJSON `json:"actions"`
+}
+
+type actionJSON struct {
+	historyJSON
+	Repeats int `json:"repeats"` // how many times in a row it happened
 }
 
 // recentActions is how many actions a snapshot carries.
@@ -40,17 +47,33 @@ func (s *Server) snapshot() ([]byte, error) {
 		}
 		snap.Series[r.ID] = nonNil(pts)
 	}
-	var acts []audit.Entry
-	for _, e := range s.o.History.History(0) {
-		if strings.HasPrefix(string(e.Event), "action-") {
-			acts = append(acts, e)
-			if len(acts) == recentActions {
-				break
+	snap.Actions = recent(s.o.History.History(0))
+	return json.Marshal(snap)
+}
+
+// recent picks the latest actions from the history, newest first, folding
+// runs of the same action and outcome on the same target: a refusal
+// repeated at every check is one line, not the whole list.
+func recent(history []audit.Entry) []actionJSON {
+	out := []actionJSON{}
+	for _, e := range history {
+		if !strings.HasPrefix(string(e.Event), "action-") {
+			continue
+		}
+		if n := len(out); n > 0 {
+			last := &out[n-1]
+			if last.Action == e.Action && last.Target == e.Target && last.Issue == e.Issue &&
+				last.Outcome == e.Outcome && last.Message == e.Message {
+				last.Repeats++
+				continue
 			}
 		}
+		if len(out) == recentActions {
+			break
+		}
+		out = append(out, actionJSON{historyJSON: historyOf([]audit.Entry{e})[0], Repeats: 1})
 	}
-	snap.Actions = historyOf(acts)
-	return json.Marshal(snap)
+	return out
 }
 
 const (

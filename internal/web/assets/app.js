@@ -30,6 +30,7 @@
     return (v >= 10 ? v.toFixed(0) : v.toFixed(1)) + '%';
   }
   function fmtDur(sec) {
+    if (sec > 0 && sec < 1) return Math.round(sec * 1000) + 'ms';
     sec = Math.max(0, Math.round(sec));
     const d = Math.floor(sec / 86400), h = Math.floor(sec % 86400 / 3600),
       m = Math.floor(sec % 3600 / 60), s = sec % 60;
@@ -38,9 +39,11 @@
     if (m) return m + 'm ' + s + 's';
     return s + 's';
   }
+  function since(sec) {
+    return sec < 1 ? 'just now' : fmtDur(sec) + ' ago';
+  }
   function ago(iso) {
-    if (!iso) return 'never';
-    return fmtDur((Date.now() - Date.parse(iso)) / 1000) + ' ago';
+    return iso ? since((Date.now() - Date.parse(iso)) / 1000) : 'never';
   }
   function when(iso) {
     return iso ? new Date(iso).toLocaleString() : '';
@@ -58,18 +61,23 @@
     const s = svg('svg', { class: 'spark', viewBox: '0 0 100 30', preserveAspectRatio: 'none', role: 'img' });
     if (!points || points.length < 2) return s;
     const t0 = points[0][0], t1 = points[points.length - 1][0];
+    // Scale to the data so its shape shows; the bar above already puts
+    // the value against its threshold. The threshold line is drawn when it
+    // is near enough to the data to tell something.
     let lo = Infinity, hi = -Infinity;
     for (const [, v] of points) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    if (threshold !== null) hi = Math.max(hi, threshold);
-    if (unit === '%') lo = Math.max(0, lo);
-    const span = Math.max(hi - lo, unit === '%' ? 2 : 0.2);
-    lo -= span * 0.08; hi = lo + span * 1.16;
+    const min = unit === '%' ? 2 : 0.2;
+    if (hi - lo < min) { const mid = (hi + lo) / 2; lo = mid - min / 2; hi = mid + min / 2; }
+    const near = threshold !== null && threshold <= hi + (hi - lo) && threshold >= lo - (hi - lo);
+    if (near) { lo = Math.min(lo, threshold); hi = Math.max(hi, threshold); }
+    const span = hi - lo;
+    lo -= span * 0.08; hi += span * 0.08;
     const x = (t) => t1 === t0 ? 100 : (t - t0) / (t1 - t0) * 100;
     const y = (v) => 30 - (v - lo) / (hi - lo) * 30;
     const line = points.map(([t, v]) => x(t).toFixed(2) + ',' + y(v).toFixed(2)).join(' ');
     s.append(svg('polygon', { class: 'area', points: '0,30 ' + line + ' 100,30' }));
     s.append(svg('polyline', { class: 'line', points: line }));
-    if (threshold !== null) {
+    if (near) {
       const ty = y(threshold).toFixed(2);
       s.append(svg('line', { class: 'th', x1: 0, x2: 100, y1: ty, y2: ty }));
     }
@@ -154,7 +162,7 @@
       ['when', 'action', 'on', 'outcome', { label: 'what happened', wide: true }],
       snap.actions.map((a) => el('tr', { class: 'action' },
         td(rel(a.time), 'num'),
-        td(a.action + (a.dry_run ? ' (dry-run)' : '')),
+        td(a.action + (a.dry_run ? ' (dry-run)' : '') + (a.repeats > 1 ? ' ×' + a.repeats : '')),
         td(a.target || a.issue || '—'),
         td(el('span', { class: 'outcome-' + a.outcome, text: a.outcome })),
         td(a.message + (a.freed_bytes ? ' · freed ' + fmtBytes(a.freed_bytes) : ''), 'wide msg'))),
@@ -162,7 +170,8 @@
 
     $('breakers').replaceChildren(table(
       ['issue', 'failures', 'state'],
-      st.breakers.map((b) => el('tr', { class: 'breaker', 'data-id': b.issue },
+      // A breaker that only remembers a recent success holds nothing back.
+      st.breakers.filter((b) => b.failures || b.given_up || b.next_attempt).map((b) => el('tr', { class: 'breaker', 'data-id': b.issue },
         td(b.issue), td(String(b.failures), 'num'),
         td(b.given_up ? el('span', { class: 'state-given-up', text: 'open: given up until reset' })
           : b.next_attempt ? el('span', null, 'backing off, next try ', rel(b.next_attempt, 'in'))
@@ -183,7 +192,7 @@
       const iso = t.getAttribute('datetime');
       if (!iso) continue;
       const d = (Date.parse(iso) - Date.now()) / 1000;
-      t.textContent = t.dataset.rel === 'in' ? (d > 0 ? fmtDur(d) : 'now') : fmtDur(-d) + ' ago';
+      t.textContent = t.dataset.rel === 'in' ? (d > 0 ? fmtDur(d) : 'now') : since(-d);
     }
   }
 
