@@ -61,7 +61,7 @@ type Recorder interface {
 	// State follows every rebuild of the status, so that what it reports
 	// is right whichever path changed it: a restored breaker, a reset, a
 	// unit recovering, a reload.
-	State(dryRun, healingEnabled bool, issues []issue.Record, breakers []heal.BreakerState)
+	State(dryRun, healingEnabled bool, interval time.Duration, issues []issue.Record, breakers []heal.BreakerState)
 }
 
 // Options wire an Engine. Only Config, Healer and Audit are required.

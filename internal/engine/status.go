@@ -117,7 +117,7 @@ func (e *Engine) publishStatus() {
 		st.Forecasts = e.o.Predictor.Forecasts()
 	}
 	if r := e.o.Recorder; r != nil {
-		r.State(st.DryRun, st.HealingEnabled, st.Issues, st.Breakers)
+		r.State(st.DryRun, st.HealingEnabled, st.Interval, st.Issues, st.Breakers)
 	}
 	old := e.status.Swap(st)
 	if old == nil || changed(old, st) {

@@ -58,6 +58,7 @@ type Recorder struct {
 	breaker        *prometheus.GaugeVec
 	dryRun         prometheus.Gauge
 	enabled        prometheus.Gauge
+	interval       prometheus.Gauge
 	active         *prometheus.GaugeVec
 
 	mu         sync.Mutex
@@ -166,6 +167,10 @@ func New(o Options) *Recorder {
 		Name: "healing_enabled",
 		Help: "1 when automatic healing is on.",
 	})
+	r.interval = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_check_interval_seconds",
+		Help: "Time between monitoring passes (monitoring.interval), for alerts on checks that stop.",
+	})
 	r.active = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "healing_active_issues",
 		Help: "Issues open now, by severity.",
@@ -185,7 +190,7 @@ func New(o Options) *Recorder {
 		r.detected, r.resolved, r.failed, r.actions, r.lastCheck, successRatio,
 		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
 		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
-		r.enabled, r.active, build,
+		r.enabled, r.interval, r.active, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -351,9 +356,10 @@ func (r *Recorder) Forecasts(fs []predict.Forecast) {
 }
 
 // State records the settings, the open issues and the breakers.
-func (r *Recorder) State(dryRun, healingEnabled bool, issues []issue.Record, breakers []heal.BreakerState) {
+func (r *Recorder) State(dryRun, healingEnabled bool, interval time.Duration, issues []issue.Record, breakers []heal.BreakerState) {
 	r.dryRun.Set(b2f(dryRun))
 	r.enabled.Set(b2f(healingEnabled))
+	r.interval.Set(interval.Seconds())
 	var warn, crit float64
 	for _, rec := range issues {
 		switch rec.Severity {

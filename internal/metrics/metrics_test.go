@@ -45,7 +45,7 @@ func busy(r *metrics.Recorder) {
 	r.ActionDone(heal.Result{Action: heal.Release, Outcome: heal.Succeeded, Duration: time.Millisecond})
 	r.IssueResolved(issue.Record{ID: "disk:/", Kind: issue.Disk}, 90*time.Second)
 	r.Forecasts([]predict.Forecast{{Series: "disk:/", Kind: issue.Disk, Subject: "/", TimeToThreshold: 2 * time.Hour}})
-	r.State(true, true,
+	r.State(true, true, time.Minute,
 		[]issue.Record{{ID: "unit:nginx.service", Severity: issue.Critical}, {ID: "memory", Severity: issue.Warning}},
 		[]heal.BreakerState{{IssueID: "unit:nginx.service", Failures: 5, GivenUp: true}, {IssueID: "unit:db.service", Failures: 1}})
 }
@@ -181,7 +181,7 @@ func TestSeriesThatGoAwayAreDropped(t *testing.T) {
 	// were reset.
 	r.Checked(time.Now(), time.Microsecond, readings[:3], map[issue.Kind]float64{issue.CPU: 80})
 	r.Forecasts(nil)
-	r.State(false, true, nil, nil)
+	r.State(false, true, time.Minute, nil, nil)
 	for _, name := range []string{"healing_time_to_threshold_seconds", "healing_breaker_open"} {
 		if n := testutil.CollectAndCount(r.Registry(), name); n != 0 {
 			t.Errorf("%s: got %d series; want none", name, n)
