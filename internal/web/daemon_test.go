@@ -71,7 +71,7 @@ dashboard = true
 monitored = ["nginx", "web-test"]
 `
 
-func startDaemon(t *testing.T, toml string) *daemon {
+func startDaemon(t testing.TB, toml string) *daemon {
 	t.Helper()
 	d := &daemon{configPath: filepath.Join(t.TempDir(), "config.toml")}
 	if toml == "" {
@@ -126,14 +126,14 @@ func startDaemon(t *testing.T, toml string) *daemon {
 }
 
 // waitAddr waits for the listener to be bound to an address other than old.
-func waitAddr(t *testing.T, srv *web.Server, old string) string {
+func waitAddr(t testing.TB, srv *web.Server, old string) string {
 	t.Helper()
 	var addr string
 	waitFor(t, "the listener", func() bool { addr = srv.Addr(); return addr != "" && addr != old })
 	return addr
 }
 
-func waitFor(t *testing.T, what string, ok func() bool) {
+func waitFor(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok() {
