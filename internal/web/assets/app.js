@@ -125,6 +125,7 @@
     health.className = 'badge ' + st.health;
     health.textContent = st.health;
     $('mode').textContent = st.dry_run ? 'dry-run' : st.healing_enabled ? 'healing on' : 'healing off';
+    $('checked').replaceChildren('checked ', st.last_check ? rel(st.last_check) : 'not yet');
     $('about').textContent = 'luminous-healingd ' + st.version + ' · ' + st.mode + ' mode · every ' +
       fmtDur(st.interval_usec / 1e6) + (st.systemd ? '' : ' · systemd unreachable') +
       (st.sample_error ? ' · sampling: ' + st.sample_error : '');
