@@ -88,15 +88,16 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	eng, err := engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
-		Audit: auditLog, State: store, Predictor: pred, Recorder: recorder, ForceDryRun: o.user,
+		Audit: auditLog, State: store, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
 	})
 	if err != nil {
 		return err
 	}
 	// The HTTP listener: /metrics, the dashboard, /api/v1, /healthz. It
-	// follows reloads itself; --listen wins over the file on every reload.
+	// follows reloads itself; --listen wins over the file on every reload
+	// through o.amend.
 	httpd := web.New(web.Options{Engine: eng, History: auditLog, Metrics: recorder.Handler(),
-		Listen: o.listen, ForceDashboard: o.user, Log: log.With("component", "http")})
+		ForceDashboard: o.user, Log: log.With("component", "http")})
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -84,6 +84,9 @@ type Options struct {
 	Recorder   Recorder
 	// ForceDryRun keeps dry-run on whatever callers ask (try-it mode).
 	ForceDryRun bool
+	// Amend is applied to every configuration Reload reads, so the
+	// daemon's command-line overrides (--interval, --listen) outlive it.
+	Amend func(*config.Config)
 }
 
 // Engine is the daemon's core. Create it with New and start it with Run.
@@ -109,6 +112,7 @@ type Engine struct {
 	recheck   map[string]time.Time // unit → when to read its state again
 	alerted   map[string]bool      // series with a PredictionAlert out
 	healed    map[string]time.Time // issue id → when its action succeeded
+	refused   map[string]string    // action id without an issue → its last refusal
 	sampleErr string
 
 	status  atomic.Pointer[Status]
@@ -168,6 +172,7 @@ func New(o Options) (*Engine, error) {
 		recheck:  map[string]time.Time{},
 		alerted:  map[string]bool{},
 		healed:   map[string]time.Time{},
+		refused:  map[string]string{},
 		results:  make(chan done, 64),
 		kick:     make(chan struct{}, 1),
 		ping:     make(chan chan struct{}),

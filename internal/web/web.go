@@ -48,9 +48,6 @@ type Options struct {
 	History History
 	// Metrics serves /metrics (metrics.Recorder.Handler); nil: no /metrics.
 	Metrics http.Handler
-	// Listen, when set, overrides [monitoring] listen on every reload
-	// (the daemon's --listen flag); "" turns the listener off.
-	Listen *string
 	// ForceDashboard serves the dashboard whatever the configuration
 	// says: the try-it mode shows it.
 	ForceDashboard bool
@@ -128,12 +125,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	})
 }
 
-// listenAddr is the address to listen on: --listen's, else the
-// configuration's.
+// listenAddr is the address to listen on. The daemon's --listen reaches
+// it through the configuration (engine.Options.Amend).
 func (s *Server) listenAddr(c *config.Config) string {
-	if s.o.Listen != nil {
-		return *s.o.Listen
-	}
 	return c.Monitoring.Listen
 }
 
