@@ -19,7 +19,7 @@ buildGo126Module {
   # The hash of `go mod vendor`'s output. nixos/flake_test.go recomputes it
   # on every go test run and fails, printing the new value, when go.mod or
   # the imports change without it.
-  vendorHash = "sha256-HcDEnjaFCmbAtElWlwaNqgFAAMMJs4dD8HZPriB3MM4=";
+  vendorHash = "sha256-KlToBWSfE5dRRaErcfrgBHZFNBpDjk3StCsjcw1c0PE=";
 
   env.CGO_ENABLED = 0;
   ldflags = [

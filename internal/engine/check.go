@@ -90,10 +90,14 @@ func (e *Engine) check(ctx context.Context) {
 	snap := e.snap
 	snap.Readings = readings
 	predictive := e.cfg.Predictive
+	var th map[issue.Kind]float64
+	if e.o.Recorder != nil {
+		th = e.thresholdsLocked()
+	}
 	e.mu.Unlock()
 
 	if r := e.o.Recorder; r != nil {
-		r.Checked(snap.Time, took, readings)
+		r.Checked(snap.Time, took, readings, th)
 	}
 	e.publish(pub...)
 	for _, u := range release {
@@ -101,6 +105,8 @@ func (e *Engine) check(ctx context.Context) {
 	}
 	if e.o.Predictor != nil && predictive.Enabled {
 		e.predict(ctx, &snap)
+	} else if r := e.o.Recorder; r != nil {
+		r.Forecasts(nil) // a reload may have turned prediction off
 	}
 	e.pollUnits(ctx)
 	e.publishStatus()
@@ -171,9 +177,6 @@ func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerOpened, Issue: rec.ID, Target: unitTarget(rec),
 		Outcome: "given-up", CallerUID: audit.Daemon,
 		Message: fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)})
-	if r := e.o.Recorder; r != nil {
-		r.BreakerChanged(rec.ID, true)
-	}
 	return Event{Type: HealingFailed, Issue: *rec}
 }
 
