@@ -55,7 +55,7 @@ install-data:
 	@# example (nixos/example-configuration.nix) and docs point provisioning.
 	@for f in docs/grafana/*.json; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/luminous-healing/grafana; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/grafana/; done
-	@for f in docs/prometheus/*.yml; do [ -f $$f ] || continue; \
+	@for f in docs/prometheus/*.rules.yml; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/luminous-healing/prometheus; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/prometheus/; done
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/luminous-healing

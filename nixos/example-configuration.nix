@@ -30,6 +30,9 @@ in
   services.prometheus = {
     enable = true;
     listenAddress = "127.0.0.1";
+    # The alerting rules the package ships (docs/grafana.md); they expect
+    # the job name below.
+    ruleFiles = [ "${healing.package}/share/luminous-healing/prometheus/luminous-healing.rules.yml" ];
     scrapeConfigs = [
       {
         job_name = "luminous-healing";
