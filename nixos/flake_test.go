@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"hash"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -184,4 +186,61 @@ func (n *narWriter) node(path string) error {
 	}
 	n.str(")")
 	return nil
+}
+
+// The flake's outputs have the shape it promises, evaluated with a
+// stand-in nixpkgs (nixos/tests/flake-eval.nix): nothing is built here.
+func TestTheFlakesOutputsHaveTheirShape(t *testing.T) {
+	nix := nixInstantiate(t)
+	lib := nixpkgsLib(t)
+	out, err := exec.Command(nix, "--eval", "--strict", "--json", "tests/flake-eval.nix", "--arg", "lib", "import "+lib).CombinedOutput()
+	if err != nil {
+		t.Fatalf("evaluate flake.nix: %v\n%s", err, out)
+	}
+	var f struct {
+		Systems, Checks, DevShell, ModuleImports []string
+		Package                                  struct {
+			Name, VendorHash, MainProgram, PostInstall string
+			Ldflags                                    []string
+		}
+		Overlay, ModulePackage, DevShellNixpkgsLib string
+		VMTest                                     struct {
+			Name   string
+			Nodes  []string
+			Script string
+		}
+	}
+	if err := json.Unmarshal(out, &f); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	pkg, _ := os.ReadFile("package.nix")
+	m := vendorHashLine.FindSubmatch(pkg)
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"systems", f.Systems, []string{"aarch64-linux", "x86_64-linux"}},
+		{"packages.default", f.Package.Name, "luminous-healing-0.1.0-abcdef0"},
+		{"its vendorHash", f.Package.VendorHash, string(m[1])},
+		{"its version in the binaries", slices.Contains(f.Package.Ldflags, "-X main.version=0.1.0-abcdef0"), true},
+		{"its data files from make", strings.Contains(f.Package.PostInstall, "make install-data"), true},
+		{"meta.mainProgram", f.Package.MainProgram, "healingctl"},
+		{"overlays.default adds pkgs.luminous-healing", f.Overlay, "luminous-healing-0.1.0-abcdef0"},
+		{"nixosModules.default imports the module", len(f.ModuleImports) == 1 && strings.HasSuffix(f.ModuleImports[0], "/nixos/modules/luminous-healing.nix"), true},
+		{"nixosModules.default's package is the flake's", f.ModulePackage, "luminous-healing-0.1.0-abcdef0"},
+		{"devShells.default has Go 1.26 and nix", slices.Contains(f.DevShell, "go_1_26") && slices.Contains(f.DevShell, "nix"), true},
+		{"devShells.default sets NIXPKGS_LIB", f.DevShellNixpkgsLib, "/nix/store/eval-nixpkgs/lib"},
+		{"checks", f.Checks, []string{"package", "vm"}},
+		{"checks.vm is the VM test", f.VMTest.Name + " " + strings.Join(f.VMTest.Nodes, ","), "luminous-healing machine"},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: got %v; want %v", c.what, c.got, c.want)
+		}
+	}
+	for _, step := range []string{"healingctl --no-ask-password restart victim", "rc == 4", "systemctl kill --signal=KILL victim", "systemd-analyze security"} {
+		if !strings.Contains(f.VMTest.Script, step) {
+			t.Errorf("the VM test's script lacks %q", step)
+		}
+	}
 }
