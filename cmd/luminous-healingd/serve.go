@@ -77,7 +77,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	}
 	healer := heal.New(sd, heal.SettingsFrom(cfg, self), freeBytes)
 	auditLog := audit.New(audit.Options{Store: store, Journal: mode == "system" && audit.JournalAvailable(), Logger: log})
-	pred, err := predict.New(cfg.Predictive.HistorySize, store)
+	pred, err := predict.New(predict.SettingsFrom(cfg.Predictive), store)
 	if err != nil {
 		log.Warn("the saved series could not be read; starting new ones", "err", err)
 	}
