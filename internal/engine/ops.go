@@ -211,7 +211,7 @@ func CheckThreshold(kind issue.Kind, v float64) error {
 // Reload re-reads the configuration file. A bad file changes nothing and
 // the error says why. Runtime overrides are dropped: the file is the truth.
 func (e *Engine) Reload(ctx context.Context, c Caller) error {
-	cfg := config.Default()
+	var cfg *config.Config
 	if e.o.ConfigPath != "" {
 		var err error
 		cfg, err = config.Load(e.o.ConfigPath)
