@@ -98,10 +98,10 @@ type Engine struct {
 	units     map[string]*unitState
 	enabled   bool
 	over      overrides
-	inflight  map[string]bool      // issue ids with an automatic action running
-	retry     map[string]time.Time // issue id → when to try healing again
-	alerted   map[string]bool      // series with a PredictionAlert out
-	healed    map[string]time.Time // issue id → when its action succeeded
+	inflight  map[string]bool       // issue ids with an automatic action running
+	retry     map[string]time.Time  // issue id → when to try healing again
+	foreseen  map[string]*foresight // series predicted to cross within the horizon
+	healed    map[string]time.Time  // issue id → when its action succeeded
 	sampleErr string
 
 	status  atomic.Pointer[Status]
@@ -158,7 +158,7 @@ func New(o Options) (*Engine, error) {
 		units:    map[string]*unitState{},
 		inflight: map[string]bool{},
 		retry:    map[string]time.Time{},
-		alerted:  map[string]bool{},
+		foreseen: map[string]*foresight{},
 		healed:   map[string]time.Time{},
 		results:  make(chan done, 64),
 		kick:     make(chan struct{}, 1),
@@ -348,6 +348,16 @@ func (e *Engine) Config() *config.Config {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.cfg
+}
+
+// Scores returns the recorded forecasts, pending ones first, then the
+// latest scored or voided, newest first; nil without prediction. The
+// running totals are Status().Accuracy.
+func (e *Engine) Scores() []predict.Score {
+	if e.o.Predictor == nil {
+		return nil
+	}
+	return e.o.Predictor.Scores()
 }
 
 // Series returns a resource series' recent points, for sparklines.
