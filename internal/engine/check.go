@@ -282,9 +282,17 @@ func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) (repeat bool)
 	return repeat
 }
 
+// forecastLine is a forecast for people and the journal, e.g.
+// "disk:/ predicted to reach 90% in 2h35m: 71.2% now, rising 7.4%/h,
+// confidence 93%, from 100 samples".
 func forecastLine(f predict.Forecast) string {
-	return fmt.Sprintf("%s predicted to reach %g%s in %s (rising %.2g%s/h, confidence %.0f%%)",
-		f.Series, f.Threshold, unitOf(f.Kind), f.TimeToThreshold.Round(time.Minute), f.TrendPerHour, unitOf(f.Kind), 100*f.Confidence)
+	ttt := f.TimeToThreshold.Round(time.Minute)
+	if f.TimeToThreshold < time.Hour {
+		ttt = f.TimeToThreshold.Round(time.Second)
+	}
+	u := unitOf(f.Kind)
+	return fmt.Sprintf("%s predicted to reach %g%s in %s: %.1f%s now, rising %.3g%s/h, confidence %.0f%%, from %d samples",
+		f.Series, f.Threshold, u, ttt, f.Value, u, f.TrendPerHour, u, 100*f.Confidence, f.Samples)
 }
 
 func unitOf(k issue.Kind) string {
