@@ -146,6 +146,21 @@ func TestModelOnEveryPattern(t *testing.T) {
 			t.Errorf("alarms on %.1f %% of samples; want ≤ 5 %%", 100*r)
 		}
 	})
+	t.Run("a daily cycle raises no alarm with a day of history", func(t *testing.T) {
+		day := Settings{HistorySize: 1440, Horizon: horizon, MinConfidence: minConf}
+		for seed := uint64(from); seed < from+5; seed++ {
+			s := synth.DailyCycle(seed)
+			s.Values = append(s.Values, s.Values...) // the path repeats after 24 h
+			s.Truth = append(s.Truth, s.Truth...)
+			steps, _ := run(t, s, day)
+			for _, st := range steps {
+				if st.full && st.alarming {
+					t.Errorf("seed %d, sample %d: alarm %+v; want none", seed, st.i, st.f)
+					break
+				}
+			}
+		}
+	})
 	t.Run("a slow leak under noise is not called early once the history is full, and is timed within 40 % when reported", func(t *testing.T) {
 		var errs []float64
 		for seed := uint64(from); seed <= to; seed++ {
