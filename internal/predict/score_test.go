@@ -180,3 +180,19 @@ func TestTheClockGoingBackRestartsTheSeries(t *testing.T) {
 		t.Errorf("kept %d points; want only the new one", len(pts))
 	}
 }
+
+func TestASmallerHistoryIsTrimmedAtTheNextSample(t *testing.T) {
+	p := newPredictor(t)
+	f := newFeeder(t, p, 90)
+	f.feed(80, rising(12))
+	if err := p.SetSettings(Settings{HistorySize: 20, Horizon: horizon, MinConfidence: minConf}); err != nil {
+		t.Fatal(err)
+	}
+	f.feed(81, rising(12))
+	if n := len(p.Series("disk:/")); n != 20 {
+		t.Errorf("kept %d points; want 20", n)
+	}
+	if err := p.SetSettings(Settings{HistorySize: 3}); err == nil {
+		t.Error("SetSettings accepted a history of 3 points and no horizon")
+	}
+}
