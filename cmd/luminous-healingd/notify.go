@@ -73,5 +73,8 @@ func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine)
 	} else {
 		fmt.Fprintf(w, "  systemd:  not reachable here; watching resources only\n")
 	}
+	if addr := cfg.Monitoring.Listen; addr != "" {
+		fmt.Fprintf(w, "  web:      http://%s/ (live dashboard; /metrics, /api/v1/status, /healthz)\n", addr)
+	}
 	fmt.Fprintf(w, "  events:   printed below as they happen. Stop with Ctrl-C.\n\n")
 }

@@ -15,9 +15,11 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/metrics"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
+	"github.com/luminous-healing/luminous-healing/internal/web"
 )
 
 // serve wires the daemon together and runs it until ctx ends.
@@ -79,23 +81,31 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	auditLog := audit.New(audit.Options{Store: store, Journal: mode == "system" && audit.JournalAvailable(), Logger: log})
 	pred, err := predict.New(predict.SettingsFrom(cfg.Predictive), store)
 	if err != nil {
-		log.Warn("the saved series could not be read; starting new ones", "err", err)
+		log.Warn("the saved prediction history could not be fully read; what could not is dropped", "err", err)
 	}
 	configPath := o.configPath
+	recorder := metrics.New(metrics.Options{Version: version,
+		Accuracy: func() (float64, bool) { return pred.Accuracy().Ratio() }})
 	eng, err := engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
-		Audit: auditLog, State: store, Predictor: pred, ForceDryRun: o.user,
+		Audit: auditLog, State: store, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
 	})
 	if err != nil {
 		return err
 	}
+	// The HTTP listener: /metrics, the dashboard, /api/v1, /healthz. It
+	// follows reloads itself; --listen wins over the file on every reload
+	// through o.amend.
+	httpd := web.New(web.Options{Engine: eng, History: auditLog, Metrics: recorder.Handler(),
+		ForceDashboard: o.user, Log: log.With("component", "http")})
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errc := make(chan error, 4)
 	go func() { errc <- eng.Run(ctx) }()
 	go auditLog.Run(ctx, 250*time.Millisecond)
+	go httpd.Run(ctx)
 	if watcher != nil {
 		go func() {
 			if err := watcher.Run(ctx); err != nil {

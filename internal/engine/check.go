@@ -92,10 +92,14 @@ func (e *Engine) check(ctx context.Context) {
 	snap := e.snap
 	snap.Readings = readings
 	predictive := e.cfg.Predictive
+	var th map[issue.Kind]float64
+	if e.o.Recorder != nil {
+		th = e.thresholdsLocked()
+	}
 	e.mu.Unlock()
 
 	if r := e.o.Recorder; r != nil {
-		r.Checked(snap.Time, took, readings)
+		r.Checked(snap.Time, took, readings, th)
 	}
 	e.publish(pub...)
 	for _, u := range release {
@@ -103,6 +107,8 @@ func (e *Engine) check(ctx context.Context) {
 	}
 	if e.o.Predictor != nil && predictive.Enabled {
 		e.predict(ctx, &snap)
+	} else if r := e.o.Recorder; r != nil {
+		r.Forecasts(nil) // a reload may have turned prediction off
 	}
 	e.pollUnits(ctx)
 	e.publishStatus()
@@ -173,9 +179,6 @@ func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerOpened, Issue: rec.ID, Target: unitTarget(rec),
 		Outcome: "given-up", CallerUID: audit.Daemon,
 		Message: fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)})
-	if r := e.o.Recorder; r != nil {
-		r.BreakerChanged(rec.ID, true)
-	}
 	return Event{Type: HealingFailed, Issue: *rec}
 }
 
@@ -185,9 +188,8 @@ func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 // it back. It ends when the series no longer has such a forecast — after a
 // cleanup that freed space, the trend restarts from the samples after it.
 type foresight struct {
-	done    bool      // the cleanup ran, was planned, or cannot run
-	retry   time.Time // when a held-back cleanup may try again
-	refused string    // the last refusal, recorded once
+	done  bool      // the cleanup ran, was planned, or cannot run
+	retry time.Time // when a held-back cleanup may try again
 }
 
 // predict feeds the snapshot to the predictor, alerts on series newly
@@ -253,9 +255,8 @@ func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
 }
 
 // foreseenDoneLocked moves a preventive cleanup's foresight on by its
-// result; it reports whether the result repeats the last refusal, which is
-// not worth another audit entry.
-func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) (repeat bool) {
+// result.
+func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) {
 	now := time.Now()
 	switch res.Outcome {
 	case heal.Succeeded, heal.Planned:
@@ -275,11 +276,7 @@ func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) (repeat bool)
 		default:
 			w.done = true // given up, or nothing to run
 		}
-		why := res.Err.Error()
-		repeat = w.refused == why
-		w.refused = why
 	}
-	return repeat
 }
 
 // forecastLine is a forecast for people and the journal, e.g.

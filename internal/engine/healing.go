@@ -146,12 +146,22 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 			pub = append(pub, Event{Type: HealingFailed, Issue: *rec, Result: res})
 		}
 	} else if w := e.foreseen[id]; w != nil && c == Auto {
-		quiet = e.foreseenDoneLocked(w, res)
+		e.foreseenDoneLocked(w, res)
 		if res.Outcome == heal.Failed {
 			pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, Kind: issue.Disk, State: issue.Failed}, Result: res})
 		}
 	} else if res.Outcome == heal.Failed && c == Auto {
 		pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, State: issue.Failed}, Result: res})
+	}
+	if c == Auto && rec == nil {
+		// Preventive and release actions have no issue to carry their
+		// state: the same refusal again is not news either.
+		quiet = res.Outcome == heal.Refused && e.refused[id] == res.Message
+		if res.Outcome == heal.Refused {
+			e.refused[id] = res.Message
+		} else {
+			delete(e.refused, id)
+		}
 	}
 	if res.Action == issue.Cleanup && res.Outcome == heal.Succeeded && res.FreedBytes > 0 && e.o.Predictor != nil {
 		// The disks' trends restart after the cleanup, and what was

@@ -118,6 +118,9 @@ func (e *Engine) publishStatus() {
 		st.Forecasts = e.o.Predictor.Forecasts()
 		st.Accuracy = e.o.Predictor.Accuracy()
 	}
+	if r := e.o.Recorder; r != nil {
+		r.State(st.DryRun, st.HealingEnabled, st.Interval, st.Issues, st.Breakers)
+	}
 	old := e.status.Swap(st)
 	if old == nil || changed(old, st) {
 		e.publish(Event{Type: StatusChanged})
