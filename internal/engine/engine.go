@@ -100,6 +100,7 @@ type Engine struct {
 	over      overrides
 	inflight  map[string]bool      // issue ids with an automatic action running
 	retry     map[string]time.Time // issue id → when to try healing again
+	recheck   map[string]time.Time // unit → when to read its state again
 	alerted   map[string]bool      // series with a PredictionAlert out
 	healed    map[string]time.Time // issue id → when its action succeeded
 	sampleErr string
@@ -158,6 +159,7 @@ func New(o Options) (*Engine, error) {
 		units:    map[string]*unitState{},
 		inflight: map[string]bool{},
 		retry:    map[string]time.Time{},
+		recheck:  map[string]time.Time{},
 		alerted:  map[string]bool{},
 		healed:   map[string]time.Time{},
 		results:  make(chan done, 64),
@@ -302,9 +304,11 @@ func (e *Engine) Alive(ctx context.Context, timeout time.Duration) bool {
 func (e *Engine) armRetry(t *time.Timer) {
 	e.mu.Lock()
 	var next time.Time
-	for _, at := range e.retry {
-		if next.IsZero() || at.Before(next) {
-			next = at
+	for _, m := range []map[string]time.Time{e.retry, e.recheck} {
+		for _, at := range m {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
 		}
 	}
 	e.mu.Unlock()

@@ -71,9 +71,11 @@ func (e *Engine) releaseAsync(unit string) {
 	e.mu.Unlock()
 }
 
-// retryDue heals the issues whose backoff has passed.
+// retryDue heals the issues whose backoff has passed and re-reads the
+// units whose grace period ended.
 func (e *Engine) retryDue(ctx context.Context) {
 	now := time.Now()
+	var units []string
 	e.mu.Lock()
 	for id, at := range e.retry {
 		if now.Before(at) {
@@ -84,7 +86,16 @@ func (e *Engine) retryDue(ctx context.Context) {
 			e.maybeHealLocked(rec)
 		}
 	}
+	for u, at := range e.recheck {
+		if !now.Before(at) {
+			delete(e.recheck, u)
+			units = append(units, u)
+		}
+	}
 	e.mu.Unlock()
+	for _, u := range units {
+		e.pollUnit(ctx, u)
+	}
 	e.publishStatus()
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"os"
+	"slices"
 
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -24,6 +25,9 @@ type runtimeState struct {
 	Overrides overrides
 	Throttles []heal.Throttled
 	Breakers  []heal.BreakerRecord
+	// Stopped are monitored units an operator stopped: they stay stopped
+	// across a daemon restart until they are started again.
+	Stopped []string `json:",omitempty"`
 }
 
 const stateFile = "state.json"
@@ -44,6 +48,9 @@ func (e *Engine) restore() {
 		return
 	}
 	e.over = rs.Overrides
+	for _, u := range rs.Stopped {
+		e.units[u] = &unitState{stopRequested: true}
+	}
 	e.heal.RestoreThrottles(rs.Throttles)
 	e.heal.ImportBreakers(rs.Breakers)
 }
@@ -54,6 +61,12 @@ func (e *Engine) saveLocked() {
 		return
 	}
 	rs := runtimeState{Overrides: e.over, Throttles: e.heal.Throttles(), Breakers: e.heal.ExportBreakers()}
+	for name, u := range e.units {
+		if u.stopRequested {
+			rs.Stopped = append(rs.Stopped, name)
+		}
+	}
+	slices.Sort(rs.Stopped)
 	if err := e.o.State.Save(stateFile, rs); err != nil {
 		e.log.Warn("could not save state", "err", err)
 	}

@@ -50,6 +50,10 @@ func judge(u heal.UnitStatus, stopRequested bool) (verdict, issue.Severity, stri
 	return keep, issue.OK, ""
 }
 
+// inactiveGrace is how long a unit that went inactive is given before it
+// counts as stopped unexpectedly.
+const inactiveGrace = 3 * time.Second
+
 // unitEvent handles one event from the watcher.
 func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	if ev.Resync {
@@ -64,19 +68,27 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	}
 	if ev.Stopping {
 		st.stopRequested = true
+		e.saveLocked()
 		e.mu.Unlock()
 		return
 	}
 	st.active, st.sub, st.known = ev.ActiveState, ev.SubState, true
 	busy := e.busyLocked(ev.Unit)
+	if ev.ActiveState == "inactive" && !busy {
+		// A stop job's type is read after its JobNew signal, so an
+		// operator's stop can reach us just after the unit went
+		// inactive. Look again after a grace period; failures, the
+		// urgent case, are handled at once.
+		e.recheck[ev.Unit] = time.Now().Add(inactiveGrace)
+	}
 	e.mu.Unlock()
-	if busy {
+	if busy || ev.ActiveState == "inactive" {
 		return // our own action is moving it; its result settles the issue
 	}
 	// failed and active say all there is; inactive needs the unit file
 	// state to tell "should run" from "not meant to run".
 	u := heal.UnitStatus{Name: ev.Unit, ActiveState: ev.ActiveState, SubState: ev.SubState, LoadState: "loaded"}
-	if ev.ActiveState == "failed" || ev.ActiveState == "inactive" {
+	if ev.ActiveState == "failed" {
 		if full, err := e.readUnit(ctx, ev.Unit); err == nil {
 			u = full
 		}
@@ -138,8 +150,9 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		return
 	}
 	st.active, st.sub, st.known = u.ActiveState, u.SubState, true
-	if u.ActiveState == "active" {
+	if u.ActiveState == "active" && st.stopRequested {
 		st.stopRequested = false
+		e.saveLocked()
 	}
 	rec := e.issues[id]
 	switch v {

@@ -173,6 +173,9 @@ func (h *Healer) Do(ctx context.Context, req Request) Result {
 		return res.refuse(ErrUnavailable, "systemd is not reachable on the system bus, so nothing can be %s", pastTense(req.Action))
 	}
 
+	if req.Target != "" && req.Target == s.Self {
+		return res.refuse(ErrSelf, "%s is the daemon itself: never acted on", req.Target)
+	}
 	planCtx, cancel := context.WithTimeout(ctx, s.ActionTimeout)
 	defer cancel()
 	st, err := act.plan(planCtx, &env{h: h, s: s}, req)

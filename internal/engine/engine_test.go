@@ -1,0 +1,485 @@
+package engine_test
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/state"
+	"github.com/luminous-healing/luminous-healing/internal/systemd"
+)
+
+func TestAFailedMonitoredUnitIsRestartedAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		synctest.Wait()
+		h.drain()
+
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+
+		want := []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"}
+		if got := h.sd.Calls(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("calls = %q; want %q, with no wait for the next poll", got, want)
+		}
+		if got, want := h.drain(), []string{"IssueDetected unit:web.service", "IssueResolved unit:web.service"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("events = %q; want %q", got, want)
+		}
+		ok := h.history(audit.ActionSucceeded)
+		if len(ok) != 1 || ok[0].Target != "web.service" || ok[0].CallerUID != audit.Daemon {
+			t.Errorf("history of successes = %+v; want one restart of web.service by the daemon", ok)
+		}
+		if h.eng.Status().ActiveIssues != 0 {
+			t.Errorf("active issues = %d; want 0", h.eng.Status().ActiveIssues)
+		}
+	})
+}
+
+func TestAUnitThatIsNotMonitoredIsNeverTouched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), failed("other.service")}})
+		h.watcher.ch <- systemd.Event{Unit: "other.service", ActiveState: "failed", SubState: "failed"}
+		time.Sleep(5 * time.Minute) // several checks and polls
+		synctest.Wait()
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none", calls)
+		}
+		if _, ok := h.issue("unit:other.service"); ok {
+			t.Errorf("an issue was opened for an unmonitored unit")
+		}
+	})
+}
+
+func TestDryRunPlansAndActsOnNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{
+			cfg:   func(c *config.Config) { c.Healing.DryRun = true },
+			units: []heal.UnitStatus{active("web.service")},
+		})
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none in dry-run", calls)
+		}
+		rec, ok := h.issue("unit:web.service")
+		if !ok || rec.State != issue.Planned || rec.Action != issue.Restart {
+			t.Errorf("issue = %+v (open %v); want open, restart planned", rec, ok)
+		}
+		planned := h.history(audit.ActionPlanned)
+		if len(planned) != 1 || !planned[0].DryRun {
+			t.Errorf("planned entries = %+v; want one, marked dry-run", planned)
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if n := len(h.history(audit.ActionPlanned)); n != 1 {
+			t.Errorf("%d planned entries after ten minutes; want the plan recorded once", n)
+		}
+	})
+}
+
+func TestAnAlwaysFailingUnitIsRetriedWithBackoffThenLeftAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{
+			cfg: func(c *config.Config) {
+				c.Healing.Backoff = config.Duration(10 * time.Second)
+				c.Healing.BackoffMax = config.Duration(time.Minute)
+				c.Healing.MaxAttempts = 3
+			},
+			units: []heal.UnitStatus{active("web.service")},
+		})
+		h.sd.AfterRestart["web.service"] = "failed"
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 1 {
+			t.Fatalf("%d restarts right after the failure; want 1", n)
+		}
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 1 {
+			t.Fatalf("%d restarts 9 s later; want still 1 (backoff 10 s)", n)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 2 {
+			t.Fatalf("%d restarts 11 s later; want 2", n)
+		}
+		time.Sleep(21 * time.Second) // the second backoff is 20 s
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 3 {
+			t.Fatalf("%d restarts after the second backoff; want 3", n)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 3 {
+			t.Errorf("%d restarts an hour later; want 3: the unit is left alone", n)
+		}
+		rec, _ := h.issue("unit:web.service")
+		if rec.State != issue.GivenUp {
+			t.Errorf("state = %s; want given-up", rec.State)
+		}
+		if len(h.history(audit.BreakerOpened)) != 1 {
+			t.Errorf("no breaker-opened record in the history")
+		}
+		failedEvents := 0
+		for _, ev := range h.drain() {
+			if ev == "HealingFailed unit:web.service" {
+				failedEvents++
+			}
+		}
+		if failedEvents != 3 {
+			t.Errorf("%d HealingFailed signals; want 3", failedEvents)
+		}
+
+		// An operator fixes and starts it: the breaker re-arms itself.
+		h.unit("web.service", "active", "running")
+		synctest.Wait()
+		if _, open := h.issue("unit:web.service"); open {
+			t.Errorf("the issue is still open after the unit recovered")
+		}
+		if len(h.history(audit.BreakerReset)) != 1 {
+			t.Errorf("no breaker-reset record after the unit recovered by itself")
+		}
+		if len(h.eng.Status().Breakers) != 0 {
+			t.Errorf("breakers = %+v; want none", h.eng.Status().Breakers)
+		}
+	})
+}
+
+func TestUnitsSystemdRestartsByItselfAreLeftToIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		h.unit("web.service", "activating", "auto-restart")
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Fatalf("calls while systemd retries = %q; want none", calls)
+		}
+		h.sd.Units["web.service"].Result = "start-limit-hit"
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		want := []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"}
+		if got := h.sd.Calls(); !reflect.DeepEqual(got, want) {
+			t.Errorf("calls once systemd gave up = %q; want %q", got, want)
+		}
+	})
+}
+
+func TestAUnitStoppedOnPurposeStaysStopped(t *testing.T) {
+	dir, err := state.Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{dir: dir, units: []heal.UnitStatus{active("web.service")}})
+		synctest.Wait()
+		// The unit goes inactive a moment before the stop job's type is known.
+		h.unit("web.service", "inactive", "dead")
+		time.Sleep(100 * time.Millisecond)
+		h.watcher.ch <- systemd.Event{Unit: "web.service", Stopping: true}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none for a unit an operator stopped", calls)
+		}
+		h.close()
+		again := start(t, setup{dir: dir, units: []heal.UnitStatus{{Name: "web.service", ActiveState: "inactive", UnitFileState: "enabled"}}})
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if calls := again.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls after a daemon restart = %q; want the operator's stop remembered", calls)
+		}
+	})
+}
+
+func TestAUnitThatStopsByItselfIsStartedAfterTheGracePeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		synctest.Wait()
+		h.unit("web.service", "inactive", "dead")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 0 {
+			t.Fatalf("%d restarts within the grace period; want 0", n)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 1 {
+			t.Errorf("%d restarts after the grace period; want 1", n)
+		}
+	})
+}
+
+func TestAnEnabledUnitFoundInactiveIsStarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{{Name: "web.service", ActiveState: "inactive", SubState: "dead", UnitFileState: "enabled"}}})
+		synctest.Wait()
+		if got := h.sd.Calls(); !reflect.DeepEqual(got, []string{"RestartUnit web.service replace"}) {
+			t.Errorf("calls = %q; want a restart found by the start-up poll", got)
+		}
+	})
+}
+
+func disk(v float64) detect.Reading {
+	return detect.Reading{ID: "disk:/", Kind: issue.Disk, Subject: "/", Value: v}
+}
+
+func TestAFullDiskIsCleanedUpAfterTheHysteresisAndClears(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), {Name: "systemd-tmpfiles-clean.service"}}})
+		h.sampler.set(disk(95))
+		time.Sleep(time.Minute + time.Second) // first check: one sample above
+		synctest.Wait()
+		if _, open := h.issue("disk:/"); open || h.countCalls("StartUnit") != 0 {
+			t.Fatalf("an issue opened after one sample; want it to wait for two")
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rec, open := h.issue("disk:/")
+		if !open || rec.Severity != issue.Warning || rec.Action != issue.Cleanup {
+			t.Fatalf("after two samples issue = %+v (open %v); want a warning with cleanup", rec, open)
+		}
+		if n := h.countCalls("StartUnit systemd-tmpfiles-clean.service"); n != 1 {
+			t.Fatalf("cleanup unit started %d times; want 1", n)
+		}
+		h.sampler.set(disk(87)) // below threshold but within the margin
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if _, open := h.issue("disk:/"); !open {
+			t.Fatalf("cleared at 87%%; want it to stay open until below 85%%")
+		}
+		h.sampler.set(disk(70))
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if _, open := h.issue("disk:/"); open {
+			t.Errorf("still open at 70%%")
+		}
+		got := h.drain()
+		want := []string{"IssueDetected disk:/", "IssueResolved disk:/"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("events = %q; want %q", got, want)
+		}
+	})
+}
+
+func TestACleanupThatDoesNotHelpIsRetriedThenGivenUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{
+			cfg: func(c *config.Config) {
+				c.Healing.MaxAttempts = 2
+				c.Healing.Backoff = config.Duration(time.Minute)
+			},
+			units: []heal.UnitStatus{active("web.service"), {Name: "systemd-tmpfiles-clean.service"}},
+		})
+		h.sampler.set(disk(99))
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		n := h.countCalls("StartUnit")
+		if n != 2 {
+			t.Errorf("cleanup ran %d times in an hour on a disk it cannot help; want 2 (max_attempts)", n)
+		}
+		if rec, _ := h.issue("disk:/"); rec.State != issue.GivenUp || rec.Severity != issue.Critical {
+			t.Errorf("issue = %+v; want critical and given up", rec)
+		}
+	})
+}
+
+func TestMemoryPressureThrottlesTheTopConsumerAndReleasesIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hog := heal.UnitStatus{Name: "hog.service", ActiveState: "active", MemoryCurrent: 4 << 30}
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), hog}})
+		h.sd.Usage = []heal.Usage{{Unit: "hog.service", MemoryCurrent: 4 << 30}, {Unit: "web.service", MemoryCurrent: 1 << 20}}
+		h.sampler.set(detect.Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: 90})
+		time.Sleep(2*time.Minute + time.Second)
+		synctest.Wait()
+		if n := h.countCalls("SetUnitProperties hog.service runtime MemoryHigh"); n != 1 {
+			t.Fatalf("calls = %q; want MemoryHigh set on hog.service", h.sd.Calls())
+		}
+		if th := h.eng.Status().Throttles; len(th) != 1 || th[0].Unit != "hog.service" {
+			t.Errorf("throttles = %+v; want hog.service", th)
+		}
+		h.sampler.set(detect.Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: 40})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if u := h.sd.Units["hog.service"]; u.MemoryHigh != heal.Unset {
+			t.Errorf("MemoryHigh = %d after the pressure cleared; want it released", u.MemoryHigh)
+		}
+		if th := h.eng.Status().Throttles; len(th) != 0 {
+			t.Errorf("throttles = %+v; want none", th)
+		}
+	})
+}
+
+func TestRuntimeSettingsSurviveARestartAndReloadDropsThem(t *testing.T) {
+	dir, err := state.Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("[services]\nmonitored = [\"web\"]\n"), 0o644)
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{dir: dir, configPath: path, units: []heal.UnitStatus{active("web.service")}})
+		if changed, err := h.eng.SetHealingEnabled(engine.Caller{UID: 0}, false); !changed || err != nil {
+			t.Fatalf("SetHealingEnabled(false) = %v, %v", changed, err)
+		}
+		if changed, _ := h.eng.SetHealingEnabled(engine.Caller{UID: 0}, false); changed {
+			t.Errorf("a second SetHealingEnabled(false) reported a change")
+		}
+		if _, err := h.eng.SetThreshold(engine.Caller{UID: 0}, "disk", 70); err != nil {
+			t.Fatal(err)
+		}
+		h.close()
+
+		again := start(t, setup{dir: dir, configPath: path, units: []heal.UnitStatus{active("web.service")}})
+		if again.eng.HealingEnabled() {
+			t.Errorf("healing is enabled again after a restart; want the operator's off to stick")
+		}
+		again.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if calls := again.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls with healing off = %q; want none", calls)
+		}
+		if rec, _ := again.issue("unit:web.service"); rec.State != issue.Watching {
+			t.Errorf("state = %s; want watching", rec.State)
+		}
+		if err := again.eng.Reload(t.Context(), engine.Caller{UID: 0}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if !again.eng.HealingEnabled() {
+			t.Errorf("healing still off after Reload; want the file's setting back")
+		}
+		if n := again.countCalls("RestartUnit"); n != 1 {
+			t.Errorf("%d restarts after healing came back on; want the waiting issue healed", n)
+		}
+	})
+}
+
+func TestABadReloadKeepsTheRunningConfiguration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("[thresholds]\ncpu = 70\n"), 0o644)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = cfg
+	synctest.Test(t, func(t *testing.T) {
+		eng := engineWithConfigPath(t, path)
+		os.WriteFile(path, []byte("[thresholds]\ncpu = 170\n"), 0o644)
+		err := eng.Reload(t.Context(), engine.Caller{UID: 0})
+		var e *engine.Error
+		if !errors.As(err, &e) || e.Code != engine.ActionFailed {
+			t.Fatalf("Reload of a bad file = %v; want ActionFailed", err)
+		}
+		if got := eng.Config().Thresholds.CPU; got != 70 {
+			t.Errorf("cpu threshold = %v after a bad reload; want 70 kept", got)
+		}
+	})
+}
+
+func engineWithConfigPath(t *testing.T, path string) *engine.Engine {
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeSampler{}
+	eng, err := engine.New(engine.Options{Config: cfg, ConfigPath: path, Healer: heal.New(nil, heal.SettingsFrom(cfg, ""), nil),
+		Audit: audit.New(audit.Options{}), NewSampler: func(*config.Config) (engine.Sampler, error) { return s, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func TestSetThresholdRejectsBadValuesAndChangesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{})
+		for _, tt := range []struct {
+			kind string
+			v    float64
+		}{
+			{"cpu", math.NaN()}, {"cpu", math.Inf(1)}, {"memory", -1}, {"disk", 101}, {"disk", 0},
+			{"load", 0}, {"fan", 50}, {"pressure", 100.5},
+		} {
+			changed, err := h.eng.SetThreshold(engine.Caller{}, tt.kind, tt.v)
+			var e *engine.Error
+			if !errors.As(err, &e) || e.Code != engine.InvalidArgument || changed {
+				t.Errorf("SetThreshold(%s, %v) = %v, %v; want InvalidArgument and no change", tt.kind, tt.v, changed, err)
+			}
+		}
+		if got := h.eng.Config().Thresholds; got != config.Default().Thresholds {
+			t.Errorf("thresholds = %+v; want the defaults untouched", got)
+		}
+		if n := len(h.history(audit.SettingChanged)); n != 0 {
+			t.Errorf("%d setting changes recorded; want none", n)
+		}
+	})
+}
+
+func TestAnInjectedIssueRunsThePipelineAndEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		synctest.Wait()
+		h.drain()
+		rec, err := h.eng.InjectIssue(t.Context(), engine.Caller{UID: 0}, engine.Injection{Kind: issue.Unit, Subject: "web", Severity: issue.Critical})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.ID != "unit:web.service" || !rec.Synthetic {
+			t.Errorf("record = %+v; want unit:web.service, synthetic", rec)
+		}
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit web.service"); n != 1 {
+			t.Errorf("%d restarts; want the injected issue's action to run", n)
+		}
+		if got, want := h.drain(), []string{"IssueDetected unit:web.service", "IssueResolved unit:web.service"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("events = %q; want %q", got, want)
+		}
+		_, err = h.eng.InjectIssue(t.Context(), engine.Caller{}, engine.Injection{Kind: issue.Disk, Subject: "relative/path"})
+		var e *engine.Error
+		if !errors.As(err, &e) || e.Code != engine.InvalidArgument {
+			t.Errorf("injecting a disk issue on a relative path = %v; want InvalidArgument", err)
+		}
+	})
+}
+
+func TestOperatorCallsMapFailuresToCodes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), {Name: "sshd.service", ActiveState: "active"}}})
+		tests := []struct {
+			name string
+			call func() error
+			want engine.Code
+		}{
+			{"healing an unknown issue", func() error { _, err := h.eng.Heal(t.Context(), engine.Caller{}, "disk:/nope"); return err }, engine.NotFound},
+			{"restarting a unit that does not exist", func() error { _, err := h.eng.RestartUnit(t.Context(), engine.Caller{}, "nope.service"); return err }, engine.NotFound},
+			{"throttling a protected unit", func() error { _, err := h.eng.Throttle(t.Context(), engine.Caller{}, "sshd.service"); return err }, engine.InvalidArgument},
+			{"releasing a unit never throttled", func() error { _, err := h.eng.Release(t.Context(), engine.Caller{}, "web.service"); return err }, engine.NotFound},
+			{"resetting a breaker that does not exist", func() error { return h.eng.ResetBreaker(t.Context(), engine.Caller{}, "unit:x.service") }, engine.NotFound},
+			{"restarting the daemon itself", func() error {
+				_, err := h.eng.RestartUnit(t.Context(), engine.Caller{}, "luminous-healing.service")
+				return err
+			}, engine.InvalidArgument},
+		}
+		for _, tt := range tests {
+			err := tt.call()
+			var e *engine.Error
+			if !errors.As(err, &e) || e.Code != tt.want {
+				t.Errorf("%s: %v; want %s", tt.name, err, tt.want)
+			}
+		}
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none", calls)
+		}
+	})
+}
