@@ -31,7 +31,6 @@ type Options struct {
 // several goroutines.
 type Client struct {
 	conn  *dbus.Conn
-	obj   dbus.BusObject
 	opts  Options
 	owned bool
 }
@@ -95,7 +94,7 @@ func SessionBusAddress() string {
 // New returns a Client on an open connection, which the caller keeps and
 // closes.
 func New(conn *dbus.Conn, opts Options) *Client {
-	return &Client{conn: conn, obj: conn.Object(BusName, ObjectPath), opts: opts}
+	return &Client{conn: conn, opts: opts}
 }
 
 // Close closes the connection if Dial opened it.
@@ -215,11 +214,7 @@ func (c *Client) action(ctx context.Context, method string, args ...any) (Action
 }
 
 func (c *Client) call(ctx context.Context, method string, privileged bool, ret any, args ...any) error {
-	var flags dbus.Flags
-	if privileged && c.opts.Interactive {
-		flags |= dbus.FlagAllowInteractiveAuthorization
-	}
-	call := c.obj.CallWithContext(ctx, method, flags, args...)
+	call := <-c.conn.SendWithContext(ctx, c.message(method, privileged, args), make(chan *dbus.Call, 1)).Done
 	if call.Err != nil {
 		return c.convert(call.Err)
 	}
@@ -230,6 +225,25 @@ func (c *Client) call(ctx context.Context, method string, privileged bool, ret a
 		return fmt.Errorf("unexpected reply to %s: %w; is healingctl as new as the daemon?", shortMethod(method), err)
 	}
 	return nil
+}
+
+// message builds a method call. It is not BusObject.Call because godbus
+// drops the ALLOW_INTERACTIVE_AUTHORIZATION flag there.
+func (c *Client) message(method string, privileged bool, args []any) *dbus.Message {
+	i := strings.LastIndexByte(method, '.')
+	msg := &dbus.Message{Type: dbus.TypeMethodCall, Headers: map[dbus.HeaderField]dbus.Variant{
+		dbus.FieldPath:        dbus.MakeVariant(dbus.ObjectPath(ObjectPath)),
+		dbus.FieldDestination: dbus.MakeVariant(BusName),
+		dbus.FieldInterface:   dbus.MakeVariant(method[:i]),
+		dbus.FieldMember:      dbus.MakeVariant(method[i+1:]),
+	}, Body: args}
+	if len(args) > 0 {
+		msg.Headers[dbus.FieldSignature] = dbus.MakeVariant(dbus.SignatureOf(args...))
+	}
+	if privileged && c.opts.Interactive {
+		msg.Flags |= dbus.FlagAllowInteractiveAuthorization
+	}
+	return msg
 }
 
 // Error is an error reply of the daemon, or of the bus or polkit on its
