@@ -38,16 +38,16 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	var mgr *systemd.Manager
 	var watcher *systemd.Watcher
 	{
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		mgr, err = systemd.Dial(dctx, "")
+		// The connections live as long as ctx: godbus closes a connection
+		// when the context it was made with ends.
+		mgr, err = systemd.Dial(ctx, "")
 		if err == nil {
-			watcher, err = systemd.NewWatcher(dctx, "", log)
+			watcher, err = systemd.NewWatcher(ctx, "", log)
 			if err != nil {
 				mgr.Close()
 				mgr = nil
 			}
 		}
-		cancel()
 		if err != nil {
 			log.Warn("systemd is not reachable; watching resources only, units are neither watched nor healed", "err", err)
 		}

@@ -63,7 +63,7 @@ func (e *Engine) check(ctx context.Context) {
 		case ch.Severity > issue.OK && (!open || rec.Synthetic):
 			rec = &issue.Record{ID: ch.ID, Kind: ch.Kind, Subject: ch.Subject, Severity: ch.Severity,
 				Value: ch.Value, Threshold: ch.Threshold, Since: e.snap.Time, State: issue.Open}
-			pub = append(pub, e.openLocked(rec))
+			pub = append(pub, e.openLocked(rec)...)
 		case ch.Severity > issue.OK:
 			rec.Severity, rec.Threshold = ch.Severity, ch.Threshold
 			rec.Message = describe(rec)
@@ -80,7 +80,7 @@ func (e *Engine) check(ctx context.Context) {
 		case rec.Kind != issue.Unit && rec.State == issue.Healed && e.snap.Time.Sub(e.healed[rec.ID]) >= e.stillOpenAfter():
 			// The action worked but the signal is still over its
 			// threshold: it did not heal. Let the breaker count it.
-			e.relapseLocked(rec)
+			pub = append(pub, e.relapseLocked(rec)...)
 		}
 	}
 	for _, rec := range e.issues {
@@ -113,13 +113,15 @@ func (e *Engine) stillOpenAfter() time.Duration {
 	return time.Duration(e.cfg.Monitoring.For+1) * e.cfg.Monitoring.Interval.D()
 }
 
-// openLocked registers a new issue and returns its IssueDetected event.
-func (e *Engine) openLocked(rec *issue.Record) Event {
+// openLocked registers a new issue and returns its IssueDetected event,
+// followed by HealingFailed when its return gave healing up.
+func (e *Engine) openLocked(rec *issue.Record) []Event {
 	rec.Action = e.heal.ActionFor(*rec)
 	if rec.Message == "" {
 		rec.Message = describe(rec)
 	}
-	if e.heal.Reopened(rec.ID) {
+	gaveUp := e.heal.Reopened(rec.ID)
+	if gaveUp {
 		rec.State = issue.GivenUp
 	}
 	e.issues[rec.ID] = rec
@@ -128,7 +130,11 @@ func (e *Engine) openLocked(rec *issue.Record) Event {
 	if r := e.o.Recorder; r != nil {
 		r.IssueDetected(*rec)
 	}
-	return Event{Type: IssueDetected, Issue: *rec}
+	evs := []Event{{Type: IssueDetected, Issue: *rec}}
+	if gaveUp {
+		evs = append(evs, e.breakerOpenedLocked(rec))
+	}
+	return evs
 }
 
 // resolveLocked removes an issue and returns its IssueResolved event.
@@ -146,23 +152,27 @@ func (e *Engine) resolveLocked(rec *issue.Record, why string) Event {
 	return Event{Type: IssueResolved, Issue: out}
 }
 
-// relapseLocked reopens an issue whose healing did not hold.
-func (e *Engine) relapseLocked(rec *issue.Record) {
+// relapseLocked reopens an issue whose healing did not hold; it returns
+// HealingFailed when that gave healing up.
+func (e *Engine) relapseLocked(rec *issue.Record) []Event {
 	if e.heal.Reopened(rec.ID) {
 		rec.State = issue.GivenUp
-		e.breakerOpenedLocked(rec)
-		return
+		return []Event{e.breakerOpenedLocked(rec)}
 	}
 	rec.State = issue.Open
+	return nil
 }
 
-func (e *Engine) breakerOpenedLocked(rec *issue.Record) {
+// breakerOpenedLocked records that healing rec was given up and returns
+// the HealingFailed event that says so.
+func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerOpened, Issue: rec.ID, Target: unitTarget(rec),
 		Outcome: "given-up", CallerUID: audit.Daemon,
 		Message: fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)})
 	if r := e.o.Recorder; r != nil {
 		r.BreakerChanged(rec.ID, true)
 	}
+	return Event{Type: HealingFailed, Issue: *rec}
 }
 
 // predict feeds the snapshot to the predictor, alerts on disks predicted

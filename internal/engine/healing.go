@@ -120,7 +120,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 			rec.State = issue.Failed
 			if e.heal.GivenUp(id) {
 				rec.State = issue.GivenUp
-				e.breakerOpenedLocked(rec)
+				e.breakerOpenedLocked(rec) // HealingFailed goes out below
 			} else if res.RetryIn > 0 {
 				e.retry[id] = time.Now().Add(res.RetryIn)
 			}

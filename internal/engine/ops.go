@@ -311,11 +311,11 @@ func (e *Engine) InjectIssue(ctx context.Context, c Caller, in Injection) (issue
 		return issue.Record{}, errorf(InvalidArgument, "issue %s is already open", rec.ID)
 	}
 	p := &rec
-	ev := e.openLocked(p)
+	evs := e.openLocked(p)
 	e.maybeHealLocked(p)
 	out := *p
 	e.mu.Unlock()
-	e.publish(ev)
+	e.publish(evs...)
 	e.o.Audit.Record(audit.Entry{Event: audit.SettingChanged, Action: "inject", Issue: rec.ID, Outcome: "injected",
 		CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("synthetic issue %s injected by uid %d", rec.ID, c.UID)})
 	e.publishStatus()

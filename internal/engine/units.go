@@ -159,10 +159,10 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 	case open:
 		if rec == nil {
 			rec = &issue.Record{ID: id, Kind: issue.Unit, Subject: u.Name, Severity: sev, Since: time.Now(), State: issue.Open, Message: msg}
-			pub = append(pub, e.openLocked(rec))
+			pub = append(pub, e.openLocked(rec)...)
 		} else {
 			if rec.State == issue.Healed {
-				e.relapseLocked(rec) // it came back right after a restart
+				pub = append(pub, e.relapseLocked(rec)...) // it came back right after a restart
 			}
 			if rec.Severity != sev || rec.Message != msg {
 				rec.Severity, rec.Message = sev, msg

@@ -32,6 +32,7 @@ type Manager struct {
 }
 
 // Dial connects to systemd on the bus at address ("" = the system bus).
+// The connection lives until ctx ends or Close is called.
 func Dial(ctx context.Context, address string) (*Manager, error) {
 	dial := func() (*dbus.Conn, error) {
 		if address == "" {

@@ -50,7 +50,7 @@ type Watcher struct {
 }
 
 // NewWatcher connects privately to the bus at address ("" = the system bus)
-// and subscribes to systemd's signals.
+// and subscribes to systemd's signals. The connection lives until ctx ends.
 func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher, error) {
 	var conn *dbus.Conn
 	var err error
