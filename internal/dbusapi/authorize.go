@@ -10,41 +10,14 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/polkit"
 )
 
-// Decision is an authorizer's verdict. The zero value denies.
-type Decision int
-
-const (
-	Denied Decision = iota
-	// Challenge: allowed after authentication, but the call did not allow
-	// interaction.
-	Challenge
-	Allowed
-)
-
-func (d Decision) String() string {
-	switch d {
-	case Allowed:
-		return "allowed"
-	case Challenge:
-		return "challenge"
-	}
-	return "denied"
-}
-
-// AuthRequest is one authorization question, in the shape polkit asks it.
-type AuthRequest struct {
-	Action           string // polkit action id
-	Caller           string // the caller's unique bus name: polkit's system-bus-name subject
-	AllowInteraction bool   // the call carried ALLOW_INTERACTIVE_AUTHORIZATION
-	Details          map[string]string
-}
-
-// Authorizer decides whether a caller may perform an action: polkit on the
-// system bus, OwnerOnly in the try-it mode. Any error means Denied.
+// Authorizer decides whether a caller may perform an action: a
+// *polkit.Authority on the system bus, OwnerOnly in the try-it mode. Any
+// error means Denied; its text is logged, never sent to the caller.
 type Authorizer interface {
-	Check(ctx context.Context, req AuthRequest) (Decision, error)
+	Check(ctx context.Context, req polkit.Request) (polkit.Decision, error)
 }
 
 // OwnerOnly authorizes exactly the callers that run with the daemon's own
@@ -62,15 +35,15 @@ func NewOwnerOnly(conn *dbus.Conn, uid uint32) *OwnerOnly {
 }
 
 // Check implements Authorizer.
-func (o *OwnerOnly) Check(ctx context.Context, req AuthRequest) (Decision, error) {
+func (o *OwnerOnly) Check(ctx context.Context, req polkit.Request) (polkit.Decision, error) {
 	uid, err := unixUser(ctx, o.conn, req.Caller)
 	if err != nil {
-		return Denied, err
+		return polkit.Denied, err
 	}
 	if uid == o.uid {
-		return Allowed, nil
+		return polkit.Allowed, nil
 	}
-	return Denied, nil
+	return polkit.Denied, nil
 }
 
 // unixUser asks the bus for the uid behind a connection.
@@ -142,19 +115,19 @@ func (s *Server) authorize(ctx context.Context, msg dbus.Message, sender dbus.Se
 	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
 	actx, cancel := context.WithTimeout(ctx, s.o.AuthTimeout)
 	defer cancel()
-	d, err := s.o.Authorizer.Check(actx, AuthRequest{Action: p.action, Caller: c.name, AllowInteraction: interactive, Details: p.details()})
+	d, err := s.o.Authorizer.Check(actx, polkit.Request{Action: p.action, Caller: c.name, AllowInteraction: interactive, Details: p.details()})
 	switch {
 	case err != nil:
 		// Logged here, never shown to the caller: it may carry polkit's
 		// internals.
 		s.log.Warn("authorization failed; denying", "method", p.method, "caller", c.name, "uid", c.uid, "err", err)
 		return deny("denied", "authorization failed: "+err.Error(), accessDenied())
-	case d == Allowed:
+	case d == polkit.Allowed:
 		s.o.Audit.Record(audit.Entry{Event: audit.CallAllowed, Action: p.method, Target: p.unit, Issue: p.issue,
 			Outcome: "allowed", CallerUID: c.uid, Caller: c.name,
 			Message: fmt.Sprintf("%s by uid %d allowed (%s)", p.describe(), c.uid, p.action)})
 		return c, nil
-	case d == Challenge:
+	case d == polkit.Challenge:
 		return deny("challenge", "authentication required, interaction not allowed",
 			&dbus.Error{Name: client.ErrorInteractiveAuthorizationRequired, Body: []any{
 				"authentication is required for " + p.action + "; allow interactive authorization or run as an administrator"}})

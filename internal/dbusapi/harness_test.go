@@ -1,14 +1,7 @@
 package dbusapi_test
 
 import (
-	"bufio"
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +9,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
@@ -23,126 +17,9 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
+	"github.com/luminous-healing/luminous-healing/internal/polkit"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
 )
-
-// privateBus starts a dbus-daemon for one test, configured like a system
-// bus (EXTERNAL auth, a unix socket) with a policy that lets every
-// connection own and call anything. It skips the test without dbus-daemon.
-type privateBus struct {
-	addr string
-	cmd  *exec.Cmd
-}
-
-func startBus(t testing.TB) *privateBus {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Skip("dbus-daemon is not installed (Debian: apt install dbus-daemon); skipping a test that needs a private bus")
-	}
-	dir, err := os.MkdirTemp("", "lh-bus-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	conf := filepath.Join(dir, "bus.conf")
-	err = os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=`+filepath.Join(dir, "bus")+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-`), 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(daemon, "--config-file="+conf, "--print-address", "--nofork", "--nopidfile", "--nosyslog")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("dbus-daemon did not print its address: %v", err)
-	}
-	return &privateBus{addr: strings.TrimSpace(line), cmd: cmd}
-}
-
-func (b *privateBus) conn(t testing.TB) *dbus.Conn {
-	t.Helper()
-	c, err := dbus.Connect(b.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// answer is what fakeAuthority says to a check.
-type answer int
-
-const (
-	no answer = iota
-	yes
-	challenge
-	broken // polkit errs
-	never  // polkit never answers
-)
-
-// fakeAuthority is a scripted Authorizer that records what it was asked.
-type fakeAuthority struct {
-	mu       sync.Mutex
-	answers  map[string]answer // by action; unscripted actions get no
-	requests []dbusapi.AuthRequest
-}
-
-func (f *fakeAuthority) answer(action string, a answer) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.answers == nil {
-		f.answers = map[string]answer{}
-	}
-	f.answers[action] = a
-}
-
-func (f *fakeAuthority) asked() []dbusapi.AuthRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]dbusapi.AuthRequest(nil), f.requests...)
-}
-
-func (f *fakeAuthority) Check(ctx context.Context, req dbusapi.AuthRequest) (dbusapi.Decision, error) {
-	f.mu.Lock()
-	f.requests = append(f.requests, req)
-	a := f.answers[req.Action]
-	f.mu.Unlock()
-	switch a {
-	case yes:
-		return dbusapi.Allowed, nil
-	case challenge:
-		if req.AllowInteraction {
-			return dbusapi.Allowed, nil // the prompt was answered
-		}
-		return dbusapi.Challenge, nil
-	case broken:
-		return dbusapi.Denied, errors.New("org.freedesktop.PolicyKit1.Error.Failed: internal polkit text")
-	case never:
-		<-ctx.Done()
-		return dbusapi.Denied, fmt.Errorf("polkit did not answer: %w", ctx.Err())
-	}
-	return dbusapi.Denied, nil
-}
 
 // fakeSampler returns the readings a test sets.
 type fakeSampler struct {
@@ -169,11 +46,11 @@ func (w *fakeWatcher) Events() <-chan systemd.Event          { return w.ch }
 // daemon is a real engine and server on fakes of systemd and the machine,
 // served on a private bus.
 type daemon struct {
-	bus   *privateBus
+	bus   *bustest.Bus
 	eng   *engine.Engine
 	sd    *healtest.Systemd
 	audit *audit.Log
-	auth  *fakeAuthority
+	auth  *bustest.FakeAuthority // polkit, as the daemon's polkit client sees it
 	srv   *dbusapi.Server
 	conn  *dbus.Conn // the server's
 	serve chan error
@@ -183,12 +60,13 @@ type daemon struct {
 type setup struct {
 	cfg   func(*config.Config)
 	mode  string
-	authz func(*daemon) dbusapi.Authorizer // default: the fake authority
+	authz func(*daemon) dbusapi.Authorizer // default: internal/polkit asking the fake authority
 }
 
 func startDaemon(t testing.TB, s setup) *daemon {
 	t.Helper()
-	d := &daemon{bus: startBus(t), auth: &fakeAuthority{}}
+	d := &daemon{bus: bustest.Start(t)}
+	d.auth = bustest.NewFakeAuthority(t, d.bus)
 	cfg := config.Default()
 	cfg.Monitoring.Interval = config.Duration(time.Hour)
 	cfg.Services.Monitored = []string{"web.service"}
@@ -217,12 +95,12 @@ func startDaemon(t testing.TB, s setup) *daemon {
 	engDone := make(chan struct{})
 	go func() { eng.Run(ctx); close(engDone) }()
 
-	d.conn = d.bus.conn(t)
-	var authz dbusapi.Authorizer = d.auth
+	d.conn = d.bus.Conn(t)
+	var authz dbusapi.Authorizer = polkit.New(d.conn, polkit.Options{Timeout: 300 * time.Millisecond, InteractiveTimeout: 300 * time.Millisecond})
 	if s.authz != nil {
 		authz = s.authz(d)
 	}
-	d.srv, err = dbusapi.New(d.conn, dbusapi.Options{Engine: eng, Audit: d.audit, Authorizer: authz, AuthTimeout: 500 * time.Millisecond})
+	d.srv, err = dbusapi.New(d.conn, dbusapi.Options{Engine: eng, Audit: d.audit, Authorizer: authz, AuthTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +121,7 @@ func startDaemon(t testing.TB, s setup) *daemon {
 
 func (d *daemon) waitForName(t testing.TB) {
 	t.Helper()
-	c := d.bus.conn(t)
+	c := d.bus.Conn(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var has bool
@@ -261,7 +139,7 @@ func (d *daemon) waitForName(t testing.TB) {
 
 // client returns a typed client on a new connection.
 func (d *daemon) client(t testing.TB, opts client.Options) *client.Client {
-	return client.New(d.bus.conn(t), opts)
+	return client.New(d.bus.Conn(t), opts)
 }
 
 // events returns the audit records of one event type, oldest first.

@@ -16,17 +16,19 @@ import (
 	"github.com/godbus/dbus/v5/introspect"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/polkit"
 )
 
 func TestTheExportedInterfaceIsTheXML(t *testing.T) {
 	d := startDaemon(t, setup{})
 	var data string
-	err := d.bus.conn(t).Object(client.BusName, client.ObjectPath).Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&data)
+	err := d.bus.Conn(t).Object(client.BusName, client.ObjectPath).Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestTheExportedInterfaceIsTheXML(t *testing.T) {
 	}
 	// busctl tree walks from /.
 	var root string
-	if err := d.bus.conn(t).Object(client.BusName, "/org/luminous").Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&root); err != nil {
+	if err := d.bus.Conn(t).Object(client.BusName, "/org/luminous").Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&root); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(root, `<node name="Healing">`) {
@@ -146,14 +148,14 @@ func TestReadsAreOpenToEveryoneWithoutPolkit(t *testing.T) {
 	if err := obj.Call("org.freedesktop.DBus.Properties.Get", 0, client.Interface, "Health").Store(&v); err != nil || v.Value() != "ok" {
 		t.Errorf("Get Health: got %v, %v; want ok", v, err)
 	}
-	if n := len(d.auth.asked()); n != 0 {
+	if n := len(d.auth.Requests()); n != 0 {
 		t.Errorf("reads asked polkit %d times; want never", n)
 	}
 }
 
 func TestPropertiesAreReadOnly(t *testing.T) {
 	d := startDaemon(t, setup{})
-	obj := d.bus.conn(t).Object(client.BusName, client.ObjectPath)
+	obj := d.bus.Conn(t).Object(client.BusName, client.ObjectPath)
 	err := obj.Call("org.freedesktop.DBus.Properties.Set", 0, client.Interface, "DryRun", dbus.MakeVariant(true)).Err
 	if name := errName(err); name != "org.freedesktop.DBus.Error.PropertyReadOnly" {
 		t.Errorf("Set DryRun: got %v; want PropertyReadOnly", err)
@@ -281,18 +283,20 @@ func TestPrivilegedCallsAskPolkitWithTheDaemonsDetailsAndActOnYes(t *testing.T) 
 				pc.prepare(t, d)
 				d.markMutations()
 			}
-			d.auth.answer(pc.action, yes)
+			d.auth.Answer(pc.action, bustest.Yes)
 			c := d.client(t, client.Options{})
 			if err := pc.call(t.Context(), c); err != nil {
 				t.Fatalf("got %v; want success", err)
 			}
-			reqs := d.auth.asked()
+			reqs := d.auth.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("polkit was asked %d times; want once", len(reqs))
 			}
 			r := reqs[0]
-			if r.Action != pc.action || !reflect.DeepEqual(r.Details, pc.details) || r.Caller != c.Conn().Names()[0] || r.AllowInteraction {
-				t.Errorf("polkit was asked %+v; want action %s, details %v, caller %s, no interaction", r, pc.action, pc.details, c.Conn().Names()[0])
+			if r.Action != pc.action || !reflect.DeepEqual(r.Details, pc.details) || r.SubjectKind != "system-bus-name" ||
+				r.SubjectName != c.Conn().Names()[0] || r.Flags != 0 {
+				t.Errorf("polkit was asked %+v; want action %s, details %v, subject system-bus-name %s, no interaction",
+					r, pc.action, pc.details, c.Conn().Names()[0])
 			}
 			waitFor(t, "the call's effect", func() bool { return pc.done(d) })
 			allowed := d.events(audit.CallAllowed)
@@ -307,14 +311,16 @@ func TestPrivilegedCallsAskPolkitWithTheDaemonsDetailsAndActOnYes(t *testing.T) 
 func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
 	answers := []struct {
 		name    string
-		answer  answer
+		answer  bustest.Answer
 		wantErr string
 		outcome string
 	}{
-		{"no", no, client.ErrorAccessDenied, "denied"},
-		{"challenge", challenge, client.ErrorInteractiveAuthorizationRequired, "challenge"},
-		{"an error", broken, client.ErrorAccessDenied, "denied"},
-		{"never", never, client.ErrorAccessDenied, "denied"},
+		{"no", bustest.No, client.ErrorAccessDenied, "denied"},
+		{"challenge", bustest.Challenge, client.ErrorInteractiveAuthorizationRequired, "challenge"},
+		{"dismissed", bustest.Dismissed, client.ErrorAccessDenied, "denied"},
+		{"an error", bustest.Fail, client.ErrorAccessDenied, "denied"},
+		{"garbage", bustest.Malformed, client.ErrorAccessDenied, "denied"},
+		{"never", bustest.Never, client.ErrorAccessDenied, "denied"},
 	}
 	for _, a := range answers {
 		for _, pc := range privilegedCalls() {
@@ -325,14 +331,17 @@ func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
 					pc.prepare(t, d)
 					d.markMutations()
 				}
-				d.auth.answer(pc.action, a.answer)
+				d.auth.Answer(pc.action, a.answer)
 				before := d.eng.Status()
 				err := pc.call(t.Context(), d.client(t, client.Options{}))
 				if errName(err) != a.wantErr {
 					t.Fatalf("got %v; want %s", err, a.wantErr)
 				}
-				if strings.Contains(err.Error(), "internal polkit text") {
-					t.Errorf("the caller saw polkit's internal error: %q", err)
+				if msg := err.Error(); strings.Contains(msg, "PolicyKit1") || strings.Contains(msg, "polkit check") {
+					t.Errorf("the caller saw polkit's internals: %q", msg)
+				}
+				if a.answer == bustest.Never && len(d.auth.Cancelled()) != 1 {
+					t.Errorf("polkit never answered and the check was cancelled %d times; want once", len(d.auth.Cancelled()))
 				}
 				if m := d.mutations(); len(m) != 0 {
 					t.Errorf("systemd was asked %v; want nothing", m)
@@ -353,17 +362,18 @@ func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
 
 func TestInteractionIsAllowedOnlyWhenTheCallerSetTheFlag(t *testing.T) {
 	d := startDaemon(t, setup{})
-	d.auth.answer(client.ActionDevelop, challenge)
+	d.auth.Answer(client.ActionDevelop, bustest.Challenge)
 	err := d.client(t, client.Options{}).SetDryRun(t.Context(), true)
 	if !errors.Is(err, client.ErrInteractiveAuthorizationRequired) {
 		t.Fatalf("without the flag: got %v; want InteractiveAuthorizationRequired", err)
 	}
+	d.auth.Answer(client.ActionDevelop, bustest.Yes) // the password was typed
 	if err := d.client(t, client.Options{Interactive: true}).SetDryRun(t.Context(), true); err != nil {
 		t.Fatalf("with the flag: got %v; want success", err)
 	}
-	reqs := d.auth.asked()
-	if len(reqs) != 2 || reqs[0].AllowInteraction || !reqs[1].AllowInteraction {
-		t.Errorf("polkit was asked %+v; want interaction only the second time", reqs)
+	reqs := d.auth.Requests()
+	if len(reqs) != 2 || reqs[0].Flags != 0 || reqs[1].Flags != polkit.AllowUserInteraction {
+		t.Errorf("polkit was asked %+v; want AllowUserInteraction only the second time", reqs)
 	}
 }
 
@@ -410,9 +420,9 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 		{"an injection with a relative mount", raw{client.MethodInjectIssue, []any{inj("kind", "disk", "subject", "srv")}}, client.ErrorInvalidArgument},
 	}
 	d := startDaemon(t, setup{})
-	d.auth.answer(client.ActionHeal, yes)
-	d.auth.answer(client.ActionDevelop, yes)
-	obj := d.bus.conn(t).Object(client.BusName, client.ObjectPath)
+	d.auth.Answer(client.ActionHeal, bustest.Yes)
+	d.auth.Answer(client.ActionDevelop, bustest.Yes)
+	obj := d.bus.Conn(t).Object(client.BusName, client.ObjectPath)
 	before := d.eng.Status()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -429,7 +439,7 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	if n := len(d.auth.asked()); n != 0 {
+	if n := len(d.auth.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; want never: arguments are checked first", n)
 	}
 	if m := d.mutations(); len(m) != 0 {
@@ -450,20 +460,20 @@ func inj(kv ...any) map[string]dbus.Variant {
 
 func TestWrongArgumentSignaturesAreRefusedByTheBusLayer(t *testing.T) {
 	d := startDaemon(t, setup{})
-	obj := d.bus.conn(t).Object(client.BusName, client.ObjectPath)
+	obj := d.bus.Conn(t).Object(client.BusName, client.ObjectPath)
 	err := obj.Call(client.MethodSetThreshold, 0, "cpu", "90").Err
 	if got := errName(err); got != "org.freedesktop.DBus.Error.InvalidArgs" {
 		t.Errorf("SetThreshold(s, s): got %v; want InvalidArgs", err)
 	}
-	if n := len(d.auth.asked()); n != 0 {
+	if n := len(d.auth.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; want never", n)
 	}
 }
 
 func TestEngineErrorsBecomeNamedErrors(t *testing.T) {
 	d := startDaemon(t, setup{})
-	d.auth.answer(client.ActionHeal, yes)
-	d.auth.answer(client.ActionDevelop, yes)
+	d.auth.Answer(client.ActionHeal, bustest.Yes)
+	d.auth.Answer(client.ActionDevelop, bustest.Yes)
 	c := d.client(t, client.Options{})
 	ctx := t.Context()
 	_, err := c.RestartUnit(ctx, "missing.service")
@@ -482,7 +492,7 @@ func TestEngineErrorsBecomeNamedErrors(t *testing.T) {
 
 func TestDryRunCallsAreAllowedButOnlyPlanned(t *testing.T) {
 	d := startDaemon(t, setup{cfg: func(c *config.Config) { c.Healing.DryRun = true }})
-	d.auth.answer(client.ActionHeal, yes)
+	d.auth.Answer(client.ActionHeal, bustest.Yes)
 	res, err := d.client(t, client.Options{}).RestartUnit(t.Context(), "web")
 	if err != nil {
 		t.Fatal(err)
@@ -504,14 +514,14 @@ func TestNoOpSettingsNeedNoAuthorization(t *testing.T) {
 	if err := c.SetHealingEnabled(t.Context(), true); err != nil {
 		t.Errorf("SetHealingEnabled(true) while on: got %v; want success", err)
 	}
-	if n := len(d.auth.asked()); n != 0 {
+	if n := len(d.auth.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; want never", n)
 	}
 }
 
 func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
 	d := startDaemon(t, setup{cfg: func(c *config.Config) { c.DBus.CallsPerWindow = 2 }})
-	d.auth.answer(client.ActionDevelop, yes)
+	d.auth.Answer(client.ActionDevelop, bustest.Yes)
 	c := d.client(t, client.Options{})
 	ctx := t.Context()
 	for i, v := range []float64{50, 60} {
@@ -527,7 +537,7 @@ func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
 	if err := d.client(t, client.Options{}).SetThreshold(ctx, "cpu", 70); !errors.Is(err, client.ErrRateLimited) {
 		t.Errorf("third call from a new connection: got %v; want RateLimited", err)
 	}
-	if n := len(d.auth.asked()); n != 2 {
+	if n := len(d.auth.Requests()); n != 2 {
 		t.Errorf("polkit was asked %d times; want 2: limited calls are refused before", n)
 	}
 	if err := c.Reload(ctx); err != nil {
@@ -541,7 +551,7 @@ func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
 
 func TestSignalsFollowTheEngine(t *testing.T) {
 	d := startDaemon(t, setup{cfg: func(c *config.Config) { c.Healing.Enabled = false }})
-	d.auth.answer(client.ActionDevelop, yes)
+	d.auth.Answer(client.ActionDevelop, bustest.Yes)
 	c := d.client(t, client.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
@@ -606,35 +616,29 @@ func keys(m map[string]dbus.Variant) []string {
 }
 
 func TestTheTryItModeAllowsOnlyTheDaemonsOwnUser(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		owner bool
-	}{{"the daemon's user", true}, {"another user", false}} {
-		t.Run(tc.name, func(t *testing.T) {
-			d := startDaemon(t, setup{mode: "user", authz: func(d *daemon) dbusapi.Authorizer {
-				uid := uint32(os.Getuid())
-				if !tc.owner {
-					uid++
-				}
-				return dbusapi.NewOwnerOnly(d.conn, uid)
-			}})
-			_, err := d.client(t, client.Options{}).RestartUnit(t.Context(), "web")
-			if tc.owner && err != nil {
-				t.Errorf("got %v; want allowed (and planned: the try-it mode is dry-run)", err)
-			}
-			if !tc.owner && !errors.Is(err, client.ErrAccessDenied) {
-				t.Errorf("got %v; want AccessDenied", err)
-			}
-			if m := d.mutations(); len(m) != 0 {
-				t.Errorf("systemd was asked %v", m)
-			}
-		})
+	d := startDaemon(t, setup{mode: "user", authz: func(d *daemon) dbusapi.Authorizer {
+		return dbusapi.NewOwnerOnly(d.conn, uint32(os.Getuid()))
+	}})
+	res, err := d.client(t, client.Options{}).RestartUnit(t.Context(), "web")
+	if err != nil || res.Outcome != "planned" {
+		t.Errorf("the daemon's own user: got %+v, %v; want allowed and planned (the try-it mode is dry-run)", res, err)
+	}
+	const nobody = 65534
+	_, err = client.New(d.bus.ConnAs(t, nobody), client.Options{}).RestartUnit(t.Context(), "web")
+	if !errors.Is(err, client.ErrAccessDenied) {
+		t.Errorf("another user: got %v; want AccessDenied", err)
+	}
+	if m := d.mutations(); len(m) != 0 {
+		t.Errorf("systemd was asked %v", m)
+	}
+	if n := len(d.auth.Requests()); n != 0 {
+		t.Errorf("polkit was asked %d times; the try-it mode does not use it", n)
 	}
 }
 
 func TestASecondDaemonCannotTakeTheName(t *testing.T) {
 	d := startDaemon(t, setup{})
-	srv, err := dbusapi.New(d.bus.conn(t), dbusapi.Options{Engine: d.eng, Audit: d.audit})
+	srv, err := dbusapi.New(d.bus.Conn(t), dbusapi.Options{Engine: d.eng, Audit: d.audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -646,7 +650,7 @@ func TestASecondDaemonCannotTakeTheName(t *testing.T) {
 
 func TestServeReturnsErrBusLostWhenTheBusDies(t *testing.T) {
 	d := startDaemon(t, setup{})
-	d.bus.cmd.Process.Kill()
+	d.conn.Close() // as when dbus-daemon dies or kicks the daemon off
 	select {
 	case err := <-d.serve:
 		if !errors.Is(err, dbusapi.ErrBusLost) {
