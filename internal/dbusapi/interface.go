@@ -85,18 +85,10 @@ var propertiesInterface = introspect.Interface{
 	}}},
 }
 
-var peerInterface = introspect.Interface{
-	Name: "org.freedesktop.DBus.Peer",
-	Methods: []introspect.Method{
-		method("Ping"),
-		method("GetMachineId", out("machine_uuid", "s")),
-	},
-}
-
 // node is what Introspect returns for the daemon's object.
 func node() *introspect.Node {
 	return &introspect.Node{
 		Name:       client.ObjectPath,
-		Interfaces: []introspect.Interface{introspect.IntrospectData, propertiesInterface, peerInterface, healing1},
+		Interfaces: []introspect.Interface{introspect.IntrospectData, introspect.PeerData, propertiesInterface, healing1},
 	}
 }

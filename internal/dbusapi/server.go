@@ -12,10 +12,12 @@ package dbusapi
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -130,7 +132,7 @@ func (s *Server) export() error {
 	}{
 		{&api{s}, client.Interface},
 		{&properties{s}, "org.freedesktop.DBus.Properties"},
-		{introspect.NewIntrospectable(node()), "org.freedesktop.DBus.Introspectable"},
+		{introspectable(node()), "org.freedesktop.DBus.Introspectable"},
 	} {
 		if err := s.conn.Export(e.v, path, e.iface); err != nil {
 			return fmt.Errorf("export %s: %w", e.iface, err)
@@ -138,12 +140,22 @@ func (s *Server) export() error {
 	}
 	// The parents, so `busctl tree org.luminous.Healing` finds the object.
 	for _, p := range []struct{ path, child string }{{"/", "org"}, {"/org", "luminous"}, {"/org/luminous", "Healing"}} {
-		n := &introspect.Node{Interfaces: []introspect.Interface{introspect.IntrospectData, peerInterface}, Children: []introspect.Node{{Name: p.child}}}
-		if err := s.conn.Export(introspect.NewIntrospectable(n), dbus.ObjectPath(p.path), "org.freedesktop.DBus.Introspectable"); err != nil {
+		n := &introspect.Node{Interfaces: []introspect.Interface{introspect.IntrospectData, introspect.PeerData}, Children: []introspect.Node{{Name: p.child}}}
+		if err := s.conn.Export(introspectable(n), dbus.ObjectPath(p.path), "org.freedesktop.DBus.Introspectable"); err != nil {
 			return fmt.Errorf("export %s: %w", p.path, err)
 		}
 	}
 	return nil
+}
+
+// introspectable serves n as is. (godbus's NewIntrospectable can list
+// Peer twice, which busctl rejects.)
+func introspectable(n *introspect.Node) introspect.Introspectable {
+	b, err := xml.MarshalIndent(n, "", "  ")
+	if err != nil {
+		panic("dbusapi: introspection data: " + err.Error()) // static data: a bug
+	}
+	return introspect.Introspectable(strings.TrimSpace(introspect.IntrospectDeclarationString) + "\n" + string(b) + "\n")
 }
 
 // snapshot is the wire form of one engine status, built once per status
