@@ -71,8 +71,7 @@ func busAddress(user bool) (string, error) {
 	if a := SessionBusAddress(); a != "" {
 		return a, nil
 	}
-	return "", &unreachable{why: "no session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist; " +
-		"copy the export line luminous-healingd --user printed"}
+	return "", &unreachable{why: "no session bus: DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist"}
 }
 
 // SessionBusAddress is the session bus both luminous-healingd --user and

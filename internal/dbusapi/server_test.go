@@ -20,15 +20,16 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
+	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/polkit"
 )
 
 func TestTheExportedInterfaceIsTheXML(t *testing.T) {
-	d := startDaemon(t, setup{})
+	d := apitest.Start(t, apitest.Setup{})
 	var data string
-	err := d.bus.Conn(t).Object(client.BusName, client.ObjectPath).Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&data)
+	err := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath).Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestTheExportedInterfaceIsTheXML(t *testing.T) {
 	}
 	// busctl tree walks from /.
 	var root string
-	if err := d.bus.Conn(t).Object(client.BusName, "/org/luminous").Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&root); err != nil {
+	if err := d.Bus.Conn(t).Object(client.BusName, "/org/luminous").Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&root); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(root, `<node name="Healing">`) {
@@ -102,8 +103,8 @@ func TestTheExportedInterfaceIsTheXML(t *testing.T) {
 }
 
 func TestReadsAreOpenToEveryoneWithoutPolkit(t *testing.T) {
-	d := startDaemon(t, setup{})
-	c := d.client(t, client.Options{})
+	d := apitest.Start(t, apitest.Setup{})
+	c := d.Client(t, client.Options{})
 	ctx := t.Context()
 
 	st, err := c.Status(ctx)
@@ -148,19 +149,19 @@ func TestReadsAreOpenToEveryoneWithoutPolkit(t *testing.T) {
 	if err := obj.Call("org.freedesktop.DBus.Properties.Get", 0, client.Interface, "Health").Store(&v); err != nil || v.Value() != "ok" {
 		t.Errorf("Get Health: got %v, %v; want ok", v, err)
 	}
-	if n := len(d.auth.Requests()); n != 0 {
+	if n := len(d.Authority.Requests()); n != 0 {
 		t.Errorf("reads asked polkit %d times; want never", n)
 	}
 }
 
 func TestPropertiesAreReadOnly(t *testing.T) {
-	d := startDaemon(t, setup{})
-	obj := d.bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	d := apitest.Start(t, apitest.Setup{})
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
 	err := obj.Call("org.freedesktop.DBus.Properties.Set", 0, client.Interface, "DryRun", dbus.MakeVariant(true)).Err
 	if name := errName(err); name != "org.freedesktop.DBus.Error.PropertyReadOnly" {
 		t.Errorf("Set DryRun: got %v; want PropertyReadOnly", err)
 	}
-	if d.eng.Status().DryRun {
+	if d.Engine.Status().DryRun {
 		t.Error("Set changed DryRun")
 	}
 	err = obj.Call("org.freedesktop.DBus.Properties.Get", 0, client.Interface, "NoSuch").Err
@@ -193,9 +194,9 @@ type privilegedCall struct {
 	action  string
 	details map[string]string
 	// done reports whether the call had its effect.
-	done func(*daemon) bool
+	done func(*apitest.Daemon) bool
 	// prepare gives the call something to work on.
-	prepare func(*testing.T, *daemon)
+	prepare func(*testing.T, *apitest.Daemon)
 }
 
 func privilegedCalls() []privilegedCall {
@@ -205,55 +206,59 @@ func privilegedCalls() []privilegedCall {
 			return err
 		},
 			client.ActionHeal, map[string]string{"action": "restart", "unit": "web.service", "issue": "unit:web.service"},
-			func(d *daemon) bool { return slices.Contains(d.mutations(), "RestartUnit web.service replace") }, openUnitIssue},
+			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service replace") }, openUnitIssue},
 		{"RestartUnit on a monitored unit", func(ctx context.Context, c *client.Client) error { _, err := c.RestartUnit(ctx, "web"); return err },
 			client.ActionHeal, map[string]string{"action": "restart", "unit": "web.service"},
-			func(d *daemon) bool { return slices.Contains(d.mutations(), "RestartUnit web.service replace") }, nil},
+			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service replace") }, nil},
 		{"RestartUnit on another unit", func(ctx context.Context, c *client.Client) error {
 			_, err := c.RestartUnit(ctx, "other.service")
 			return err
 		},
 			client.ActionDevelop, map[string]string{"action": "restart", "unit": "other.service"},
-			func(d *daemon) bool { return slices.Contains(d.mutations(), "RestartUnit other.service replace") }, nil},
+			func(d *apitest.Daemon) bool {
+				return slices.Contains(d.Mutations(), "RestartUnit other.service replace")
+			}, nil},
 		{"Cleanup", func(ctx context.Context, c *client.Client) error { _, err := c.Cleanup(ctx); return err },
 			client.ActionHeal, map[string]string{"action": "cleanup"},
-			func(d *daemon) bool {
-				return slices.Contains(d.mutations(), "StartUnit systemd-tmpfiles-clean.service replace")
+			func(d *apitest.Daemon) bool {
+				return slices.Contains(d.Mutations(), "StartUnit systemd-tmpfiles-clean.service replace")
 			}, nil},
 		{"Throttle", func(ctx context.Context, c *client.Client) error { _, err := c.Throttle(ctx, "other"); return err },
 			client.ActionHeal, map[string]string{"action": "throttle", "unit": "other.service"},
-			func(d *daemon) bool { return len(d.eng.Status().Throttles) == 1 }, nil},
+			func(d *apitest.Daemon) bool { return len(d.Engine.Status().Throttles) == 1 }, nil},
 		{"Release", func(ctx context.Context, c *client.Client) error { _, err := c.Release(ctx, "other"); return err },
 			client.ActionHeal, map[string]string{"action": "release", "unit": "other.service"},
-			func(d *daemon) bool { return slices.ContainsFunc(d.events(audit.ActionSucceeded), isAction("release")) },
-			func(t *testing.T, d *daemon) {
-				if _, err := d.eng.Throttle(t.Context(), engine.Caller{Name: "test"}, "other.service"); err != nil {
+			func(d *apitest.Daemon) bool {
+				return slices.ContainsFunc(d.Events(audit.ActionSucceeded), isAction("release"))
+			},
+			func(t *testing.T, d *apitest.Daemon) {
+				if _, err := d.Engine.Throttle(t.Context(), engine.Caller{Name: "test"}, "other.service"); err != nil {
 					t.Fatal(err)
 				}
 			}},
 		{"ResetBreaker", func(ctx context.Context, c *client.Client) error { return c.ResetBreaker(ctx, "unit:web.service") },
 			client.ActionHeal, map[string]string{"action": "reset", "unit": "web.service", "issue": "unit:web.service"},
-			func(d *daemon) bool { return len(d.events(audit.BreakerReset)) == 1 }, openUnitIssue},
+			func(d *apitest.Daemon) bool { return len(d.Events(audit.BreakerReset)) == 1 }, openUnitIssue},
 		{"SetDryRun", func(ctx context.Context, c *client.Client) error { return c.SetDryRun(ctx, true) },
 			client.ActionDevelop, map[string]string{"action": "set-dry-run"},
-			func(d *daemon) bool { return d.eng.Status().DryRun }, nil},
+			func(d *apitest.Daemon) bool { return d.Engine.Status().DryRun }, nil},
 		{"SetHealingEnabled", func(ctx context.Context, c *client.Client) error { return c.SetHealingEnabled(ctx, false) },
 			client.ActionDevelop, map[string]string{"action": "set-healing"},
-			func(d *daemon) bool { return !d.eng.Status().HealingEnabled }, nil},
+			func(d *apitest.Daemon) bool { return !d.Engine.Status().HealingEnabled }, nil},
 		{"SetThreshold", func(ctx context.Context, c *client.Client) error { return c.SetThreshold(ctx, "memory", 30) },
 			client.ActionDevelop, map[string]string{"action": "set-threshold"},
-			func(d *daemon) bool { return d.eng.Status().Resources[0].Threshold == 30 }, nil},
+			func(d *apitest.Daemon) bool { return d.Engine.Status().Resources[0].Threshold == 30 }, nil},
 		{"Reload", func(ctx context.Context, c *client.Client) error { return c.Reload(ctx) },
 			client.ActionDevelop, map[string]string{"action": "reload"},
-			func(d *daemon) bool {
-				return slices.ContainsFunc(d.events(audit.SettingChanged), isAction("configuration"))
+			func(d *apitest.Daemon) bool {
+				return slices.ContainsFunc(d.Events(audit.SettingChanged), isAction("configuration"))
 			}, nil},
 		{"InjectIssue", func(ctx context.Context, c *client.Client) error {
 			_, err := c.InjectIssue(ctx, client.Injection{Kind: "disk", Subject: "/srv", Value: 97, Threshold: 90})
 			return err
 		},
 			client.ActionDevelop, map[string]string{"action": "inject", "issue": "disk:/srv"},
-			func(d *daemon) bool { return len(d.events(audit.IssueDetected)) == 1 }, nil},
+			func(d *apitest.Daemon) bool { return len(d.Events(audit.IssueDetected)) == 1 }, nil},
 	}
 }
 
@@ -264,12 +269,12 @@ func isAction(a string) func(audit.Entry) bool {
 // openUnitIssue opens a synthetic issue for web.service, with automatic
 // healing off so only the call under test acts on it, for Heal and
 // ResetBreaker to work on.
-func openUnitIssue(t *testing.T, d *daemon) {
+func openUnitIssue(t *testing.T, d *apitest.Daemon) {
 	t.Helper()
-	if _, err := d.eng.SetHealingEnabled(engine.Caller{Name: "test"}, false); err != nil {
+	if _, err := d.Engine.SetHealingEnabled(engine.Caller{Name: "test"}, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.eng.InjectIssue(t.Context(), engine.Caller{Name: "test"}, engine.Injection{Kind: issue.Unit, Subject: "web.service", Severity: issue.Critical}); err != nil {
+	if _, err := d.Engine.InjectIssue(t.Context(), engine.Caller{Name: "test"}, engine.Injection{Kind: issue.Unit, Subject: "web.service", Severity: issue.Critical}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -278,17 +283,17 @@ func TestPrivilegedCallsAskPolkitWithTheDaemonsDetailsAndActOnYes(t *testing.T) 
 	for _, pc := range privilegedCalls() {
 		t.Run(pc.name, func(t *testing.T) {
 			t.Parallel()
-			d := startDaemon(t, setup{})
+			d := apitest.Start(t, apitest.Setup{})
 			if pc.prepare != nil {
 				pc.prepare(t, d)
-				d.markMutations()
+				d.MarkMutations()
 			}
-			d.auth.Answer(pc.action, bustest.Yes)
-			c := d.client(t, client.Options{})
+			d.Authority.Answer(pc.action, bustest.Yes)
+			c := d.Client(t, client.Options{})
 			if err := pc.call(t.Context(), c); err != nil {
 				t.Fatalf("got %v; want success", err)
 			}
-			reqs := d.auth.Requests()
+			reqs := d.Authority.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("polkit was asked %d times; want once", len(reqs))
 			}
@@ -299,7 +304,7 @@ func TestPrivilegedCallsAskPolkitWithTheDaemonsDetailsAndActOnYes(t *testing.T) 
 					r, pc.action, pc.details, c.Conn().Names()[0])
 			}
 			waitFor(t, "the call's effect", func() bool { return pc.done(d) })
-			allowed := d.events(audit.CallAllowed)
+			allowed := d.Events(audit.CallAllowed)
 			if len(allowed) != 1 || allowed[0].CallerUID != int64(os.Getuid()) || allowed[0].Caller != c.Conn().Names()[0] {
 				t.Errorf("audit: got %+v; want one call-allowed record with the caller's uid and name", allowed)
 			}
@@ -326,32 +331,32 @@ func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
 		for _, pc := range privilegedCalls() {
 			t.Run("polkit answers "+a.name+" to "+pc.name, func(t *testing.T) {
 				t.Parallel()
-				d := startDaemon(t, setup{})
+				d := apitest.Start(t, apitest.Setup{})
 				if pc.prepare != nil {
 					pc.prepare(t, d)
-					d.markMutations()
+					d.MarkMutations()
 				}
-				d.auth.Answer(pc.action, a.answer)
-				before := d.eng.Status()
-				err := pc.call(t.Context(), d.client(t, client.Options{}))
+				d.Authority.Answer(pc.action, a.answer)
+				before := d.Engine.Status()
+				err := pc.call(t.Context(), d.Client(t, client.Options{}))
 				if errName(err) != a.wantErr {
 					t.Fatalf("got %v; want %s", err, a.wantErr)
 				}
 				if msg := err.Error(); strings.Contains(msg, "PolicyKit1") || strings.Contains(msg, "polkit check") {
 					t.Errorf("the caller saw polkit's internals: %q", msg)
 				}
-				if a.answer == bustest.Never && len(d.auth.Cancelled()) != 1 {
-					t.Errorf("polkit never answered and the check was cancelled %d times; want once", len(d.auth.Cancelled()))
+				if a.answer == bustest.Never && len(d.Authority.Cancelled()) != 1 {
+					t.Errorf("polkit never answered and the check was cancelled %d times; want once", len(d.Authority.Cancelled()))
 				}
-				if m := d.mutations(); len(m) != 0 {
+				if m := d.Mutations(); len(m) != 0 {
 					t.Errorf("systemd was asked %v; want nothing", m)
 				}
-				after := d.eng.Status()
+				after := d.Engine.Status()
 				if before.DryRun != after.DryRun || before.HealingEnabled != after.HealingEnabled ||
 					!reflect.DeepEqual(before.Resources, after.Resources) || before.ActiveIssues != after.ActiveIssues {
 					t.Errorf("state changed: before %+v; after %+v", before, after)
 				}
-				denied := d.events(audit.CallDenied)
+				denied := d.Events(audit.CallDenied)
 				if len(denied) != 1 || denied[0].Outcome != a.outcome || denied[0].Action != strings.Fields(pc.name)[0] {
 					t.Errorf("audit: got %+v; want one call-denied record with outcome %s", denied, a.outcome)
 				}
@@ -361,17 +366,17 @@ func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
 }
 
 func TestInteractionIsAllowedOnlyWhenTheCallerSetTheFlag(t *testing.T) {
-	d := startDaemon(t, setup{})
-	d.auth.Answer(client.ActionDevelop, bustest.Challenge)
-	err := d.client(t, client.Options{}).SetDryRun(t.Context(), true)
+	d := apitest.Start(t, apitest.Setup{})
+	d.Authority.Answer(client.ActionDevelop, bustest.Challenge)
+	err := d.Client(t, client.Options{}).SetDryRun(t.Context(), true)
 	if !errors.Is(err, client.ErrInteractiveAuthorizationRequired) {
 		t.Fatalf("without the flag: got %v; want InteractiveAuthorizationRequired", err)
 	}
-	d.auth.Answer(client.ActionDevelop, bustest.Yes) // the password was typed
-	if err := d.client(t, client.Options{Interactive: true}).SetDryRun(t.Context(), true); err != nil {
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes) // the password was typed
+	if err := d.Client(t, client.Options{Interactive: true}).SetDryRun(t.Context(), true); err != nil {
 		t.Fatalf("with the flag: got %v; want success", err)
 	}
-	reqs := d.auth.Requests()
+	reqs := d.Authority.Requests()
 	if len(reqs) != 2 || reqs[0].Flags != 0 || reqs[1].Flags != polkit.AllowUserInteraction {
 		t.Errorf("polkit was asked %+v; want AllowUserInteraction only the second time", reqs)
 	}
@@ -419,11 +424,11 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 		{"an injection with a 5,000-character message", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "message", long)}}, client.ErrorInvalidArgument},
 		{"an injection with a relative mount", raw{client.MethodInjectIssue, []any{inj("kind", "disk", "subject", "srv")}}, client.ErrorInvalidArgument},
 	}
-	d := startDaemon(t, setup{})
-	d.auth.Answer(client.ActionHeal, bustest.Yes)
-	d.auth.Answer(client.ActionDevelop, bustest.Yes)
-	obj := d.bus.Conn(t).Object(client.BusName, client.ObjectPath)
-	before := d.eng.Status()
+	d := apitest.Start(t, apitest.Setup{})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	before := d.Engine.Status()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := obj.CallWithContext(t.Context(), c.method, 0, c.args...).Err
@@ -439,13 +444,13 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	if n := len(d.auth.Requests()); n != 0 {
+	if n := len(d.Authority.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; want never: arguments are checked first", n)
 	}
-	if m := d.mutations(); len(m) != 0 {
+	if m := d.Mutations(); len(m) != 0 {
 		t.Errorf("systemd was asked %v; want nothing", m)
 	}
-	if after := d.eng.Status(); after.ActiveIssues != before.ActiveIssues || !reflect.DeepEqual(after.Resources, before.Resources) {
+	if after := d.Engine.Status(); after.ActiveIssues != before.ActiveIssues || !reflect.DeepEqual(after.Resources, before.Resources) {
 		t.Errorf("state changed: before %+v; after %+v", before, after)
 	}
 }
@@ -459,22 +464,22 @@ func inj(kv ...any) map[string]dbus.Variant {
 }
 
 func TestWrongArgumentSignaturesAreRefusedByTheBusLayer(t *testing.T) {
-	d := startDaemon(t, setup{})
-	obj := d.bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	d := apitest.Start(t, apitest.Setup{})
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
 	err := obj.Call(client.MethodSetThreshold, 0, "cpu", "90").Err
 	if got := errName(err); got != "org.freedesktop.DBus.Error.InvalidArgs" {
 		t.Errorf("SetThreshold(s, s): got %v; want InvalidArgs", err)
 	}
-	if n := len(d.auth.Requests()); n != 0 {
+	if n := len(d.Authority.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; want never", n)
 	}
 }
 
 func TestEngineErrorsBecomeNamedErrors(t *testing.T) {
-	d := startDaemon(t, setup{})
-	d.auth.Answer(client.ActionHeal, bustest.Yes)
-	d.auth.Answer(client.ActionDevelop, bustest.Yes)
-	c := d.client(t, client.Options{})
+	d := apitest.Start(t, apitest.Setup{})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
 	ctx := t.Context()
 	_, err := c.RestartUnit(ctx, "missing.service")
 	if !errors.Is(err, client.ErrNotFound) {
@@ -491,38 +496,38 @@ func TestEngineErrorsBecomeNamedErrors(t *testing.T) {
 }
 
 func TestDryRunCallsAreAllowedButOnlyPlanned(t *testing.T) {
-	d := startDaemon(t, setup{cfg: func(c *config.Config) { c.Healing.DryRun = true }})
-	d.auth.Answer(client.ActionHeal, bustest.Yes)
-	res, err := d.client(t, client.Options{}).RestartUnit(t.Context(), "web")
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.Healing.DryRun = true }})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	res, err := d.Client(t, client.Options{}).RestartUnit(t.Context(), "web")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Outcome != "planned" || !res.DryRun || res.Target != "web.service" || res.Action != "restart" {
 		t.Errorf("got %+v; want a planned restart of web.service", res)
 	}
-	if m := d.mutations(); len(m) != 0 {
+	if m := d.Mutations(); len(m) != 0 {
 		t.Errorf("systemd was asked %v in dry-run", m)
 	}
 }
 
 func TestNoOpSettingsNeedNoAuthorization(t *testing.T) {
-	d := startDaemon(t, setup{})
-	c := d.client(t, client.Options{})
+	d := apitest.Start(t, apitest.Setup{})
+	c := d.Client(t, client.Options{})
 	if err := c.SetDryRun(t.Context(), false); err != nil {
 		t.Errorf("SetDryRun(false) while off: got %v; want success", err)
 	}
 	if err := c.SetHealingEnabled(t.Context(), true); err != nil {
 		t.Errorf("SetHealingEnabled(true) while on: got %v; want success", err)
 	}
-	if n := len(d.auth.Requests()); n != 0 {
+	if n := len(d.Authority.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; want never", n)
 	}
 }
 
 func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
-	d := startDaemon(t, setup{cfg: func(c *config.Config) { c.DBus.CallsPerWindow = 2 }})
-	d.auth.Answer(client.ActionDevelop, bustest.Yes)
-	c := d.client(t, client.Options{})
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.DBus.CallsPerWindow = 2 }})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
 	ctx := t.Context()
 	for i, v := range []float64{50, 60} {
 		if err := c.SetThreshold(ctx, "cpu", v); err != nil {
@@ -534,25 +539,25 @@ func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
 		t.Fatalf("third call: got %v; want RateLimited", err)
 	}
 	// A new connection is the same caller.
-	if err := d.client(t, client.Options{}).SetThreshold(ctx, "cpu", 70); !errors.Is(err, client.ErrRateLimited) {
+	if err := d.Client(t, client.Options{}).SetThreshold(ctx, "cpu", 70); !errors.Is(err, client.ErrRateLimited) {
 		t.Errorf("third call from a new connection: got %v; want RateLimited", err)
 	}
-	if n := len(d.auth.Requests()); n != 2 {
+	if n := len(d.Authority.Requests()); n != 2 {
 		t.Errorf("polkit was asked %d times; want 2: limited calls are refused before", n)
 	}
 	if err := c.Reload(ctx); err != nil {
 		t.Errorf("another method: got %v; want it counted apart", err)
 	}
-	denied := d.events(audit.CallDenied)
+	denied := d.Events(audit.CallDenied)
 	if len(denied) != 2 || denied[0].Outcome != "rate-limited" {
 		t.Errorf("audit: got %+v; want two rate-limited denials", denied)
 	}
 }
 
 func TestSignalsFollowTheEngine(t *testing.T) {
-	d := startDaemon(t, setup{cfg: func(c *config.Config) { c.Healing.Enabled = false }})
-	d.auth.Answer(client.ActionDevelop, bustest.Yes)
-	c := d.client(t, client.Options{})
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.Healing.Enabled = false }})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	events, err := c.Watch(ctx)
@@ -616,29 +621,29 @@ func keys(m map[string]dbus.Variant) []string {
 }
 
 func TestTheTryItModeAllowsOnlyTheDaemonsOwnUser(t *testing.T) {
-	d := startDaemon(t, setup{mode: "user", authz: func(d *daemon) dbusapi.Authorizer {
-		return dbusapi.NewOwnerOnly(d.conn, uint32(os.Getuid()))
+	d := apitest.Start(t, apitest.Setup{Mode: "user", Authorizer: func(d *apitest.Daemon) dbusapi.Authorizer {
+		return dbusapi.NewOwnerOnly(d.Conn, uint32(os.Getuid()))
 	}})
-	res, err := d.client(t, client.Options{}).RestartUnit(t.Context(), "web")
+	res, err := d.Client(t, client.Options{}).RestartUnit(t.Context(), "web")
 	if err != nil || res.Outcome != "planned" {
 		t.Errorf("the daemon's own user: got %+v, %v; want allowed and planned (the try-it mode is dry-run)", res, err)
 	}
 	const nobody = 65534
-	_, err = client.New(d.bus.ConnAs(t, nobody), client.Options{}).RestartUnit(t.Context(), "web")
+	_, err = client.New(d.Bus.ConnAs(t, nobody), client.Options{}).RestartUnit(t.Context(), "web")
 	if !errors.Is(err, client.ErrAccessDenied) {
 		t.Errorf("another user: got %v; want AccessDenied", err)
 	}
-	if m := d.mutations(); len(m) != 0 {
+	if m := d.Mutations(); len(m) != 0 {
 		t.Errorf("systemd was asked %v", m)
 	}
-	if n := len(d.auth.Requests()); n != 0 {
+	if n := len(d.Authority.Requests()); n != 0 {
 		t.Errorf("polkit was asked %d times; the try-it mode does not use it", n)
 	}
 }
 
 func TestASecondDaemonCannotTakeTheName(t *testing.T) {
-	d := startDaemon(t, setup{})
-	srv, err := dbusapi.New(d.bus.Conn(t), dbusapi.Options{Engine: d.eng, Audit: d.audit})
+	d := apitest.Start(t, apitest.Setup{})
+	srv, err := dbusapi.New(d.Bus.Conn(t), dbusapi.Options{Engine: d.Engine, Audit: d.Audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -649,14 +654,14 @@ func TestASecondDaemonCannotTakeTheName(t *testing.T) {
 }
 
 func TestServeReturnsErrBusLostWhenTheBusDies(t *testing.T) {
-	d := startDaemon(t, setup{})
-	d.conn.Close() // as when dbus-daemon dies or kicks the daemon off
+	d := apitest.Start(t, apitest.Setup{})
+	d.Conn.Close() // as when dbus-daemon dies or kicks the daemon off
 	select {
-	case err := <-d.serve:
+	case err := <-d.Served:
 		if !errors.Is(err, dbusapi.ErrBusLost) {
 			t.Errorf("got %v; want ErrBusLost", err)
 		}
-		d.serve <- nil // for the cleanup
+		d.Served <- nil // for the cleanup
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return within 10s of the bus dying")
 	}
