@@ -30,7 +30,7 @@ test:
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 bin/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
-	[ ! -x bin/healingctl ] || install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
+	install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
 	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing.service > $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	install -m 0644 cmd/luminous-healingd/luminous-healing-journal-vacuum.service $(DESTDIR)$(UNITDIR)/
@@ -48,12 +48,10 @@ install: build
 	@# Never overwrite an administrator's configuration.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml ] || \
 		install -m 0644 internal/config/default.toml $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml
-	@if [ -x bin/healingctl ] && bin/healingctl completion bash >/dev/null 2>&1; then \
-		install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d; \
-		bin/healingctl completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl; \
-		bin/healingctl completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl; \
-		bin/healingctl completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish; \
-	fi
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	bin/healingctl completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl
+	bin/healingctl completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl
+	bin/healingctl completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/luminous-healingd $(DESTDIR)$(BINDIR)/healingctl \

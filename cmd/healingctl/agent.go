@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// startAgent starts polkit's text authentication agent, pkttyagent, for
+// this process, the way systemctl does (systemd's spawn-polkit-agent.c):
+// only for a person at a terminal and not for root (polkit never asks
+// root); pkttyagent registers itself for its parent with --fallback so a
+// desktop agent, if any, still wins, and says it is ready by closing the
+// --notify-fd pipe. The returned function stops it. Without pkttyagent it
+// does nothing: polkit then answers "authentication required" and the
+// error says how to go on.
+func startAgent(stderr io.Writer) (stop func()) {
+	nothing := func() {}
+	if os.Geteuid() == 0 || !isTerminal(os.Stdin) {
+		return nothing
+	}
+	path, err := exec.LookPath("pkttyagent")
+	if err != nil {
+		return nothing
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nothing
+	}
+	defer r.Close()
+	cmd := exec.Command(path, "--notify-fd", "3", "--fallback")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		fmt.Fprintf(stderr, "healingctl: could not start pkttyagent (%v); polkit cannot ask for a password\n", err)
+		return nothing
+	}
+	// Wait until it has registered (it closes the pipe), or has died.
+	ready := make(chan struct{})
+	go func() {
+		var b [1]byte
+		r.Read(b[:])
+		close(ready)
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+	}
+	return func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
