@@ -322,7 +322,11 @@ func (c *Client) convert(err error) error {
 	}
 	for _, n := range unreachableNames {
 		if de.Name == n || strings.HasSuffix(n, ".") && strings.HasPrefix(de.Name, n) {
-			return &unreachable{why: fmt.Sprintf("%s is not running (%s)", BusName, de.Name)}
+			why := "nobody owns " + BusName + " on the bus"
+			if strings.HasSuffix(n, ".") {
+				why = fmt.Sprintf("the bus could not start it: %s", de.Name)
+			}
+			return &unreachable{why: why}
 		}
 	}
 	// The bus's own "unknown method" means the daemon is older than this
