@@ -14,9 +14,9 @@ import (
 // startAgent starts polkit's text authentication agent, pkttyagent, for
 // this process, the way systemctl does (systemd's spawn-polkit-agent.c):
 // only for a person at a terminal and not for root (polkit never asks
-// root); pkttyagent registers itself for its parent with --fallback so a
-// desktop agent, if any, still wins, and says it is ready by closing the
-// --notify-fd pipe. The returned function stops it. Without pkttyagent it
+// root); pkttyagent registers itself for its parent, with --fallback in a
+// login session so a desktop agent, if any, still wins, and says it is
+// ready by closing the --notify-fd pipe. The returned function stops it. Without pkttyagent it
 // does nothing: polkit then answers "authentication required" and the
 // error says how to go on.
 func startAgent(stderr io.Writer) (stop func()) {
@@ -33,7 +33,15 @@ func startAgent(stderr io.Writer) (stop func()) {
 		return nothing
 	}
 	defer r.Close()
-	cmd := exec.Command(path, "--notify-fd", "3", "--fallback")
+	args := []string{"--notify-fd", "3"}
+	// polkit uses a --fallback agent only for processes in a login
+	// session, where a desktop's agent may be registered to win; outside
+	// one (su, a container, a service's shell) a fallback agent is never
+	// asked, so register a plain one for this process.
+	if os.Getenv("XDG_SESSION_ID") != "" {
+		args = append(args, "--fallback")
+	}
+	cmd := exec.Command(path, args...)
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	err = cmd.Start()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,6 +42,46 @@ func (m *machine) healingctl(user string, args ...string) ctl {
 	return r
 }
 
+// healingctlOnTerminal runs healingctl as user on a pseudo-terminal
+// (script(1)), as a person types it, and types password when polkit's text
+// agent asks for one. It returns everything the terminal showed, ending in
+// "EXIT=<code>".
+func (m *machine) healingctlOnTerminal(user, password string, args ...string) string {
+	m.t.Helper()
+	cmd := m.Command(m.t.Context(), user, "script", "-qec", "healingctl "+strings.Join(args, " ")+"; echo EXIT=$?", "/dev/null")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	kill := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	defer kill.Stop()
+	var screen strings.Builder
+	buf := make([]byte, 512)
+	typed := false
+	for {
+		n, err := out.Read(buf)
+		screen.Write(buf[:n])
+		// Typed only once asked: the agent discards what came before.
+		if !typed && strings.Contains(screen.String(), "Password:") {
+			io.WriteString(in, password+"\n")
+			typed = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	cmd.Wait()
+	return screen.String()
+}
+
 func orRoot(user string) string {
 	if user == "" {
 		return "root"
@@ -76,6 +117,7 @@ func TestTheDBusAPIOnTheRealStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	m.MustRun(t, "sh", "-c", "echo root:s3cret | chpasswd") // the administrator polkit asks for
 	uid := func(user string) string { return strings.TrimSpace(m.MustRun(t, "id", "-u", user)) }
 	alice, wheeler := uid("alice"), uid("wheeler")
 	t0 := time.Now()
@@ -150,6 +192,26 @@ func TestTheDBusAPIOnTheRealStack(t *testing.T) {
 		}
 	})
 
+	t.Run("on a terminal polkit asks for the administrator's password through pkttyagent", func(t *testing.T) {
+		screen := m.healingctlOnTerminal("alice", "s3cret", "set", "threshold", "memory", "97")
+		if !strings.Contains(screen, "AUTHENTICATING FOR org.luminous.healing.develop") || !strings.Contains(screen, "EXIT=0") {
+			t.Fatalf("want a password prompt and success; the terminal showed:\n%s", screen)
+		}
+		report(t, "prompted by pkttyagent, then: %q", lastLines(screen, 2))
+		screen = m.healingctlOnTerminal("alice", "wrong", "set", "threshold", "memory", "96")
+		if !strings.Contains(screen, "EXIT=4") {
+			t.Errorf("a wrong password: want exit 4; the terminal showed:\n%s", screen)
+		}
+		screen = m.healingctlOnTerminal("alice", "s3cret", "--no-ask-password", "set", "threshold", "memory", "95")
+		if strings.Contains(screen, "Password:") || !strings.Contains(screen, "EXIT=4") {
+			t.Errorf("--no-ask-password: want no prompt and exit 4; the terminal showed:\n%s", screen)
+		}
+		st := m.healingctl("alice", "--json", "status")
+		if !strings.Contains(st.stdout, `"threshold": 97`) {
+			t.Errorf("the memory threshold is not 97 after the one authenticated call:\n%s", st.stdout)
+		}
+	})
+
 	t.Run("root may do everything", func(t *testing.T) {
 		if r := m.healingctl("", "restart", "lh-other"); r.code != 0 {
 			t.Errorf("root: restart an unmonitored unit: exit %d: %s", r.code, r.stderr)
@@ -178,6 +240,8 @@ func TestTheDBusAPIOnTheRealStack(t *testing.T) {
 			{"alice's denied restarts", denied, alice, "RestartUnit", 3},
 			{"alice's denied heal", denied, alice, "Heal", 1},
 			{"alice's denied settings", denied, alice, "SetDryRun", 1},
+			{"alice's authenticated threshold", allowed, alice, "SetThreshold", 1},
+			{"alice's threshold refused on a wrong password or without asking", denied, alice, "SetThreshold", 3},
 			{"wheeler's denied settings", denied, wheeler, "SetThreshold", 1},
 			{"wheeler's allowed restart", allowed, wheeler, "RestartUnit", 1},
 			{"root's allowed restart", allowed, "0", "RestartUnit", 1},
@@ -200,4 +264,13 @@ func TestTheDBusAPIOnTheRealStack(t *testing.T) {
 			t.Errorf("after enabling: exit %d, %q; want the bus to activate the daemon", r.code, r.stderr)
 		}
 	})
+}
+
+func lastLines(s string, n int) string {
+	s = strings.NewReplacer("\x1b[0m", "", "\x1b[1;31m", "", "\r", "").Replace(s)
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
 }
