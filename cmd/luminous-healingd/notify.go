@@ -74,6 +74,9 @@ func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine,
 	} else {
 		fmt.Fprintf(w, "  systemd:  not reachable here; watching resources only\n")
 	}
+	if addr := cfg.Monitoring.Listen; addr != "" {
+		fmt.Fprintf(w, "  web:      http://%s/ (live dashboard; /metrics, /api/v1/status, /healthz)\n", addr)
+	}
 	switch {
 	case b == nil:
 		fmt.Fprintf(w, "  d-bus:    not available (see the warning below); healingctl cannot reach this daemon\n")

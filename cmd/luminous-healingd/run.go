@@ -134,6 +134,13 @@ func loadConfig(o options) (*config.Config, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	o.amend(cfg)
+	return cfg, nil
+}
+
+// amend applies the command line's overrides to a configuration, at start
+// and on every reload.
+func (o options) amend(cfg *config.Config) {
 	if o.interval != 0 {
 		cfg.Monitoring.Interval = config.Duration(o.interval)
 	}
@@ -143,7 +150,6 @@ func loadConfig(o options) (*config.Config, error) {
 	if o.user {
 		cfg.Healing.DryRun = true
 	}
-	return cfg, nil
 }
 
 func daemonMain(c *cli.Context) error {

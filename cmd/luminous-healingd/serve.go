@@ -16,9 +16,11 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/metrics"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
+	"github.com/luminous-healing/luminous-healing/internal/web"
 )
 
 // serve wires the daemon together and runs it until ctx ends.
@@ -83,14 +85,20 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		log.Warn("the saved series could not be read; starting new ones", "err", err)
 	}
 	configPath := o.configPath
+	recorder := metrics.New(metrics.Options{Version: version})
 	eng, err := engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
-		Audit: auditLog, State: store, Predictor: pred, ForceDryRun: o.user,
+		Audit: auditLog, State: store, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
 	})
 	if err != nil {
 		return err
 	}
+	// The HTTP listener: /metrics, the dashboard, /api/v1, /healthz. It
+	// follows reloads itself; --listen wins over the file on every reload
+	// through o.amend.
+	httpd := web.New(web.Options{Engine: eng, History: auditLog, Metrics: recorder.Handler(),
+		ForceDashboard: o.user, Log: log.With("component", "http")})
 
 	// The D-Bus API. Everything is exported before the name is taken.
 	// Without a bus the daemon still watches and heals; it says so once.
@@ -125,6 +133,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		}()
 	}
 	go auditLog.Run(ctx, 250*time.Millisecond)
+	go httpd.Run(ctx)
 	if watcher != nil {
 		go func() {
 			if err := watcher.Run(ctx); err != nil {

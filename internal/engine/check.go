@@ -90,10 +90,14 @@ func (e *Engine) check(ctx context.Context) {
 	snap := e.snap
 	snap.Readings = readings
 	predictive := e.cfg.Predictive
+	var th map[issue.Kind]float64
+	if e.o.Recorder != nil {
+		th = e.thresholdsLocked()
+	}
 	e.mu.Unlock()
 
 	if r := e.o.Recorder; r != nil {
-		r.Checked(snap.Time, took, readings)
+		r.Checked(snap.Time, took, readings, th)
 	}
 	e.publish(pub...)
 	for _, u := range release {
@@ -101,6 +105,8 @@ func (e *Engine) check(ctx context.Context) {
 	}
 	if e.o.Predictor != nil && predictive.Enabled {
 		e.predict(ctx, &snap)
+	} else if r := e.o.Recorder; r != nil {
+		r.Forecasts(nil) // a reload may have turned prediction off
 	}
 	e.pollUnits(ctx)
 	e.publishStatus()
@@ -125,6 +131,7 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 		rec.State = issue.GivenUp
 	}
 	e.issues[rec.ID] = rec
+	e.saveLocked() // the breaker may have counted a relapse
 	e.o.Audit.Record(audit.Entry{Event: audit.IssueDetected, Issue: rec.ID, Target: unitTarget(rec),
 		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: rec.Message, CallerUID: audit.Daemon})
 	if r := e.o.Recorder; r != nil {
@@ -155,6 +162,7 @@ func (e *Engine) resolveLocked(rec *issue.Record, why string) Event {
 // relapseLocked reopens an issue whose healing did not hold; it returns
 // HealingFailed when that gave healing up.
 func (e *Engine) relapseLocked(rec *issue.Record) []Event {
+	defer e.saveLocked()
 	if e.heal.Reopened(rec.ID) {
 		rec.State = issue.GivenUp
 		return []Event{e.breakerOpenedLocked(rec)}
@@ -169,9 +177,6 @@ func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerOpened, Issue: rec.ID, Target: unitTarget(rec),
 		Outcome: "given-up", CallerUID: audit.Daemon,
 		Message: fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)})
-	if r := e.o.Recorder; r != nil {
-		r.BreakerChanged(rec.ID, true)
-	}
 	return Event{Type: HealingFailed, Issue: *rec}
 }
 

@@ -47,15 +47,21 @@ type Watcher interface {
 	Events() <-chan systemd.Event
 }
 
-// Recorder receives measurements as they happen (internal/metrics).
+// Recorder receives measurements as they happen (internal/metrics). Its
+// methods are called without the engine's lock held and must not block.
 type Recorder interface {
-	Checked(at time.Time, took time.Duration, readings []detect.Reading)
+	// Checked follows every monitoring pass: when it sampled, how long
+	// sampling and evaluation took, the readings and the thresholds in
+	// force (0 = off).
+	Checked(at time.Time, took time.Duration, readings []detect.Reading, thresholds map[issue.Kind]float64)
 	IssueDetected(rec issue.Record)
 	IssueResolved(rec issue.Record, open time.Duration)
 	ActionDone(res heal.Result)
-	BreakerChanged(issueID string, open bool)
 	Forecasts(fs []predict.Forecast)
-	Settings(dryRun, healingEnabled bool)
+	// State follows every rebuild of the status, so that what it reports
+	// is right whichever path changed it: a restored breaker, a reset, a
+	// unit recovering, a reload.
+	State(dryRun, healingEnabled bool, interval time.Duration, issues []issue.Record, breakers []heal.BreakerState)
 }
 
 // Options wire an Engine. Only Config, Healer and Audit are required.
@@ -78,6 +84,9 @@ type Options struct {
 	Recorder   Recorder
 	// ForceDryRun keeps dry-run on whatever callers ask (try-it mode).
 	ForceDryRun bool
+	// Amend is applied to every configuration Reload reads, so the
+	// daemon's command-line overrides (--interval, --listen) outlive it.
+	Amend func(*config.Config)
 }
 
 // Engine is the daemon's core. Create it with New and start it with Run.
@@ -103,6 +112,7 @@ type Engine struct {
 	recheck   map[string]time.Time // unit → when to read its state again
 	alerted   map[string]bool      // series with a PredictionAlert out
 	healed    map[string]time.Time // issue id → when its action succeeded
+	refused   map[string]string    // action id without an issue → its last refusal
 	sampleErr string
 
 	status  atomic.Pointer[Status]
@@ -162,6 +172,7 @@ func New(o Options) (*Engine, error) {
 		recheck:  map[string]time.Time{},
 		alerted:  map[string]bool{},
 		healed:   map[string]time.Time{},
+		refused:  map[string]string{},
 		results:  make(chan done, 64),
 		kick:     make(chan struct{}, 1),
 		ping:     make(chan chan struct{}),

@@ -483,3 +483,27 @@ func TestOperatorCallsMapFailuresToCodes(t *testing.T) {
 		}
 	})
 }
+
+func TestReloadKeepsTheCommandLinesOverrides(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("[monitoring]\ninterval = \"60s\"\n"), 0o644)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	amend := func(c *config.Config) { c.Monitoring.Interval = config.Duration(5 * time.Second) }
+	amend(cfg)
+	s := &fakeSampler{}
+	eng, err := engine.New(engine.Options{Config: cfg, ConfigPath: path, Amend: amend,
+		Healer: heal.New(nil, heal.SettingsFrom(cfg, ""), nil), Audit: audit.New(audit.Options{}),
+		NewSampler: func(*config.Config) (engine.Sampler, error) { return s, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Reload(t.Context(), engine.Caller{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := eng.Config().Monitoring.Interval.D(); got != 5*time.Second {
+		t.Errorf("interval after reload = %s; want the --interval override, 5s", got)
+	}
+}

@@ -148,6 +148,16 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	} else if res.Outcome == heal.Failed && c == Auto {
 		pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, State: issue.Failed}, Result: res})
 	}
+	if c == Auto && rec == nil {
+		// Preventive and release actions have no issue to carry their
+		// state: the same refusal again is not news either.
+		quiet = res.Outcome == heal.Refused && e.refused[id] == res.Message
+		if res.Outcome == heal.Refused {
+			e.refused[id] = res.Message
+		} else {
+			delete(e.refused, id)
+		}
+	}
 	if !quiet {
 		e.o.Audit.Record(entryFor(res, c))
 	}

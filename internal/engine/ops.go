@@ -104,9 +104,6 @@ func (e *Engine) ResetBreaker(ctx context.Context, c Caller, id string) error {
 	e.mu.Unlock()
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerReset, Issue: id, Outcome: "reset", CallerUID: c.UID, Caller: c.Name,
 		Message: fmt.Sprintf("breaker for %s reset by uid %d", id, c.UID)})
-	if r := e.o.Recorder; r != nil {
-		r.BreakerChanged(id, false)
-	}
 	e.publishStatus()
 	return nil
 }
@@ -211,20 +208,20 @@ func CheckThreshold(kind issue.Kind, v float64) error {
 // Reload re-reads the configuration file. A bad file changes nothing and
 // the error says why. Runtime overrides are dropped: the file is the truth.
 func (e *Engine) Reload(ctx context.Context, c Caller) error {
-	cfg := config.Default()
+	var cfg *config.Config
+	var err error
 	if e.o.ConfigPath != "" {
-		var err error
 		cfg, err = config.Load(e.o.ConfigPath)
-		if err != nil {
-			e.o.Audit.Record(audit.Entry{Event: audit.SettingChanged, Action: "reload", Outcome: "failed",
-				CallerUID: c.UID, Caller: c.Name, Message: "reload failed, running configuration kept: " + err.Error()})
-			return errorf(ActionFailed, "%v; the running configuration is kept", err)
-		}
 	} else {
-		var err error
-		if cfg, err = config.Parse(config.DefaultTOML); err != nil {
-			return errorf(ActionFailed, "embedded configuration: %v", err)
-		}
+		cfg, err = config.Parse(config.DefaultTOML)
+	}
+	if err != nil {
+		e.o.Audit.Record(audit.Entry{Event: audit.SettingChanged, Action: "reload", Outcome: "failed",
+			CallerUID: c.UID, Caller: c.Name, Message: "reload failed, running configuration kept: " + err.Error()})
+		return errorf(ActionFailed, "%v; the running configuration is kept", err)
+	}
+	if e.o.Amend != nil {
+		e.o.Amend(cfg)
 	}
 	e.mu.Lock()
 	old := e.cfg
@@ -274,9 +271,6 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 func (e *Engine) settingChanged(c Caller, what, value string) {
 	e.o.Audit.Record(audit.Entry{Event: audit.SettingChanged, Action: what, Outcome: value, CallerUID: c.UID, Caller: c.Name,
 		Message: fmt.Sprintf("%s set to %s by uid %d", what, value, c.UID)})
-	if r := e.o.Recorder; r != nil {
-		r.Settings(e.heal.DryRun(), e.HealingEnabled())
-	}
 	e.publishStatus()
 }
 

@@ -116,6 +116,9 @@ func (e *Engine) publishStatus() {
 	if e.o.Predictor != nil {
 		st.Forecasts = e.o.Predictor.Forecasts()
 	}
+	if r := e.o.Recorder; r != nil {
+		r.State(st.DryRun, st.HealingEnabled, st.Interval, st.Issues, st.Breakers)
+	}
 	old := e.status.Swap(st)
 	if old == nil || changed(old, st) {
 		e.publish(Event{Type: StatusChanged})

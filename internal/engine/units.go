@@ -179,9 +179,6 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 			e.heal.ResetBreaker(id)
 			e.o.Audit.Record(audit.Entry{Event: audit.BreakerReset, Issue: id, Target: u.Name, Outcome: "recovered",
 				CallerUID: audit.Daemon, Message: fmt.Sprintf("%s recovered by itself; healing re-armed", u.Name)})
-			if r := e.o.Recorder; r != nil {
-				r.BreakerChanged(id, false)
-			}
 			e.saveLocked()
 		}
 	}

@@ -165,14 +165,17 @@ func (m *Manager) Services(ctx context.Context) ([]heal.Usage, error) {
 }
 
 // fromCgroup fills CPU and memory use from the cgroup file system where
-// systemd's accounting did not: cgroup v2 (cpu.stat, memory.current) or the
-// v1 cpuacct and memory controllers.
+// systemd's accounting did not: cgroup v2 (cpu.stat, memory.current, also
+// under unified/ on a hybrid system, where cpu.stat is kept even without
+// the cpu controller) or the v1 cpuacct and memory controllers.
 func (m *Manager) fromCgroup(cg string, cpu, mem *uint64) {
 	if cg == "" || strings.Contains(cg, "..") {
 		return
 	}
 	if *cpu == heal.Unset {
 		if v, ok := cpuStatUsage(filepath.Join(m.cgroups, cg, "cpu.stat")); ok {
+			*cpu = v * 1000
+		} else if v, ok := cpuStatUsage(filepath.Join(m.cgroups, "unified", cg, "cpu.stat")); ok {
 			*cpu = v * 1000
 		} else if v, ok := readUint(filepath.Join(m.cgroups, "cpuacct", cg, "cpuacct.usage")); ok {
 			*cpu = v

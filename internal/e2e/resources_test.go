@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+func TestAFullDiskIsCleanedUpByTheCleanupUnits(t *testing.T) {
+	const mount = "/srv/lhdisk"
+	m := bootInstalled(t, boot{
+		config: `
+[monitoring]
+interval = "1s"
+mounts = ["` + mount + `"]
+[thresholds]
+disk = 50.0
+[predictive]
+enabled = false
+`,
+		units: map[string]testbed.File{
+			// A 16 MiB file system of its own, so filling it harms nothing.
+			"srv-lhdisk.mount": {Data: []byte("[Mount]\nWhat=tmpfs\nWhere=" + mount + "\nType=tmpfs\nOptions=size=16m,mode=0755\n"), Mode: 0o644},
+		},
+		files: map[string]testbed.File{
+			// What systemd-tmpfiles-clean.service, the default cleanup
+			// unit, removes: anything in junk/ older than a second.
+			"/etc/tmpfiles.d/lhdisk.conf": {Data: []byte("e " + mount + "/junk - - - 1s\n"), Mode: 0o644},
+		},
+		start:         []string{"srv-lhdisk.mount"},
+		noStartDaemon: true,
+	})
+	m.MustRun(t, "mkdir", "-p", mount+"/junk")
+	m.MustRun(t, "systemctl", "start", "luminous-healing.service")
+	m.waitFor(10*time.Second, "luminous-healing", func() bool { return m.isActive("luminous-healing.service") })
+	t0 := time.Now()
+	m.MustRun(t, "dd", "if=/dev/zero", "of="+mount+"/junk/big", "bs=1M", "count=12", "status=none")
+
+	var done []testbed.JournalEntry
+	m.waitFor(20*time.Second, "a cleanup that succeeded", func() bool {
+		done = m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+			return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.ActionSucceeded] && e.Field("HEALING_ACTION") == "cleanup"
+		})
+		return len(done) > 0
+	})
+	freed, _ := strconv.ParseUint(done[0].Field("HEALING_FREED_BYTES"), 10, 64)
+	if freed < 12<<20 {
+		t.Errorf("freed %d bytes; want at least the 12 MiB written", freed)
+	}
+	if out, _ := m.run("ls", "-A", mount+"/junk"); strings.TrimSpace(out) != "" {
+		t.Errorf("junk/ still holds %q", out)
+	}
+	if !strings.Contains(done[0].Field("HEALING_TARGET"), "systemd-tmpfiles-clean.service") {
+		t.Errorf("cleanup started %q; want the default systemd-tmpfiles-clean.service", done[0].Field("HEALING_TARGET"))
+	}
+	m.waitFor(10*time.Second, "the disk issue to resolve", func() bool {
+		return len(m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.IssueResolved]))) > 0
+	})
+	report(t, "freed %s on %s by %s", fmt.Sprintf("%.1f MiB", float64(freed)/(1<<20)), mount, done[0].Field("HEALING_TARGET"))
+}
+
+func TestACPUHogIsThrottledAndReleasedOnceThePressureClears(t *testing.T) {
+	config := `
+[monitoring]
+interval = "1s"
+[thresholds]
+cpu = 60.0
+[predictive]
+enabled = false
+`
+	m := bootInstalled(t, boot{
+		config: config,
+		units: map[string]testbed.File{
+			// Two busy loops, both cores, while /run/lh-burn exists; the
+			// unit stays active after.
+			"lh-hog.service": unitFile(`/bin/sh -c 'burn() { while [ -e /run/lh-burn ]; do :; done; }; burn & burn; exec sleep infinity'`),
+		},
+		files: map[string]testbed.File{"/run/lh-burn": {Data: nil, Mode: 0o644}},
+		start: []string{"lh-hog.service"},
+	})
+	t0 := time.Now()
+	m.waitFor(30*time.Second, "CPUWeight=20 on lh-hog", func() bool { return m.prop("lh-hog.service", "CPUWeight") == "20" })
+	acts := m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+		return e.Field("HEALING_ACTION") == "throttle" && e.Field("HEALING_OUTCOME") == "succeeded"
+	})
+	if len(acts) == 0 || acts[0].Field("HEALING_TARGET") != "lh-hog.service" {
+		t.Fatalf("throttle records = %v; want lh-hog.service chosen as the top consumer", acts)
+	}
+	// The runtime drop-in systemd wrote is what `systemctl show` reads.
+	if out, _ := m.run("systemctl", "cat", "lh-hog.service"); !strings.Contains(out, "/run/systemd/system.control/lh-hog.service.d") {
+		t.Errorf("no runtime drop-in for the limit:\n%s", out)
+	}
+
+	// The pressure clears: the hog stops burning but keeps running. (Other
+	// work on a shared development box can keep the CPU busy a while.)
+	m.MustRun(t, "rm", "/run/lh-burn")
+	m.waitFor(90*time.Second, "CPUWeight back to unset on lh-hog", func() bool { return m.prop("lh-hog.service", "CPUWeight") == "[not set]" })
+	if !m.isActive("lh-hog.service") {
+		t.Errorf("lh-hog is not active; the throttle must not have stopped it")
+	}
+	released := m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+		return e.Field("HEALING_ACTION") == "release" && e.Field("HEALING_OUTCOME") == "succeeded"
+	})
+	if len(released) != 1 {
+		t.Errorf("%d release records; want 1", len(released))
+	}
+	report(t, "CPUWeight=20 on lh-hog after %s, released after the issue cleared", at(acts[0]).Sub(t0).Round(10*time.Millisecond))
+}

@@ -1,0 +1,391 @@
+// Package metrics exports the daemon's measurements in the Prometheus format
+// (SPEC §8): it implements the engine's Recorder with client_golang and owns
+// the registry behind /metrics, with the Go and process collectors beside
+// the daemon's own metrics. docs/metrics.md lists every metric.
+//
+// It is an adapter: it imports the shared leaf packages (issue, detect, heal,
+// predict) and nothing above them. Only cmd/ wires it into the engine; the
+// HTTP listener (internal/web) serves its Handler.
+package metrics
+
+import (
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/predict"
+)
+
+// healingActions are the actions that heal an issue: the values of the
+// action label of the resolved and failed counters.
+var healingActions = []issue.Action{issue.Restart, issue.Cleanup, issue.Throttle}
+
+// allActions adds release, which lifts a throttle and heals nothing.
+var allActions = append(append([]issue.Action(nil), healingActions...), heal.Release)
+
+var outcomes = []heal.Outcome{heal.Succeeded, heal.Failed, heal.Planned, heal.Refused}
+
+// thresholdKinds are the kinds whose thresholds are percentages.
+var thresholdKinds = []issue.Kind{issue.CPU, issue.Memory, issue.Disk, issue.Pressure}
+
+// Recorder holds the daemon's metrics. It implements engine.Recorder and is
+// safe for concurrent use.
+type Recorder struct {
+	reg *prometheus.Registry
+
+	detected       *prometheus.CounterVec
+	resolved       *prometheus.CounterVec
+	failed         *prometheus.CounterVec
+	actions        *prometheus.CounterVec
+	lastCheck      prometheus.Gauge
+	detection      prometheus.Histogram
+	resolution     prometheus.Histogram
+	actionDuration *prometheus.HistogramVec
+	timeTo         *prometheus.GaugeVec
+	usage          *prometheus.GaugeVec
+	load           prometheus.Gauge
+	threshold      *prometheus.GaugeVec
+	loadThreshold  prometheus.Gauge
+	freed          prometheus.Counter
+	breaker        *prometheus.GaugeVec
+	dryRun         prometheus.Gauge
+	enabled        prometheus.Gauge
+	interval       prometheus.Gauge
+	active         *prometheus.GaugeVec
+
+	mu         sync.Mutex
+	succeeded  float64 // healing actions that succeeded, for the success ratio
+	failures   float64 // ... and that failed
+	accuracy   func() (float64, bool)
+	resources  map[string]bool // label values set, to drop the ones that go away
+	forecasts  map[string]bool
+	breakers   map[string]bool
+	haveLoad   bool
+	thresholds map[issue.Kind]bool
+}
+
+// Options configure a Recorder.
+type Options struct {
+	Version string
+	// Accuracy reports the prediction accuracy score (0–1) and whether
+	// there is one yet; nil until prediction scores its forecasts.
+	Accuracy func() (float64, bool)
+}
+
+// New returns a Recorder with every metric registered, including the Go
+// runtime and process collectors.
+func New(o Options) *Recorder {
+	r := &Recorder{
+		reg:        prometheus.NewRegistry(),
+		accuracy:   o.Accuracy,
+		resources:  map[string]bool{},
+		forecasts:  map[string]bool{},
+		breakers:   map[string]bool{},
+		thresholds: map[issue.Kind]bool{},
+	}
+	r.detected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_issues_detected_total",
+		Help: "Issues opened, by kind (injected synthetic issues included).",
+	}, []string{"kind"})
+	r.resolved = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_issues_resolved_total",
+		Help: "Healing actions that ran and succeeded, by action.",
+	}, []string{"action"})
+	r.failed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_issues_failed_total",
+		Help: "Healing actions that ran and failed, by action.",
+	}, []string{"action"})
+	r.actions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_actions_total",
+		Help: "Actions by action and outcome: succeeded, failed, planned (dry-run) or refused (a safety rule).",
+	}, []string{"action", "outcome"})
+	r.lastCheck = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_last_check_timestamp_seconds",
+		Help: "When the last monitoring pass sampled, in seconds since the epoch.",
+	})
+	successRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "healing_success_ratio",
+		Help: "Share of the healing actions run since the daemon started that succeeded; NaN before the first.",
+	}, r.successRatio)
+	r.detection = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "healing_detection_duration_seconds",
+		Help: "Time one monitoring pass takes to sample every signal and evaluate the thresholds.",
+		// A pass takes about 10 µs; the top buckets catch a stalled /proc or statfs.
+		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3, 0.1, 0.5, 2.5},
+	})
+	r.resolution = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "healing_resolution_duration_seconds",
+		Help:    "Time from an issue's detection to its resolution.",
+		Buckets: []float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600},
+	})
+	r.actionDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "healing_action_duration_seconds",
+		Help:    "Time an action that ran took, including waiting for systemd's job, by action.",
+		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 90},
+	}, []string{"action"})
+	r.timeTo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "healing_time_to_threshold_seconds",
+		Help: "Predicted time until a resource series crosses its threshold; absent when no rising trend is forecast.",
+	}, []string{"resource"})
+	r.usage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "healing_resource_usage_ratio",
+		Help: "Latest reading of each percentage series (cpu, memory, disk:MOUNT, inodes:MOUNT, pressure:RESOURCE) as a ratio 0–1.",
+	}, []string{"resource"})
+	r.load = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_load_average",
+		Help: "Latest 1-minute load average (not a ratio, so not in healing_resource_usage_ratio).",
+	})
+	r.threshold = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "healing_threshold_ratio",
+		Help: "Threshold in force for each percentage kind, as a ratio 0–1; absent when off.",
+	}, []string{"kind"})
+	r.loadThreshold = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_load_average_threshold",
+		Help: "Load average threshold in force.",
+	})
+	r.freed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "healing_cleanup_freed_bytes_total",
+		Help: "Bytes freed on the watched mounts by cleanup actions.",
+	})
+	r.breaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "healing_breaker_open",
+		Help: "1 when healing of an issue is given up (the breaker is open), 0 while it only backs off; absent when the breaker is idle.",
+	}, []string{"issue"})
+	r.dryRun = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_dry_run",
+		Help: "1 when actions are planned and recorded instead of executed.",
+	})
+	r.enabled = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_enabled",
+		Help: "1 when automatic healing is on.",
+	})
+	r.interval = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_check_interval_seconds",
+		Help: "Time between monitoring passes (monitoring.interval), for alerts on checks that stop.",
+	})
+	r.active = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "healing_active_issues",
+		Help: "Issues open now, by severity.",
+	}, []string{"severity"})
+	accuracy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "healing_prediction_accuracy_ratio",
+		Help: "Share of scored forecasts that came true; NaN until forecasts have been scored.",
+	}, r.predictionAccuracy)
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "healing_build_info",
+		Help:        "Always 1; the version label says which build runs.",
+		ConstLabels: prometheus.Labels{"version": o.Version},
+	})
+	build.Set(1)
+
+	r.reg.MustRegister(
+		r.detected, r.resolved, r.failed, r.actions, r.lastCheck, successRatio,
+		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
+		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
+		r.enabled, r.interval, r.active, build,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+
+	// Every series with a known, bounded label set exists from the start,
+	// so that rate() and absent() see a zero rather than nothing.
+	for _, k := range issue.Kinds {
+		r.detected.WithLabelValues(string(k))
+	}
+	for _, a := range healingActions {
+		r.resolved.WithLabelValues(string(a))
+		r.failed.WithLabelValues(string(a))
+	}
+	for _, a := range allActions {
+		for _, o := range outcomes {
+			r.actions.WithLabelValues(string(a), string(o))
+		}
+	}
+	for _, s := range []issue.Severity{issue.Warning, issue.Critical} {
+		r.active.WithLabelValues(s.String())
+	}
+	return r
+}
+
+// Registry is where the metrics are registered, for tests and for
+// collectors added by other packages.
+func (r *Recorder) Registry() *prometheus.Registry { return r.reg }
+
+// Handler serves the registry in the Prometheus text format (or
+// OpenMetrics, when the scraper asks for it), gzipped when accepted.
+func (r *Recorder) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{
+		ErrorHandling:       promhttp.ContinueOnError,
+		MaxRequestsInFlight: 4,
+		Timeout:             10 * time.Second,
+		EnableOpenMetrics:   true,
+	})
+}
+
+func (r *Recorder) successRatio() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.succeeded + r.failures; n > 0 {
+		return r.succeeded / n
+	}
+	return math.NaN()
+}
+
+func (r *Recorder) predictionAccuracy() float64 {
+	// TODO(predict): the predict branch scores forecasts against what
+	// happened; cmd/ passes its figure as Options.Accuracy once it lands.
+	// Until then the ratio is honestly unknown.
+	if r.accuracy == nil {
+		return math.NaN()
+	}
+	if v, ok := r.accuracy(); ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// Checked records a monitoring pass.
+func (r *Recorder) Checked(at time.Time, took time.Duration, readings []detect.Reading, thresholds map[issue.Kind]float64) {
+	r.detection.Observe(took.Seconds())
+	r.lastCheck.Set(float64(at.UnixNano()) / 1e9)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(readings))
+	haveLoad := false
+	for _, rd := range readings {
+		if rd.Kind == issue.Load {
+			r.load.Set(rd.Value)
+			haveLoad = true
+			continue
+		}
+		r.usage.WithLabelValues(rd.ID).Set(rd.Value / 100)
+		seen[rd.ID] = true
+	}
+	forget(r.usage, r.resources, seen)
+	r.resources = seen
+	if !haveLoad && r.haveLoad {
+		r.load.Set(math.NaN())
+	}
+	r.haveLoad = haveLoad
+
+	for _, k := range thresholdKinds {
+		if v := thresholds[k]; v > 0 {
+			r.threshold.WithLabelValues(string(k)).Set(v / 100)
+			r.thresholds[k] = true
+		} else if r.thresholds[k] {
+			r.threshold.DeleteLabelValues(string(k))
+			delete(r.thresholds, k)
+		}
+	}
+	r.loadThreshold.Set(thresholds[issue.Load])
+}
+
+// forget deletes the series of vec whose label value was in old but is
+// not in now.
+func forget(vec *prometheus.GaugeVec, old, now map[string]bool) {
+	for id := range old {
+		if !now[id] {
+			vec.DeleteLabelValues(id)
+		}
+	}
+}
+
+// IssueDetected counts a new issue.
+func (r *Recorder) IssueDetected(rec issue.Record) {
+	r.detected.WithLabelValues(string(rec.Kind)).Inc()
+}
+
+// IssueResolved records how long an issue was open.
+func (r *Recorder) IssueResolved(rec issue.Record, open time.Duration) {
+	r.resolution.Observe(open.Seconds())
+}
+
+// ActionDone counts an action by outcome, and for the healing actions that
+// ran, their success or failure, duration and the bytes cleanup freed.
+func (r *Recorder) ActionDone(res heal.Result) {
+	act := res.Action
+	known := false
+	for _, a := range allActions {
+		known = known || a == act
+	}
+	if !known {
+		return // keeps the action label bounded whatever heal grows
+	}
+	r.actions.WithLabelValues(string(act), string(res.Outcome)).Inc()
+	if res.Outcome != heal.Succeeded && res.Outcome != heal.Failed {
+		return
+	}
+	r.actionDuration.WithLabelValues(string(act)).Observe(res.Duration.Seconds())
+	if res.FreedBytes > 0 && !res.DryRun {
+		r.freed.Add(float64(res.FreedBytes))
+	}
+	if act == heal.Release {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res.Outcome == heal.Succeeded {
+		r.resolved.WithLabelValues(string(act)).Inc()
+		r.succeeded++
+	} else {
+		r.failed.WithLabelValues(string(act)).Inc()
+		r.failures++
+	}
+}
+
+// Forecasts replaces the time-to-threshold gauges.
+func (r *Recorder) Forecasts(fs []predict.Forecast) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(fs))
+	for _, f := range fs {
+		r.timeTo.WithLabelValues(f.Series).Set(f.TimeToThreshold.Seconds())
+		seen[f.Series] = true
+	}
+	forget(r.timeTo, r.forecasts, seen)
+	r.forecasts = seen
+}
+
+// State records the settings, the open issues and the breakers.
+func (r *Recorder) State(dryRun, healingEnabled bool, interval time.Duration, issues []issue.Record, breakers []heal.BreakerState) {
+	r.dryRun.Set(b2f(dryRun))
+	r.enabled.Set(b2f(healingEnabled))
+	r.interval.Set(interval.Seconds())
+	var warn, crit float64
+	for _, rec := range issues {
+		switch rec.Severity {
+		case issue.Warning:
+			warn++
+		case issue.Critical:
+			crit++
+		}
+	}
+	r.active.WithLabelValues(issue.Warning.String()).Set(warn)
+	r.active.WithLabelValues(issue.Critical.String()).Set(crit)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := make(map[string]bool, len(breakers))
+	for _, b := range breakers {
+		r.breaker.WithLabelValues(b.IssueID).Set(b2f(b.GivenUp))
+		seen[b.IssueID] = true
+	}
+	forget(r.breaker, r.breakers, seen)
+	r.breakers = seen
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

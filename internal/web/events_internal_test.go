@@ -1,0 +1,32 @@
+package web
+
+import (
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+)
+
+func TestRecentActionsFoldRepeats(t *testing.T) {
+	refused := audit.Entry{Event: audit.ActionRefused, Action: "cleanup", Issue: "disk:/nix", Outcome: "refused", Message: "no cleanup units"}
+	restart := audit.Entry{Event: audit.ActionSucceeded, Action: "restart", Target: "nginx.service", Outcome: "succeeded", Message: "restarted"}
+	other := audit.Entry{Event: audit.IssueDetected, Issue: "cpu"}
+	var history []audit.Entry // newest first, as audit.Log.History returns it
+	history = append(history, restart, refused, other, refused, refused, restart)
+	for i := range 20 {
+		history = append(history, audit.Entry{Event: audit.ActionPlanned, Action: "throttle", Outcome: "planned", Message: time.Duration(i).String()})
+	}
+	got := recent(history)
+	want := []struct {
+		action  string
+		repeats int
+	}{{"restart", 1}, {"cleanup", 3}, {"restart", 1}}
+	if len(got) != recentActions {
+		t.Fatalf("got %d actions; want the latest %d", len(got), recentActions)
+	}
+	for i, w := range want {
+		if got[i].Action != w.action || got[i].Repeats != w.repeats {
+			t.Errorf("action %d: got %s ×%d; want %s ×%d", i, got[i].Action, got[i].Repeats, w.action, w.repeats)
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/engine"
+)
+
+// rebindEvery is how often a listener that could not bind tries again: the
+// port may be held by a daemon that is going away.
+const rebindEvery = 30 * time.Second
+
+// Run serves HTTP on the configured address until ctx ends, following
+// reloads: a new listen address rebinds, the metrics and dashboard switches
+// apply at once, and "" stops listening. A failure to bind is logged, not
+// returned: healing goes on without the listener, which tries again.
+func (s *Server) Run(ctx context.Context) error {
+	events, unsubscribe := s.o.Engine.Subscribe(16)
+	defer unsubscribe()
+	var cur *running
+	defer func() { cur.stop() }()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+
+	apply := func() {
+		c := s.o.Engine.Config()
+		addr := s.listenAddr(c)
+		if cur != nil && cur.addr == addr {
+			return
+		}
+		cur.stop()
+		cur = nil
+		s.addr.Store(nil)
+		s.loopback.Store(loopbackAddr(addr))
+		if addr == "" {
+			s.log.Info("the HTTP listener is off")
+			return
+		}
+		r, err := s.start(addr)
+		if err != nil {
+			s.log.Error("could not start the HTTP listener; retrying", "listen", addr, "err", err, "retry_in", rebindEvery)
+			retry.Reset(rebindEvery)
+			return
+		}
+		cur = r
+		bound := r.ln.Addr().String()
+		s.addr.Store(&bound)
+		s.loopback.Store(r.loopback)
+		attrs := []any{"listen", bound, "metrics", s.metricsOn(), "dashboard", s.dashboardOn()}
+		if !r.loopback {
+			attrs = append(attrs, "note", "not loopback: anyone who can reach this address can read the status")
+		}
+		s.log.Info("HTTP listener started", attrs...)
+	}
+	apply()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			switch ev.Type {
+			case engine.ConfigChanged:
+				apply()
+			case engine.StatusChanged:
+				s.series.observe(s.o.Engine.Status())
+			}
+		case <-retry.C:
+			apply()
+		}
+	}
+}
+
+// running is one bound listener and its server.
+type running struct {
+	addr     string
+	ln       net.Listener
+	srv      *http.Server
+	cancel   context.CancelFunc
+	done     chan struct{}
+	loopback bool
+}
+
+func (s *Server) start(addr string) (*running, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	ip := net.ParseIP(host)
+	// Requests' contexts derive from base, so cancelling it ends the
+	// open event streams, which Shutdown alone would wait for.
+	base, cancel := context.WithCancel(context.Background())
+	r := &running{addr: addr, ln: ln, cancel: cancel, done: make(chan struct{}),
+		loopback: ip != nil && ip.IsLoopback()}
+	r.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// The event stream extends its own deadline before every write.
+		WriteTimeout:   30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 16 << 10,
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		defer close(r.done)
+		if err := r.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("the HTTP listener stopped", "listen", addr, "err", err)
+		}
+	}()
+	return r, nil
+}
+
+// stop closes the listener, ends the event streams and waits briefly for
+// requests in flight.
+func (r *running) stop() {
+	if r == nil {
+		return
+	}
+	r.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.srv.Shutdown(ctx); err != nil {
+		r.srv.Close()
+	}
+	<-r.done
+}
+
+// Addr returns the address the listener is bound to, or "" when it is not
+// listening; for tests and the try-it mode's banner.
+func (s *Server) Addr() string {
+	if a := s.addr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
