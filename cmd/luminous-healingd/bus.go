@@ -34,7 +34,9 @@ func (b *bus) close() {
 	if b == nil {
 		return
 	}
-	b.conn.Close()
+	if b.conn != nil {
+		b.conn.Close()
+	}
 	if b.own != nil {
 		b.own.Process.Signal(syscall.SIGTERM)
 		b.own.Wait()
