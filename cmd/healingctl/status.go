@@ -46,13 +46,15 @@ func paint(on bool, severity, s string) string {
 	if !on {
 		return s
 	}
+	// Codes of one length, so tabwriter's columns stay aligned when every
+	// cell of a column is painted.
 	switch severity {
 	case "warning":
-		return "\x1b[33m" + s + "\x1b[0m"
+		return "\x1b[0;33m" + s + "\x1b[0m"
 	case "critical":
 		return "\x1b[1;31m" + s + "\x1b[0m"
 	case "ok":
-		return "\x1b[32m" + s + "\x1b[0m"
+		return "\x1b[0;32m" + s + "\x1b[0m"
 	}
 	return s
 }
