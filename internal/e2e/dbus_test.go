@@ -131,6 +131,14 @@ func TestTheDBusAPIOnTheRealStack(t *testing.T) {
 		}
 	})
 
+	t.Run("the bus policy lets only root own the name", func(t *testing.T) {
+		_, stderr, err := m.RunAs(t.Context(), "alice", "dbus-send", "--system", "--print-reply", "--dest=org.freedesktop.DBus",
+			"/org/freedesktop/DBus", "org.freedesktop.DBus.RequestName", "string:org.luminous.Healing", "uint32:4")
+		if err == nil || !strings.Contains(stderr, "AccessDenied") {
+			t.Errorf("alice's RequestName: %v, %q; want AccessDenied", err, stderr)
+		}
+	})
+
 	t.Run("an unprivileged user reads the status", func(t *testing.T) {
 		r := m.healingctl("alice", "status")
 		if r.code != 0 || !strings.Contains(r.stdout, "Health:") || !strings.Contains(r.stdout, "lh-web.service") {
