@@ -17,7 +17,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: all build test install uninstall clean
+.PHONY: all build test install install-bin install-data install-completion uninstall clean
 
 all: build
 
@@ -27,10 +27,18 @@ build:
 test:
 	$(GO) test -count=1 -timeout 20m ./...
 
-install: build
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+# install is three steps so that packagers who build the binaries their own
+# way (the flake's buildGoModule) can run the last two alone:
+#   make install-data install-completion PREFIX=$out HEALINGCTL=$out/bin/healingctl
+install: build install-bin install-data install-completion
+
+install-bin:
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0755 bin/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
 	install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
+
+install-data:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing.service > $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	install -m 0644 cmd/luminous-healingd/luminous-healing-journal-vacuum.service $(DESTDIR)$(UNITDIR)/
@@ -43,15 +51,25 @@ install: build
 	@for f in polkit/org.luminous.healing.policy; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/polkit-1/actions; install -m 0644 $$f $(DESTDIR)$(DATADIR)/polkit-1/actions/; done
 	@for f in polkit/*.rules; do [ -f $$f ] || continue; install -m 0644 $$f $(DESTDIR)$(DOCDIR)/; done
+	@# The Grafana dashboard and Prometheus alert rules, where the NixOS
+	@# example (nixos/example-configuration.nix) and docs point provisioning.
+	@for f in docs/grafana/*.json; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/luminous-healing/grafana; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/grafana/; done
+	@for f in docs/prometheus/*.rules.yml; do [ -f $$f ] || continue; \
+		install -d $(DESTDIR)$(DATADIR)/luminous-healing/prometheus; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/prometheus/; done
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/luminous-healing
 	@# Never overwrite an administrator's configuration.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml ] || \
 		install -m 0644 internal/config/default.toml $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml
+
+# The completions are printed by healingctl itself.
+HEALINGCTL ?= bin/healingctl
+install-completion:
 	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
-	bin/healingctl completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl
-	bin/healingctl completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl
-	bin/healingctl completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
+	$(HEALINGCTL) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl
+	$(HEALINGCTL) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl
+	$(HEALINGCTL) completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/luminous-healingd $(DESTDIR)$(BINDIR)/healingctl \
@@ -63,7 +81,7 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl \
 		$(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/luminous-healing
 	@echo "kept $(SYSCONFDIR)/luminous-healing/config.toml and /var/lib/luminous-healing"
 
 clean:

@@ -80,12 +80,13 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	}
 	healer := heal.New(sd, heal.SettingsFrom(cfg, self), freeBytes)
 	auditLog := audit.New(audit.Options{Store: store, Journal: mode == "system" && audit.JournalAvailable(), Logger: log})
-	pred, err := predict.New(cfg.Predictive.HistorySize, store)
+	pred, err := predict.New(predict.SettingsFrom(cfg.Predictive), store)
 	if err != nil {
-		log.Warn("the saved series could not be read; starting new ones", "err", err)
+		log.Warn("the saved prediction history could not be fully read; what could not is dropped", "err", err)
 	}
 	configPath := o.configPath
-	recorder := metrics.New(metrics.Options{Version: version})
+	recorder := metrics.New(metrics.Options{Version: version,
+		Accuracy: func() (float64, bool) { return pred.Accuracy().Ratio() }})
 	eng, err := engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,

@@ -97,6 +97,11 @@ type Monitoring struct {
 	Metrics   bool     `toml:"metrics"`
 	Listen    string   `toml:"listen"`
 	Dashboard bool     `toml:"dashboard"`
+	// DashboardListen, when set, serves the dashboard (and the JSON API it
+	// reads) on a second listener of its own, so it can sit on another
+	// port or address than /metrics — the seed system's dashboardPort.
+	// Empty means the dashboard is served on Listen.
+	DashboardListen string `toml:"dashboard_listen"`
 	// For is how many consecutive samples a value must stay above its
 	// threshold before an issue opens.
 	For int `toml:"for"`
@@ -282,6 +287,18 @@ func (c *Config) validate() error {
 	if m.Listen != "" {
 		if err := checkListen(m.Listen); err != nil {
 			return keyErr("monitoring.listen", "%v", err)
+		}
+	}
+	if m.DashboardListen != "" {
+		if err := checkListen(m.DashboardListen); err != nil {
+			return keyErr("monitoring.dashboard_listen", "%v", err)
+		}
+		if !m.Dashboard {
+			return keyErr("monitoring.dashboard_listen", "is set but the dashboard is off; set monitoring.dashboard = true or remove it")
+		}
+		if m.DashboardListen == m.Listen {
+			// One listener serves both; nothing to open twice.
+			m.DashboardListen = ""
 		}
 	}
 	if m.For < 1 || m.For > 1000 {

@@ -64,6 +64,16 @@ func TestParse(t *testing.T) {
 				t.Errorf("cleanup_units = %q; want nil", c.Healing.CleanupUnits)
 			}
 		}},
+		{"the dashboard can have a listener of its own", "[monitoring]\ndashboard = true\ndashboard_listen = \"127.0.0.1:8080\"", func(t *testing.T, c *Config) {
+			if c.Monitoring.DashboardListen != "127.0.0.1:8080" || c.Monitoring.Listen != "127.0.0.1:9955" {
+				t.Errorf("listen %q, dashboard_listen %q; want 127.0.0.1:9955 and 127.0.0.1:8080", c.Monitoring.Listen, c.Monitoring.DashboardListen)
+			}
+		}},
+		{"a dashboard listener equal to listen is the same listener", "[monitoring]\ndashboard = true\ndashboard_listen = \"127.0.0.1:9955\"", func(t *testing.T, c *Config) {
+			if c.Monitoring.DashboardListen != "" {
+				t.Errorf("dashboard_listen = %q; want \"\" (served on listen)", c.Monitoring.DashboardListen)
+			}
+		}},
 		{"pressure 0 means off", "[thresholds]\npressure = 0", func(t *testing.T, c *Config) {
 			if c.Thresholds.Pressure != 0 {
 				t.Errorf("pressure = %v; want 0", c.Thresholds.Pressure)
@@ -98,6 +108,8 @@ func TestParseRejects(t *testing.T) {
 		{"a bad unit name", "[services]\nmonitored = [\"ng inx\"]", "services.monitored[0]"},
 		{"a relative mount", "[monitoring]\nmounts = [\"var\"]", "monitoring.mounts[0]"},
 		{"a bad listen address", "[monitoring]\nlisten = \"9955\"", "monitoring.listen"},
+		{"a bad dashboard address", "[monitoring]\ndashboard = true\ndashboard_listen = \"8080\"", "monitoring.dashboard_listen"},
+		{"a dashboard address with the dashboard off", "[monitoring]\ndashboard_listen = \"127.0.0.1:8080\"", "monitoring.dashboard_listen"},
 		{"a bad action", "[actions]\ndisk = \"reboot\"", "actions.disk"},
 		{"a bad kind in actions", "[actions]\nfan = \"restart\"", "actions.fan"},
 		{"backoff_max below backoff", "[healing]\nbackoff = \"1m\"\nbackoff_max = \"10s\"", "healing.backoff_max"},

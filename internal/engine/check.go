@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/predict"
 )
 
 // sample takes one pass into e.snap; the caller holds e.mu.
@@ -180,8 +182,18 @@ func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 	return Event{Type: HealingFailed, Issue: *rec}
 }
 
-// predict feeds the snapshot to the predictor, alerts on disks predicted
-// to fill within the horizon and runs cleanup before they do.
+// foresight is a series predicted to cross its threshold within the
+// horizon with enough confidence: one PredictionAlert when it starts, and
+// for a disk one preventive cleanup, retried only when a safety rule held
+// it back. It ends when the series no longer has such a forecast — after a
+// cleanup that freed space, the trend restarts from the samples after it.
+type foresight struct {
+	done  bool      // the cleanup ran, was planned, or cannot run
+	retry time.Time // when a held-back cleanup may try again
+}
+
+// predict feeds the snapshot to the predictor, alerts on series newly
+// predicted to cross within the horizon and runs cleanup before a disk does.
 func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
 	e.mu.Lock()
 	th := e.thresholdsLocked()
@@ -193,47 +205,98 @@ func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
 		r.Forecasts(fs)
 	}
 	if err := e.o.Predictor.Save(); err != nil {
-		e.log.Warn("could not save the series history", "err", err)
+		e.log.Warn("could not save the prediction history", "err", err)
 	}
 
 	var pub []Event
+	now := time.Now()
 	e.mu.Lock()
 	seen := map[string]bool{}
 	for _, f := range fs {
-		if f.Kind != issue.Disk || f.TimeToThreshold > p.Horizon.D() || f.Confidence < p.MinConfidence {
+		if f.TimeToThreshold > p.Horizon.D() || f.Confidence < p.MinConfidence {
 			continue
 		}
 		seen[f.Series] = true
-		if !e.alerted[f.Series] {
-			e.alerted[f.Series] = true
+		w := e.foreseen[f.Series]
+		if w == nil {
+			w = &foresight{}
+			e.foreseen[f.Series] = w
 			pub = append(pub, Event{Type: PredictionAlert, Forecast: f})
 			e.o.Audit.Record(audit.Entry{Event: audit.PredictionAlert, Issue: f.Series, Outcome: "predicted",
-				CallerUID: audit.Daemon, Message: fmt.Sprintf("%s predicted to reach %.0f%% in %s (confidence %.0f%%)",
-					f.Series, f.Threshold, f.TimeToThreshold.Round(time.Minute), 100*f.Confidence)})
+				CallerUID: audit.Daemon, Message: forecastLine(f)})
+			if f.Kind == issue.Disk {
+				// Predicted to fill again soon after a cleanup that
+				// worked: that cleanup did not hold, which the breaker
+				// counts like a relapse.
+				e.heal.Reopened(f.Series)
+			}
 		}
-		if _, open := e.issues[f.Series]; open || e.inflight[f.Series] || !e.enabled {
-			continue // an open issue heals through the normal path
+		if f.Kind != issue.Disk || w.done || now.Before(w.retry) || !e.enabled || e.inflight[f.Series] {
+			continue
+		}
+		if _, open := e.issues[f.Series]; open {
+			continue // the detector has it: it heals through the issue
 		}
 		rec := issue.Record{ID: f.Series, Kind: issue.Disk, Subject: f.Subject, Value: f.Value,
 			Threshold: f.Threshold, Since: f.At, State: issue.Open, Severity: issue.Warning}
 		if e.heal.ActionFor(rec) != issue.Cleanup {
+			w.done = true // [actions] maps disk to something else
 			continue
 		}
-		if at, ok := e.retry[f.Series]; ok && time.Now().Before(at) {
-			continue
-		}
-		// Cleanup already ran for this forecast and the disk is still
-		// predicted to fill: that counts against the breaker.
-		e.heal.Reopened(f.Series)
 		e.launchLocked(rec.ID, heal.Request{Action: issue.Cleanup, Issue: rec})
 	}
-	for s := range e.alerted {
+	for s := range e.foreseen {
 		if !seen[s] {
-			delete(e.alerted, s)
+			delete(e.foreseen, s)
 		}
 	}
 	e.mu.Unlock()
 	e.publish(pub...)
+}
+
+// foreseenDoneLocked moves a preventive cleanup's foresight on by its
+// result.
+func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) {
+	now := time.Now()
+	switch res.Outcome {
+	case heal.Succeeded, heal.Planned:
+		w.done = true
+	case heal.Failed:
+		if res.RetryIn > 0 {
+			w.retry = now.Add(res.RetryIn)
+		} else {
+			w.done = true // given up
+		}
+	case heal.Refused:
+		switch {
+		case errors.Is(res.Err, heal.ErrBackoff):
+			w.retry = now.Add(res.RetryIn)
+		case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
+			w.retry = now.Add(10 * time.Second)
+		default:
+			w.done = true // given up, or nothing to run
+		}
+	}
+}
+
+// forecastLine is a forecast for people and the journal, e.g.
+// "disk:/ predicted to reach 90% in 2h35m: 71.2% now, rising 7.4%/h,
+// confidence 93%, from 100 samples".
+func forecastLine(f predict.Forecast) string {
+	ttt := f.TimeToThreshold.Round(time.Minute)
+	if f.TimeToThreshold < time.Hour {
+		ttt = f.TimeToThreshold.Round(time.Second)
+	}
+	u := unitOf(f.Kind)
+	return fmt.Sprintf("%s predicted to reach %g%s in %s: %.1f%s now, rising %.3g%s/h, confidence %.0f%%, from %d samples",
+		f.Series, f.Threshold, u, ttt, f.Value, u, f.TrendPerHour, u, 100*f.Confidence, f.Samples)
+}
+
+func unitOf(k issue.Kind) string {
+	if k == issue.Load {
+		return ""
+	}
+	return "%"
 }
 
 // describe is an issue's one-line message.

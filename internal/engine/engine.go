@@ -107,12 +107,12 @@ type Engine struct {
 	units     map[string]*unitState
 	enabled   bool
 	over      overrides
-	inflight  map[string]bool      // issue ids with an automatic action running
-	retry     map[string]time.Time // issue id → when to try healing again
-	recheck   map[string]time.Time // unit → when to read its state again
-	alerted   map[string]bool      // series with a PredictionAlert out
-	healed    map[string]time.Time // issue id → when its action succeeded
-	refused   map[string]string    // action id without an issue → its last refusal
+	inflight  map[string]bool       // issue ids with an automatic action running
+	retry     map[string]time.Time  // issue id → when to try healing again
+	recheck   map[string]time.Time  // unit → when to read its state again
+	foreseen  map[string]*foresight // series predicted to cross within the horizon
+	healed    map[string]time.Time  // issue id → when its action succeeded
+	refused   map[string]string     // action id without an issue → its last refusal
 	sampleErr string
 
 	status  atomic.Pointer[Status]
@@ -170,7 +170,7 @@ func New(o Options) (*Engine, error) {
 		inflight: map[string]bool{},
 		retry:    map[string]time.Time{},
 		recheck:  map[string]time.Time{},
-		alerted:  map[string]bool{},
+		foreseen: map[string]*foresight{},
 		healed:   map[string]time.Time{},
 		refused:  map[string]string{},
 		results:  make(chan done, 64),
@@ -363,6 +363,16 @@ func (e *Engine) Config() *config.Config {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.cfg
+}
+
+// Scores returns the recorded forecasts, pending ones first, then the
+// latest scored or voided, newest first; nil without prediction. The
+// running totals are Status().Accuracy.
+func (e *Engine) Scores() []predict.Score {
+	if e.o.Predictor == nil {
+		return nil
+	}
+	return e.o.Predictor.Scores()
 }
 
 // Series returns a resource series' recent points, for sparklines.

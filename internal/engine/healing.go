@@ -145,6 +145,11 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 		if res.Outcome == heal.Failed {
 			pub = append(pub, Event{Type: HealingFailed, Issue: *rec, Result: res})
 		}
+	} else if w := e.foreseen[id]; w != nil && c == Auto {
+		e.foreseenDoneLocked(w, res)
+		if res.Outcome == heal.Failed {
+			pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, Kind: issue.Disk, State: issue.Failed}, Result: res})
+		}
 	} else if res.Outcome == heal.Failed && c == Auto {
 		pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, State: issue.Failed}, Result: res})
 	}
@@ -157,6 +162,11 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 		} else {
 			delete(e.refused, id)
 		}
+	}
+	if res.Action == issue.Cleanup && res.Outcome == heal.Succeeded && res.FreedBytes > 0 && e.o.Predictor != nil {
+		// The disks' trends restart after the cleanup, and what was
+		// forecast before it can no longer be scored.
+		e.o.Predictor.Intervened(issue.Disk, res.Started.Add(res.Duration))
 	}
 	if !quiet {
 		e.o.Audit.Record(entryFor(res, c))

@@ -13,6 +13,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/predict"
 	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
@@ -242,6 +243,16 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 	}
 	self := e.heal.Settings().Self
 	e.heal.SetSettings(heal.SettingsFrom(cfg, self))
+	if e.o.Predictor != nil {
+		if err := e.o.Predictor.SetSettings(predict.SettingsFrom(cfg.Predictive)); err != nil {
+			e.log.Warn("prediction settings not applied", "err", err)
+		}
+	}
+	if !cfg.Predictive.Enabled {
+		for s := range e.foreseen {
+			delete(e.foreseen, s)
+		}
+	}
 	e.applyConfigLocked()
 	// Issues of mounts and units no longer watched end here.
 	var pub []Event

@@ -29,8 +29,9 @@ type Status struct {
 	MonitoredUnits []string
 	Units          []UnitInfo
 	Resources      []Resource
-	Issues         []issue.Record // worst first
-	Forecasts      []predict.Forecast
+	Issues         []issue.Record     // worst first
+	Forecasts      []predict.Forecast // soonest crossing first
+	Accuracy       predict.Accuracy   // the score of the recorded forecasts
 	Breakers       []heal.BreakerState
 	Throttles      []heal.Throttled
 	SampleError    string
@@ -115,6 +116,7 @@ func (e *Engine) publishStatus() {
 	st.Throttles = e.heal.Throttles()
 	if e.o.Predictor != nil {
 		st.Forecasts = e.o.Predictor.Forecasts()
+		st.Accuracy = e.o.Predictor.Accuracy()
 	}
 	if r := e.o.Recorder; r != nil {
 		r.State(st.DryRun, st.HealingEnabled, st.Interval, st.Issues, st.Breakers)

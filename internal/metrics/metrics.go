@@ -240,9 +240,9 @@ func (r *Recorder) successRatio() float64 {
 }
 
 func (r *Recorder) predictionAccuracy() float64 {
-	// TODO(predict): the predict branch scores forecasts against what
-	// happened; cmd/ passes its figure as Options.Accuracy once it lands.
-	// Until then the ratio is honestly unknown.
+	// internal/predict scores every recorded forecast against what
+	// happened (docs/prediction.md); cmd/ passes its ratio as
+	// Options.Accuracy. Before anything is scored it is unknown: NaN.
 	if r.accuracy == nil {
 		return math.NaN()
 	}

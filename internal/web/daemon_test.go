@@ -93,7 +93,7 @@ func startDaemon(t testing.TB, toml string) *daemon {
 	})
 	log := audit.New(audit.Options{})
 	smp := &sampler{base: time.Now(), cpu: 23}
-	pred, err := predict.New(100, nil)
+	pred, err := predict.New(predict.Settings{HistorySize: 100, Horizon: 6 * time.Hour, MinConfidence: 0.8}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/engine"
@@ -17,45 +18,60 @@ const rebindEvery = 30 * time.Second
 
 // Run serves HTTP on the configured address until ctx ends, following
 // reloads: a new listen address rebinds, the metrics and dashboard switches
-// apply at once, and "" stops listening. A failure to bind is logged, not
-// returned: healing goes on without the listener, which tries again.
+// apply at once, and "" stops listening. With monitoring.dashboard_listen
+// set, the dashboard has a second listener of its own (SPEC §9's
+// dashboardPort), and the first one stops serving it. A failure to bind is
+// logged, not returned: healing goes on without the listener, which tries
+// again.
 func (s *Server) Run(ctx context.Context) error {
 	events, unsubscribe := s.o.Engine.Subscribe(16)
 	defer unsubscribe()
-	var cur *running
-	defer func() { cur.stop() }()
+	var main, dash *running
+	defer func() { main.stop(); dash.stop() }()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 
-	apply := func() {
-		c := s.o.Engine.Config()
-		addr := s.listenAddr(c)
-		if cur != nil && cur.addr == addr {
+	// bind (re)binds one listener to addr, or stops it for "".
+	bind := func(cur **running, addr string, role listenerRole, published *atomic.Pointer[string]) {
+		if *cur != nil && (*cur).addr == addr {
 			return
 		}
-		cur.stop()
-		cur = nil
-		s.addr.Store(nil)
-		s.loopback.Store(loopbackAddr(addr))
+		(*cur).stop()
+		*cur = nil
+		published.Store(nil)
+		if role == mainListener {
+			s.loopback.Store(loopbackAddr(addr))
+		}
 		if addr == "" {
-			s.log.Info("the HTTP listener is off")
+			if role == mainListener {
+				s.log.Info("the HTTP listener is off")
+			}
 			return
 		}
-		r, err := s.start(addr)
+		r, err := s.start(addr, role)
 		if err != nil {
-			s.log.Error("could not start the HTTP listener; retrying", "listen", addr, "err", err, "retry_in", rebindEvery)
+			s.log.Error("could not start the HTTP listener; retrying", "listen", addr, "role", role.String(), "err", err, "retry_in", rebindEvery)
 			retry.Reset(rebindEvery)
 			return
 		}
-		cur = r
+		*cur = r
 		bound := r.ln.Addr().String()
-		s.addr.Store(&bound)
-		s.loopback.Store(r.loopback)
-		attrs := []any{"listen", bound, "metrics", s.metricsOn(), "dashboard", s.dashboardOn()}
+		published.Store(&bound)
+		if role == mainListener {
+			s.loopback.Store(r.loopback)
+		}
+		attrs := []any{"listen", bound, "role", role.String()}
+		if role == mainListener {
+			attrs = append(attrs, "metrics", s.metricsOn(), "dashboard", s.dashboardOn() && s.dashboardListen() == "")
+		}
 		if !r.loopback {
 			attrs = append(attrs, "note", "not loopback: anyone who can reach this address can read the status")
 		}
 		s.log.Info("HTTP listener started", attrs...)
+	}
+	apply := func() {
+		bind(&main, s.listenAddr(s.o.Engine.Config()), mainListener, &s.addr)
+		bind(&dash, s.dashboardListen(), dashboardListener, &s.dashAddr)
 	}
 	apply()
 	for {
@@ -78,6 +94,39 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
+// listenerRole tells the handlers which listener a request came in on.
+type listenerRole int
+
+const (
+	mainListener      listenerRole = iota // everything, less the dashboard when it has its own
+	dashboardListener                     // the dashboard and the API it reads
+)
+
+func (r listenerRole) String() string {
+	if r == dashboardListener {
+		return "dashboard"
+	}
+	return "main"
+}
+
+// listenerKey keys the listenerInfo in every request's context.
+type listenerKey struct{}
+
+type listenerInfo struct {
+	role     listenerRole
+	loopback bool
+}
+
+// dashboardListen is the dashboard's own address, or "" when it is served
+// on the main listener (or not at all).
+func (s *Server) dashboardListen() string {
+	c := s.o.Engine.Config()
+	if !s.dashboardOn() {
+		return ""
+	}
+	return c.Monitoring.DashboardListen
+}
+
 // running is one bound listener and its server.
 type running struct {
 	addr     string
@@ -88,7 +137,7 @@ type running struct {
 	loopback bool
 }
 
-func (s *Server) start(addr string) (*running, error) {
+func (s *Server) start(addr string, role listenerRole) (*running, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -97,9 +146,9 @@ func (s *Server) start(addr string) (*running, error) {
 	ip := net.ParseIP(host)
 	// Requests' contexts derive from base, so cancelling it ends the
 	// open event streams, which Shutdown alone would wait for.
-	base, cancel := context.WithCancel(context.Background())
-	r := &running{addr: addr, ln: ln, cancel: cancel, done: make(chan struct{}),
-		loopback: ip != nil && ip.IsLoopback()}
+	r := &running{addr: addr, ln: ln, done: make(chan struct{}), loopback: ip != nil && ip.IsLoopback()}
+	base, cancel := context.WithCancel(context.WithValue(context.Background(), listenerKey{}, listenerInfo{role: role, loopback: r.loopback}))
+	r.cancel = cancel
 	r.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -139,6 +188,15 @@ func (r *running) stop() {
 // listening; for tests and the try-it mode's banner.
 func (s *Server) Addr() string {
 	if a := s.addr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
+
+// DashboardAddr returns the address the dashboard's own listener is bound
+// to, or "" when there is none (the dashboard is then on Addr, or off).
+func (s *Server) DashboardAddr() string {
+	if a := s.dashAddr.Load(); a != nil {
 		return *a
 	}
 	return ""

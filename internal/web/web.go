@@ -64,6 +64,7 @@ type Server struct {
 	series   *seriesCache
 	streams  chan struct{} // a token per open event stream
 	addr     atomic.Pointer[string]
+	dashAddr atomic.Pointer[string] // the dashboard's own listener, if any
 }
 
 // maxStreams bounds the dashboards open at once: each holds a goroutine
@@ -117,7 +118,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if s.loopback.Load() && !loopbackHost(r.Host) {
+		loopback := s.loopback.Load()
+		if li, ok := r.Context().Value(listenerKey{}).(listenerInfo); ok {
+			loopback = li.loopback
+		}
+		if loopback && !loopbackHost(r.Host) {
 			http.Error(w, "this listener is bound to loopback and answers to loopback host names only (localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
 			return
 		}
@@ -159,11 +164,28 @@ func (s *Server) dashboard(h http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "the dashboard is off: set dashboard = true in [monitoring] and reload", http.StatusNotFound)
 			return
 		}
+		if own := s.dashboardListen(); own != "" && roleOf(r) == mainListener {
+			http.Error(w, "the dashboard has a listener of its own: "+own+" (dashboard_listen in [monitoring])", http.StatusNotFound)
+			return
+		}
 		h(w, r)
 	}
 }
 
+// roleOf is the listener r came in on; the main one for requests served
+// without a listener (tests calling Handler directly).
+func roleOf(r *http.Request) listenerRole {
+	if li, ok := r.Context().Value(listenerKey{}).(listenerInfo); ok {
+		return li.role
+	}
+	return mainListener
+}
+
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if roleOf(r) == dashboardListener {
+		http.Error(w, "metrics are on the main listener (listen in [monitoring]), not the dashboard's", http.StatusNotFound)
+		return
+	}
 	if !s.metricsOn() {
 		http.Error(w, "metrics are off: set metrics = true in [monitoring] and reload", http.StatusNotFound)
 		return

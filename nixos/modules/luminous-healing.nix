@@ -1,0 +1,634 @@
+# services.luminous-healing — the NixOS module (SPEC §9).
+#
+# The typed options keep the seed system's names, types and defaults; each
+# one feeds a key of /etc/luminous-healing/config.toml through `settings`,
+# where every other key of the daemon's configuration can be set too. The
+# unit carries the same hardening as the one `make install` ships
+# (cmd/luminous-healingd/luminous-healing.service); a test compares them.
+{
+  config,
+  lib,
+  options,
+  pkgs,
+  ...
+}:
+
+let
+  inherit (lib)
+    concatMapStringsSep
+    concatStringsSep
+    filter
+    hasPrefix
+    hasSuffix
+    literalExpression
+    mkDefault
+    mkEnableOption
+    mkIf
+    mkOption
+    optional
+    optionalAttrs
+    optionals
+    types
+    ;
+
+  cfg = config.services.luminous-healing;
+  opt = options.services.luminous-healing;
+  settingsFormat = pkgs.formats.toml { };
+
+  # The package, with the polkit actions naming a non-root daemon user as
+  # their owner: polkit lets only root or an action's owner ask about other
+  # users' processes and pass details, which the daemon does for every call.
+  package =
+    if cfg.user == "root" then
+      cfg.package
+    else
+      pkgs.runCommand "${cfg.package.name}-owned-by-${cfg.user}" { } ''
+        cp -rs --no-preserve=mode ${cfg.package} $out
+        policy=share/polkit-1/actions/org.luminous.healing.policy
+        if [ -e "$out/$policy" ]; then
+          rm "$out/$policy"
+          sed 's|</action>|  <annotate key="org.freedesktop.policykit.owner">unix-user:${cfg.user}</annotate>\n  </action>|' \
+            ${cfg.package}/$policy > "$out/$policy"
+        fi
+      '';
+
+  # Unit names as the daemon and systemctl read them: "nginx" is
+  # "nginx.service".
+  unitTypes = [
+    "service"
+    "socket"
+    "target"
+    "device"
+    "mount"
+    "automount"
+    "swap"
+    "timer"
+    "path"
+    "slice"
+    "scope"
+  ];
+  normalizeUnit = name: if lib.any (t: hasSuffix ".${t}" name) unitTypes then name else "${name}.service";
+  unitChars = "[a-zA-Z0-9:_.\\\\-]+";
+  validUnit =
+    name:
+    let
+      n = normalizeUnit name;
+    in
+    lib.stringLength n <= 255
+    && builtins.match "${unitChars}(@${unitChars})?\\.(${concatStringsSep "|" unitTypes})" n != null;
+
+  # Durations: integer seconds (the seed's form) or a Go duration string.
+  durationType =
+    types.either types.ints.positive (types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+    // {
+      description = "positive integer (seconds) or Go duration string";
+    };
+  renderDuration = d: if builtins.isInt d then "${toString d}s" else d;
+
+  percent =
+    types.addCheck types.number (x: x > 0 && x <= 100)
+    // {
+      description = "number above 0 and at most 100";
+    };
+
+  # "host:port" → host and port, for IPv6 "[::1]:9955" too.
+  splitAddress =
+    addr:
+    let
+      m = builtins.match "\\[?([^]]*)]?:([0-9]+)" addr;
+    in
+    if addr == "" || m == null then
+      null
+    else
+      {
+        host = builtins.elemAt m 0;
+        port = lib.toInt (builtins.elemAt m 1);
+      };
+  isLoopback = host: host == "localhost" || host == "::1" || hasPrefix "127." host;
+
+  s = cfg.settings;
+  listen = splitAddress (s.monitoring.listen or "");
+  dashboardListen = splitAddress (s.monitoring.dashboard_listen or "");
+  listeners = filter (l: l != null) [
+    listen
+    dashboardListen
+  ];
+  listenHost = if cfg.openFirewall then "" else "127.0.0.1";
+
+  monitoredUnits = map normalizeUnit (s.services.monitored or [ ]);
+  # The daemon's built-in cleanup list, where cleanup_units is left out;
+  # units that do not exist are skipped by the daemon.
+  cleanupUnits = map normalizeUnit (
+    s.healing.cleanup_units or [
+      "systemd-tmpfiles-clean.service"
+      "luminous-healing-journal-vacuum.service"
+      "nix-gc.service"
+    ]
+  );
+
+  # A typed option and `settings` may not both set one key.
+  typedKeys = [
+    {
+      option = "thresholds.cpu";
+      key = "thresholds.cpu";
+      value = cfg.thresholds.cpu;
+    }
+    {
+      option = "thresholds.memory";
+      key = "thresholds.memory";
+      value = cfg.thresholds.memory;
+    }
+    {
+      option = "thresholds.disk";
+      key = "thresholds.disk";
+      value = cfg.thresholds.disk;
+    }
+    {
+      option = "thresholds.loadAverage";
+      key = "thresholds.load_average";
+      value = cfg.thresholds.loadAverage;
+    }
+    {
+      option = "healing.enabled";
+      key = "healing.enabled";
+      value = cfg.healing.enabled;
+    }
+    {
+      option = "healing.dryRun";
+      key = "healing.dry_run";
+      value = cfg.healing.dryRun;
+    }
+    {
+      option = "monitoring.interval";
+      key = "monitoring.interval";
+      value = renderDuration cfg.monitoring.interval;
+    }
+    {
+      option = "monitoring.enableMetrics";
+      key = "monitoring.metrics";
+      value = cfg.monitoring.enableMetrics;
+    }
+    {
+      option = "monitoring.metricsPort";
+      key = "monitoring.listen";
+      value = cfg.monitoring.metricsPort;
+      get = v: (splitAddress v).port or null;
+    }
+    {
+      option = "monitoring.enableDashboard";
+      key = "monitoring.dashboard";
+      value = cfg.monitoring.enableDashboard;
+    }
+    {
+      option = "monitoring.dashboardPort";
+      key = "monitoring.dashboard_listen";
+      value = cfg.monitoring.dashboardPort;
+      get = v: (splitAddress v).port or cfg.monitoring.dashboardPort;
+    }
+    {
+      option = "predictive.enabled";
+      key = "predictive.enabled";
+      value = cfg.predictive.enabled;
+    }
+    {
+      option = "predictive.historySize";
+      key = "predictive.history_size";
+      value = cfg.predictive.historySize;
+    }
+    {
+      option = "services.monitored";
+      key = "services.monitored";
+      value = map normalizeUnit cfg.services.monitored;
+      get = map normalizeUnit;
+    }
+  ];
+  conflicts = filter (
+    k:
+    let
+      path = lib.splitString "." k.key;
+      set = (lib.getAttrFromPath (lib.splitString "." k.option) opt).highestPrio < 1500;
+      inSettings = lib.hasAttrByPath path s;
+      got = (k.get or (v: v)) (lib.getAttrFromPath path s);
+    in
+    set && inSettings && got != k.value
+  ) typedKeys;
+
+  rawConfigFile = settingsFormat.generate "luminous-healing.toml" cfg.settings;
+  # The daemon checks the file at build time: a bad key fails the build
+  # with the daemon's own message instead of the service at boot.
+  configFile =
+    if cfg.checkConfig then
+      pkgs.runCommand "luminous-healing-config.toml"
+        {
+          nativeBuildInputs = [ cfg.package ];
+          preferLocalBuild = true;
+        }
+        ''
+          luminous-healingd --check-config --config ${rawConfigFile} >/dev/null
+          cp ${rawConfigFile} $out
+        ''
+    else
+      rawConfigFile;
+
+  # Lets a non-root daemon own its bus name; root may by the shipped policy.
+  userBusPolicy = pkgs.writeTextDir "share/dbus-1/system.d/org.luminous.Healing.user.conf" ''
+    <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+     "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+    <!-- services.luminous-healing.user = "${cfg.user}" -->
+    <busconfig>
+      <policy user="${cfg.user}">
+        <allow own="org.luminous.Healing"/>
+        <allow send_destination="org.luminous.Healing"/>
+      </policy>
+    </busconfig>
+  '';
+
+  jsList = l: "[ " + concatMapStringsSep ", " builtins.toJSON l + " ]";
+  adminRule = ''
+    // services.luminous-healing.polkit.adminGroup: members of "${cfg.polkit.adminGroup}"
+    // may heal (org.luminous.healing.heal) without a password.
+    polkit.addRule(function (action, subject) {
+      if (action.id == "org.luminous.healing.heal" && subject.isInGroup(${builtins.toJSON cfg.polkit.adminGroup})) {
+        return polkit.Result.YES;
+      }
+    });
+  '';
+  userRule = ''
+    // services.luminous-healing.user = "${cfg.user}": the daemon may start,
+    // restart, reset and limit exactly its monitored and cleanup units.
+    polkit.addRule(function (action, subject) {
+      if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == ${builtins.toJSON cfg.user}) {
+        var units = ${jsList (lib.unique (monitoredUnits ++ cleanupUnits))};
+        var verbs = [ "start", "restart", "reset-failed", "set-property" ];
+        if (units.indexOf(action.lookup("unit")) >= 0 && verbs.indexOf(action.lookup("verb")) >= 0) {
+          return polkit.Result.YES;
+        }
+      }
+    });
+  '';
+
+  # The shipped unit's hardening; see the comments there for what is left
+  # open and why.
+  hardening = {
+    CapabilityBoundingSet = "";
+    AmbientCapabilities = "";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = "read-only";
+    PrivateTmp = true;
+    PrivateDevices = true;
+    PrivateIPC = true;
+    DevicePolicy = "closed";
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    ProtectProc = "invisible";
+    RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6";
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    LockPersonality = true;
+    MemoryDenyWriteExecute = true;
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [
+      "@system-service"
+      "~@privileged @resources"
+    ];
+    SystemCallErrorNumber = "EPERM";
+    RemoveIPC = true;
+    KeyringMode = "private";
+    UMask = "0077";
+  }
+  # Only loopback may talk to the listener, unless the firewall is opened
+  # for it.
+  // optionalAttrs (!cfg.openFirewall) {
+    IPAddressDeny = "any";
+    IPAddressAllow = "localhost";
+  };
+in
+{
+  options.services.luminous-healing = {
+    enable = mkEnableOption "luminous-healing, the self-healing daemon";
+
+    package = lib.mkPackageOption pkgs "luminous-healing" { };
+
+    thresholds = {
+      cpu = mkOption {
+        type = percent;
+        default = 80;
+        description = "Busy percentage of all CPUs over the last interval above which a `cpu` issue opens.";
+      };
+      memory = mkOption {
+        type = percent;
+        default = 85;
+        description = "Used memory percentage, 100·(1 − MemAvailable/MemTotal), above which a `memory` issue opens.";
+      };
+      disk = mkOption {
+        type = percent;
+        default = 90;
+        description = "Used percentage (bytes or inodes) of a watched mount above which a `disk` issue opens.";
+      };
+      loadAverage = mkOption {
+        type = types.addCheck types.number (x: x > 0 && x <= 10000) // {
+          description = "number above 0 and at most 10000";
+        };
+        default = 3.0;
+        defaultText = literalExpression "3.0";
+        description = "1-minute load average above which a `load` issue opens.";
+      };
+    };
+
+    healing = {
+      enabled = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Whether the daemon heals what it finds. Off, it still detects, predicts and reports.";
+      };
+      dryRun = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Plan and record every action as `planned` without executing it.";
+      };
+    };
+
+    monitoring = {
+      interval = mkOption {
+        type = durationType;
+        default = 60;
+        example = "15s";
+        description = "How often resources are sampled: integer seconds, or a Go duration string such as `\"90s\"`. Unit failures are seen at once regardless.";
+      };
+      enableMetrics = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Serve Prometheus metrics at `/metrics` on the listener.";
+      };
+      metricsPort = mkOption {
+        type = types.port;
+        default = 9955;
+        description = ''
+          Port of the daemon's HTTP listener: `/metrics`, `/healthz`, the read-only `/api/v1/`, and the
+          dashboard unless it has a port of its own. It listens on 127.0.0.1, or on every address when
+          {option}`services.luminous-healing.openFirewall` is set.
+
+          The seed system's default was 9090. That is Prometheus's own port, so a machine that also ran
+          Prometheus had two services fighting over it; the default is now 9955. Set 9090 here only if
+          nothing else uses it.
+        '';
+      };
+      enableDashboard = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Serve the read-only web dashboard.";
+      };
+      dashboardPort = mkOption {
+        type = types.port;
+        default = 8080;
+        description = ''
+          Port of the web dashboard, when {option}`services.luminous-healing.monitoring.enableDashboard`
+          is set. The daemon opens a second listener for it (`monitoring.dashboard_listen`) on the same
+          address as the first; the same port as `metricsPort` serves everything on one listener.
+        '';
+      };
+    };
+
+    predictive = {
+      enabled = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Predict threshold crossings from each resource's trend, and clean up disks before they fill.";
+      };
+      historySize = mkOption {
+        type = types.ints.between 10 100000;
+        default = 100;
+        description = "Samples kept per resource series for prediction (persisted in /var/lib/luminous-healing).";
+      };
+    };
+
+    services.monitored = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [
+        "nginx"
+        "postgresql"
+      ];
+      description = "systemd units the daemon watches and restarts when they fail; a name without a suffix is a `.service`.";
+    };
+
+    openFirewall = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Listen on every address instead of loopback, and open the listener's ports (metrics, and the
+        dashboard's when it has its own) in the firewall. Nothing on the listener changes anything, but
+        it shows the machine's state and unit names to whoever can reach it.
+      '';
+    };
+
+    user = mkOption {
+      type = types.str;
+      default = "root";
+      description = ''
+        User the daemon runs as. It keeps no capabilities either way: it acts only by asking systemd over
+        D-Bus. Root is allowed everything by polkit; for any other user the module adds a polkit rule that
+        lets it start, restart, reset and limit exactly the monitored and cleanup units, a bus policy that
+        lets it own `org.luminous.Healing`, and makes it the owner of the polkit actions so it may check
+        its callers. `"luminous-healing"` is created as a system user; any other name must exist.
+        Throttling a unit that is neither monitored nor a cleanup unit is then refused by systemd.
+      '';
+    };
+
+    group = mkOption {
+      type = types.str;
+      default = "root";
+      description = "Group the daemon runs as. `\"luminous-healing\"` is created; any other name must exist.";
+    };
+
+    polkit.adminGroup = mkOption {
+      type = types.nullOr types.str;
+      default = "wheel";
+      description = ''
+        Members of this group may use healingctl's service-mode commands (heal, restart, cleanup, throttle,
+        release, reset: polkit action `org.luminous.healing.heal`) without a password. Development-mode
+        commands still ask for an administrator's password. `null` adds no rule.
+      '';
+    };
+
+    notifier.enable = mkOption {
+      type = types.bool;
+      default = false;
+      description = ''
+        Run `healingctl watch --notify` in every graphical session (a systemd user unit bound to
+        `graphical-session.target`), turning the daemon's signals into desktop notifications.
+      '';
+    };
+
+    checkConfig = mkOption {
+      type = types.bool;
+      default = pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform;
+      defaultText = literalExpression "pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform";
+      description = ''
+        Check the generated config.toml with `luminous-healingd --check-config` when the system is built,
+        so that a bad key or value fails the build with the daemon's message rather than the service at
+        boot. Needs the package to run on the build machine.
+      '';
+    };
+
+    settings = mkOption {
+      type = settingsFormat.type;
+      default = { };
+      example = literalExpression ''
+        {
+          thresholds.pressure = 40;
+          healing.cleanup_units = [ "systemd-tmpfiles-clean.service" "nix-gc.service" ];
+          monitoring.mounts = [ "/" "/nix" "/var" ];
+          actions.load = "throttle";
+        }
+      '';
+      description = ''
+        The daemon's configuration, written to /etc/luminous-healing/config.toml. Every key with its
+        default is in the package's `etc/luminous-healing/config.toml`. The typed options above set their
+        keys here; set any other key directly. A key set both here and through its typed option to
+        different values is an error. The daemon reloads on `nixos-rebuild switch` when only this file changed.
+      '';
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = conflicts == [ ];
+        message = concatMapStringsSep "\n" (
+          k:
+          "services.luminous-healing.${k.option} and services.luminous-healing.settings.${k.key} both set ${k.key} in config.toml, to different values; keep one of them."
+        ) conflicts;
+      }
+      {
+        assertion = lib.all validUnit (monitoredUnits ++ (s.services.protected or [ ]));
+        message = "services.luminous-healing: not a unit name systemd accepts: ${
+          concatStringsSep ", " (filter (u: !validUnit u) (monitoredUnits ++ (s.services.protected or [ ])))
+        } (letters, digits and :-_.\\@ only; templates need an instance, e.g. getty@tty1).";
+      }
+      {
+        assertion = !(lib.elem "luminous-healing.service" monitoredUnits);
+        message = "services.luminous-healing.services.monitored lists luminous-healing itself; the daemon never acts on itself (systemd restarts it: Restart=on-failure).";
+      }
+      {
+        assertion = cfg.openFirewall || lib.all (l: isLoopback l.host) listeners;
+        message = "services.luminous-healing: the listener ${
+          concatMapStringsSep ", " (l: "${l.host}:${toString l.port}") (filter (l: !isLoopback l.host) listeners)
+        } is not on loopback, but the unit lets only loopback connect (IPAddressDeny) unless services.luminous-healing.openFirewall = true.";
+      }
+      {
+        assertion = !cfg.openFirewall || lib.any (l: !isLoopback l.host) listeners;
+        message = "services.luminous-healing.openFirewall opens the firewall, but the daemon listens on loopback only (settings.monitoring.listen); remove one of the two.";
+      }
+    ];
+
+    services.luminous-healing.settings = {
+      thresholds = {
+        cpu = mkDefault cfg.thresholds.cpu;
+        memory = mkDefault cfg.thresholds.memory;
+        disk = mkDefault cfg.thresholds.disk;
+        load_average = mkDefault cfg.thresholds.loadAverage;
+      };
+      healing = {
+        enabled = mkDefault cfg.healing.enabled;
+        dry_run = mkDefault cfg.healing.dryRun;
+      };
+      monitoring = {
+        interval = mkDefault (renderDuration cfg.monitoring.interval);
+        metrics = mkDefault cfg.monitoring.enableMetrics;
+        listen = mkDefault "${listenHost}:${toString cfg.monitoring.metricsPort}";
+        dashboard = mkDefault cfg.monitoring.enableDashboard;
+      }
+      // optionalAttrs (cfg.monitoring.enableDashboard && cfg.monitoring.dashboardPort != cfg.monitoring.metricsPort) {
+        dashboard_listen = mkDefault "${listenHost}:${toString cfg.monitoring.dashboardPort}";
+      };
+      predictive = {
+        enabled = mkDefault cfg.predictive.enabled;
+        history_size = mkDefault cfg.predictive.historySize;
+      };
+      services.monitored = mkDefault (map normalizeUnit cfg.services.monitored);
+    };
+
+    environment.etc."luminous-healing/config.toml".source = configFile;
+
+    # healingctl, its completions, and the polkit actions.
+    environment.systemPackages = [ package ];
+
+    services.dbus.packages = [ package ] ++ optional (cfg.user != "root") userBusPolicy;
+
+    security.polkit.enable = true;
+    security.polkit.extraConfig = concatStringsSep "\n" (
+      optional (cfg.polkit.adminGroup != null) adminRule ++ optional (cfg.user != "root") userRule
+    );
+
+    networking.firewall.allowedTCPPorts = optionals cfg.openFirewall (lib.unique (map (l: l.port) listeners));
+
+    systemd.services.luminous-healing = {
+      description = "luminous-healing self-healing daemon";
+      documentation = [ "https://github.com/luminous-healing/luminous-healing/tree/main/docs" ];
+      wantedBy = [ "multi-user.target" ];
+      requires = [ "dbus.socket" ];
+      after = [
+        "dbus.socket"
+        "polkit.service"
+      ];
+      # A changed config.toml is reloaded (SIGHUP), not restarted.
+      reloadTriggers = [ configFile ];
+      serviceConfig = {
+        Type = "notify";
+        NotifyAccess = "main";
+        BusName = "org.luminous.Healing";
+        ExecStart = "${package}/bin/luminous-healingd --config /etc/luminous-healing/config.toml";
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+        Restart = "on-failure";
+        RestartSec = "2s";
+        WatchdogSec = "30s";
+        TimeoutStopSec = "10s";
+        StateDirectory = "luminous-healing";
+        StateDirectoryMode = "0700";
+        User = cfg.user;
+        Group = cfg.group;
+      }
+      // hardening;
+    };
+
+    # The cleanup action's journal vacuum; the shipped unit's /bin/journalctl
+    # does not exist here.
+    systemd.services.luminous-healing-journal-vacuum = {
+      description = "Shrink the journal to free disk space (luminous-healing cleanup)";
+      documentation = [ "man:journalctl(1)" ];
+      unitConfig.ConditionPathExists = "/var/log/journal";
+      serviceConfig = {
+        Type = "oneshot";
+        ExecStart = "${config.systemd.package}/bin/journalctl --vacuum-size=500M --vacuum-time=4weeks";
+      };
+    };
+
+    systemd.user.services.luminous-healing-notifier = mkIf cfg.notifier.enable {
+      description = "luminous-healing desktop notifications";
+      wantedBy = [ "graphical-session.target" ];
+      partOf = [ "graphical-session.target" ];
+      after = [ "graphical-session.target" ];
+      serviceConfig = {
+        ExecStart = "${package}/bin/healingctl watch --notify";
+        Restart = "on-failure";
+        RestartSec = "10s";
+      };
+    };
+
+    users.users = optionalAttrs (cfg.user == "luminous-healing") {
+      luminous-healing = {
+        isSystemUser = true;
+        group = cfg.group;
+        description = "luminous-healing daemon";
+      };
+    };
+    users.groups = optionalAttrs (cfg.group == "luminous-healing") { luminous-healing = { }; };
+  };
+}

@@ -1,0 +1,48 @@
+# The luminous-healing package: both binaries, and everything `make install`
+# ships besides them (units, D-Bus policy and activation file, polkit
+# actions, the example rules, shell completions, the commented default
+# config under $out/etc). Used by the flake's packages.default and overlay:
+#
+#   pkgs.callPackage ./nixos/package.nix { }
+{
+  lib,
+  buildGo126Module,
+  stdenv,
+  version ? "0.1.0-dev",
+  src ? lib.cleanSource ../.,
+}:
+
+buildGo126Module {
+  pname = "luminous-healing";
+  inherit version src;
+
+  # The hash of `go mod vendor`'s output. nixos/flake_test.go recomputes it
+  # on every go test run and fails, printing the new value, when go.mod or
+  # the imports change without it.
+  vendorHash = "sha256-KlToBWSfE5dRRaErcfrgBHZFNBpDjk3StCsjcw1c0PE=";
+
+  env.CGO_ENABLED = 0;
+  ldflags = [
+    "-s"
+    "-w"
+    "-X main.version=${version}"
+  ];
+
+  # The suite needs root, systemd as PID 1, D-Bus and polkitd; CI runs it,
+  # and the flake's VM test checks the installed result.
+  doCheck = false;
+
+  postInstall = ''
+    make install-data PREFIX=$out SBINDIR=$out/bin SYSCONFDIR=$out/etc
+  ''
+  + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
+    make install-completion PREFIX=$out HEALINGCTL=$out/bin/healingctl
+  '';
+
+  meta = {
+    description = "Self-healing daemon for Linux: watches resources and systemd units, heals through systemd";
+    homepage = "https://github.com/luminous-healing/luminous-healing";
+    mainProgram = "healingctl";
+    platforms = lib.platforms.linux;
+  };
+}
