@@ -98,6 +98,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer unsubscribe()
 	reply, err := s.conn.RequestName(client.BusName, dbus.NameFlagDoNotQueue)
 	if err != nil {
+		if !s.conn.Connected() {
+			return fmt.Errorf("%w: while requesting %s", ErrBusLost, client.BusName)
+		}
 		return fmt.Errorf("request %s: %w", client.BusName, err)
 	}
 	if reply != dbus.RequestNameReplyPrimaryOwner {
