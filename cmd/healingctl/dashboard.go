@@ -14,7 +14,7 @@ func dashboardCommand() *cli.Command {
 		Usage: "live terminal dashboard (not built yet: use 'healingctl watch' and 'healingctl status')",
 		Action: func(c *cli.Context) error {
 			return errors.New("the dashboard comes with the terminal UI work and is not in this build yet;\n" +
-				"'healingctl status' and 'healingctl watch' show the same things meanwhile.")
+				"'healingctl status' and 'healingctl watch' show the same things meanwhile")
 		},
 	}
 }
