@@ -163,14 +163,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	code, msg := explain(err, slices.Contains(args[1:], "--user"))
+	interactive := !slices.Contains(args[1:], "--no-ask-password") && isTerminal(os.Stdin)
+	code, msg := explain(err, slices.Contains(args[1:], "--user"), interactive)
 	fmt.Fprintln(stderr, msg)
 	return code
 }
 
 // explain turns an error into an exit code and one or two lines that say
 // what happened and what to do next.
-func explain(err error, user bool) (int, string) {
+func explain(err error, user, interactive bool) (int, string) {
 	var ue usageError
 	var ce *client.Error
 	switch {
@@ -183,6 +184,9 @@ func explain(err error, user bool) (int, string) {
 		}
 		return exitUnreachable, "healingctl: luminous-healingd is not running (" + err.Error() + ").\n" +
 			"Start it with 'sudo systemctl enable --now luminous-healing', or try 'luminous-healingd --user'."
+	case errors.Is(err, client.ErrInteractiveAuthorizationRequired) && interactive:
+		return exitDenied, "healingctl: access denied: this needs an administrator's authentication, and polkit found no agent to ask with.\n" +
+			"Install pkttyagent (Debian: apt install polkitd), or run it as root (sudo healingctl …)."
 	case errors.Is(err, client.ErrInteractiveAuthorizationRequired):
 		return exitDenied, "healingctl: access denied: this needs an administrator's authentication, and no password may be asked.\n" +
 			"Run it on a terminal without --no-ask-password, or as root (sudo healingctl …)."
