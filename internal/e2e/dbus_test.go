@@ -43,8 +43,8 @@ func (m *machine) healingctl(user string, args ...string) ctl {
 }
 
 // healingctlOnTerminal runs healingctl as user on a pseudo-terminal
-// (script(1)), as a person types it, and types password when polkit's text
-// agent asks for one. It returns everything the terminal showed, ending in
+// (script(1)), as a person types it, and types password whenever polkit's
+// text agent asks for one. It returns everything the terminal showed, ending in
 // "EXIT=<code>".
 func (m *machine) healingctlOnTerminal(user, password string, args ...string) string {
 	m.t.Helper()
@@ -63,23 +63,43 @@ func (m *machine) healingctlOnTerminal(user, password string, args ...string) st
 	}
 	kill := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
 	defer kill.Stop()
-	var screen strings.Builder
-	buf := make([]byte, 512)
-	typed := false
-	for {
-		n, err := out.Read(buf)
-		screen.Write(buf[:n])
-		// Typed only once asked: the agent discards what came before.
-		if !typed && strings.Contains(screen.String(), "Password:") {
-			io.WriteString(in, password+"\n")
-			typed = true
+	chunks := make(chan []byte)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 512)
+			n, err := out.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
 		}
-		if err != nil {
-			break
+	}()
+	// The agent prints "Password:" and only then turns echo off, flushing
+	// what was typed before: type a moment after each prompt, and again if
+	// nothing happens (polkit asks up to three times anyway).
+	var screen strings.Builder
+	typed, pending, last := 0, false, time.Time{}
+	for {
+		select {
+		case c, ok := <-chunks:
+			if !ok {
+				cmd.Wait()
+				return screen.String()
+			}
+			screen.Write(c)
+			pending = false
+			continue
+		case <-time.After(300 * time.Millisecond):
+		}
+		prompts := strings.Count(screen.String(), "Password:")
+		if typed < prompts || pending && time.Since(last) > 2*time.Second {
+			io.WriteString(in, password+"\n")
+			typed, pending, last = prompts, true, time.Now()
 		}
 	}
-	cmd.Wait()
-	return screen.String()
 }
 
 func orRoot(user string) string {
@@ -208,7 +228,7 @@ func TestTheDBusAPIOnTheRealStack(t *testing.T) {
 		report(t, "prompted by pkttyagent, then: %q", lastLines(screen, 2))
 		screen = m.healingctlOnTerminal("alice", "wrong", "set", "threshold", "memory", "96")
 		if !strings.Contains(screen, "EXIT=4") {
-			t.Errorf("a wrong password: want exit 4; the terminal showed:\n%s", screen)
+			t.Errorf("a wrong password, three times: want exit 4; the terminal showed:\n%s", screen)
 		}
 		screen = m.healingctlOnTerminal("alice", "s3cret", "--no-ask-password", "set", "threshold", "memory", "95")
 		if strings.Contains(screen, "Password:") || !strings.Contains(screen, "EXIT=4") {
