@@ -35,7 +35,7 @@ install: build install-bin install-data install-completion
 install-bin:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0755 bin/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
-	[ ! -x bin/healingctl ] || install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
+	install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
 
 install-data:
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
@@ -63,15 +63,13 @@ install-data:
 	[ -e $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml ] || \
 		install -m 0644 internal/config/default.toml $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml
 
-# The completions are printed by healingctl itself; skipped while it cannot.
+# The completions are printed by healingctl itself.
 HEALINGCTL ?= bin/healingctl
 install-completion:
-	@if [ -x $(HEALINGCTL) ] && $(HEALINGCTL) completion bash >/dev/null 2>&1; then \
-		install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d; \
-		$(HEALINGCTL) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl; \
-		$(HEALINGCTL) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl; \
-		$(HEALINGCTL) completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish; \
-	fi
+	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
+	$(HEALINGCTL) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl
+	$(HEALINGCTL) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl
+	$(HEALINGCTL) completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/luminous-healingd $(DESTDIR)$(BINDIR)/healingctl \

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"os"
@@ -10,6 +11,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/luminous-healing/luminous-healing/internal/client"
 )
 
 // daemonBin builds the daemon once per test binary.
@@ -107,5 +112,80 @@ func TestTryItModeRunsWithoutRootAndStopsOnSIGTERM(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output does not say %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// In the try-it mode without a session bus the daemon starts its own,
+// prints the export line, serves the API there to its own user only, and
+// takes the bus down with it.
+func TestTryItModeServesTheAPIOnASessionBusOfItsOwn(t *testing.T) {
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		t.Skip("dbus-daemon is not installed (Debian: apt install dbus-daemon)")
+	}
+	bin := daemonBin(t)
+	cmd := exec.Command(bin, "--user", "--interval", "200ms", "--listen", "", "--state-dir", t.TempDir())
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DBUS_SESSION_BUS_ADDRESS=") && !strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export DBUS_SESSION_BUS_ADDRESS='"); ok {
+				addr <- strings.TrimSuffix(a, "'")
+			}
+		}
+	}()
+	var address string
+	select {
+	case address = <-addr:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no export line within 10s\n%s", logs.String())
+	}
+
+	conn, err := dbus.Connect(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := client.New(conn, client.Options{})
+	var st client.Status
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if st, err = c.Status(t.Context()); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || st.Mode != "user" || !st.DryRun {
+		t.Fatalf("GetStatus: %+v, %v; want the try-it mode, dry-run\n%s", st, err, logs.String())
+	}
+	if err := c.SetThreshold(t.Context(), "cpu", 50); err != nil {
+		t.Errorf("the daemon's own user: SetThreshold: %v; want allowed", err)
+	}
+	if err := c.SetDryRun(t.Context(), false); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("SetDryRun(false): %v; want InvalidArgument: the try-it mode only plans", err)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit: %v; want 0\n%s", err, logs.String())
+	}
+	if c2, err := dbus.Connect(address); err == nil {
+		c2.Close()
+		t.Errorf("the daemon's own session bus at %s outlived it", address)
 	}
 }

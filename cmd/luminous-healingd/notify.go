@@ -9,6 +9,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 )
@@ -63,7 +64,7 @@ func statusLine(st *engine.Status) string {
 
 // printBanner tells a person trying the daemon what it is doing and where
 // to look next.
-func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine) {
+func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine, b *bus) {
 	st := eng.Status()
 	fmt.Fprintf(w, "luminous-healingd %s — try-it mode: reading this machine, planning instead of acting.\n", version)
 	fmt.Fprintf(w, "  config:   %s (every %s)\n", describeConfig(o.configPath), cfg.Monitoring.Interval)
@@ -75,6 +76,16 @@ func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine)
 	}
 	if addr := cfg.Monitoring.Listen; addr != "" {
 		fmt.Fprintf(w, "  web:      http://%s/ (live dashboard; /metrics, /api/v1/status, /healthz)\n", addr)
+	}
+	switch {
+	case b == nil:
+		fmt.Fprintf(w, "  d-bus:    not available (see the warning below); healingctl cannot reach this daemon\n")
+	case b.own != nil:
+		fmt.Fprintf(w, "  d-bus:    on a session bus of its own; in another terminal run\n")
+		fmt.Fprintf(w, "              export DBUS_SESSION_BUS_ADDRESS='%s'\n", b.address)
+		fmt.Fprintf(w, "              healingctl --user status\n")
+	default:
+		fmt.Fprintf(w, "  d-bus:    %s on your session bus: healingctl --user status\n", client.BusName)
 	}
 	fmt.Fprintf(w, "  events:   printed below as they happen. Stop with Ctrl-C.\n\n")
 }

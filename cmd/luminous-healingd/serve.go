@@ -12,6 +12,7 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
@@ -100,10 +101,38 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	httpd := web.New(web.Options{Engine: eng, History: auditLog, Metrics: recorder.Handler(),
 		ForceDashboard: o.user, Log: log.With("component", "http")})
 
+	// The D-Bus API. Everything is exported before the name is taken.
+	// Without a bus the daemon still watches and heals; it says so once.
+	b, err := connectBus(ctx, o.user, log)
+	if err != nil {
+		log.Warn("no D-Bus API: healingctl, busctl and desktop tools cannot reach the daemon", "err", err)
+	}
+	defer b.close()
+	var api *dbusapi.Server
+	if b != nil {
+		api, err = dbusapi.New(b.conn, dbusapi.Options{Engine: eng, Audit: auditLog, Authorizer: b.authz, Log: log})
+		if err != nil {
+			return err
+		}
+	}
+
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	errc := make(chan error, 4)
 	go func() { errc <- eng.Run(ctx) }()
+	if api != nil {
+		go func() {
+			err := api.Serve(ctx)
+			switch {
+			case errors.Is(err, dbusapi.ErrBusLost) && ctx.Err() == nil:
+				// Without the bus there is no API: exit non-zero so
+				// systemd restarts the daemon.
+				cancel(busLost{err})
+			case err != nil && ctx.Err() == nil:
+				errc <- err
+			}
+		}()
+	}
 	go auditLog.Run(ctx, 250*time.Millisecond)
 	go httpd.Run(ctx)
 	if watcher != nil {
@@ -137,10 +166,10 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 
 	go notifySystemd(ctx, eng, log)
 	if o.user {
-		printBanner(os.Stdout, o, cfg, eng)
+		printBanner(os.Stdout, o, cfg, eng, b)
 	}
 	log.Info("started", "version", version, "config", describeConfig(configPath), "state", store.Path(),
-		"interval", cfg.Monitoring.Interval.String(), "monitored", len(cfg.Services.Monitored), "systemd", mgr != nil)
+		"interval", cfg.Monitoring.Interval.String(), "monitored", len(cfg.Services.Monitored), "systemd", mgr != nil, "dbus", api != nil)
 
 	select {
 	case err := <-errc:

@@ -1,0 +1,178 @@
+package client
+
+import (
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// Status is GetStatus's reply: the properties and everything
+// `healingctl status` shows, in one round trip.
+type Status struct {
+	// The properties.
+	Version        string    `dbus:"version"`
+	Health         string    `dbus:"health"` // ok, warning or critical
+	DryRun         bool      `dbus:"dry_run"`
+	HealingEnabled bool      `dbus:"healing_enabled"`
+	ActiveIssues   uint32    `dbus:"active_issues"`
+	LastCheck      time.Time `dbus:"last_check"`
+	MonitoredUnits []string  `dbus:"monitored_units"`
+
+	Mode        string        `dbus:"mode"` // system, or user for the try-it mode
+	Hostname    string        `dbus:"hostname"`
+	ConfigPath  string        `dbus:"config_path"` // empty on the embedded default
+	Started     time.Time     `dbus:"started"`
+	Interval    time.Duration `dbus:"interval_usec"`
+	Systemd     bool          `dbus:"systemd"`      // systemd reachable: units are watched and healed
+	SampleError string        `dbus:"sample_error"` // why the last sampling failed, or empty
+
+	Resources   []Resource   `dbus:"resources"`   // aa{sv}
+	Units       []UnitState  `dbus:"units"`       // aa{sv}
+	Issues      []Issue      `dbus:"issues"`      // aa{sv}, worst first
+	Predictions []Prediction `dbus:"predictions"` // aa{sv}
+	Breakers    []Breaker    `dbus:"breakers"`    // aa{sv}
+	Throttles   []Throttle   `dbus:"throttles"`   // aa{sv}
+}
+
+// Resource is one series' latest reading against its threshold.
+type Resource struct {
+	ID        string  `dbus:"id"` // the series id: cpu, memory, load, disk:/, inodes:/, pressure:io
+	Kind      string  `dbus:"kind"`
+	Subject   string  `dbus:"subject"`
+	Value     float64 `dbus:"value"`
+	Threshold float64 `dbus:"threshold"` // 0: no threshold (off)
+	Severity  string  `dbus:"severity"`  // ok, warning or critical
+}
+
+// UnitState is a monitored unit's last known state.
+type UnitState struct {
+	Name        string `dbus:"name"`
+	ActiveState string `dbus:"active_state"` // active, failed, inactive, …; unknown before the first look
+	SubState    string `dbus:"sub_state"`
+}
+
+// Breaker is a restart breaker that holds healing back or remembers
+// failures.
+type Breaker struct {
+	Issue       string    `dbus:"issue"`
+	Failures    uint32    `dbus:"failures"`
+	NextAttempt time.Time `dbus:"next_attempt"` // zero when an attempt is allowed now
+	GivenUp     bool      `dbus:"given_up"`
+}
+
+// Throttle is a unit the daemon has put runtime limits on.
+type Throttle struct {
+	Unit       string    `dbus:"unit"`
+	Since      time.Time `dbus:"since"`
+	Issues     []string  `dbus:"issues"`      // the issues that caused it; empty for an operator's throttle
+	CPUWeight  uint64    `dbus:"cpu_weight"`  // applied; 0 when not changed
+	MemoryHigh uint64    `dbus:"memory_high"` // bytes applied; 0 when not changed
+}
+
+// Map encodes s as a{sv}.
+func (s Status) Map() map[string]dbus.Variant {
+	units := s.MonitoredUnits
+	if units == nil {
+		units = []string{}
+	}
+	return map[string]dbus.Variant{
+		"version": v(s.Version), "health": v(s.Health), "dry_run": v(s.DryRun), "healing_enabled": v(s.HealingEnabled),
+		"active_issues": v(s.ActiveIssues), "last_check": usec(s.LastCheck), "monitored_units": v(units),
+		"mode": v(s.Mode), "hostname": v(s.Hostname), "config_path": v(s.ConfigPath), "started": usec(s.Started),
+		"interval_usec": dur(s.Interval), "systemd": v(s.Systemd), "sample_error": v(s.SampleError),
+		"resources":   v(Maps(s.Resources)),
+		"units":       v(Maps(s.Units)),
+		"issues":      v(Maps(s.Issues)),
+		"predictions": v(Maps(s.Predictions)),
+		"breakers":    v(Maps(s.Breakers)),
+		"throttles":   v(Maps(s.Throttles)),
+	}
+}
+
+// DecodeStatus decodes a Status record.
+func DecodeStatus(m map[string]dbus.Variant) Status {
+	s := Status{
+		Version: str(m, "version"), Health: str(m, "health"), DryRun: boolean(m, "dry_run"),
+		HealingEnabled: boolean(m, "healing_enabled"), ActiveIssues: u32(m, "active_issues"),
+		LastCheck: tim(m, "last_check"), Mode: str(m, "mode"), Hostname: str(m, "hostname"),
+		ConfigPath: str(m, "config_path"), Started: tim(m, "started"), Interval: durOf(m, "interval_usec"),
+		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"),
+		Resources:   decodeAll(maps(m, "resources"), DecodeResource),
+		Units:       decodeAll(maps(m, "units"), DecodeUnitState),
+		Issues:      decodeAll(maps(m, "issues"), DecodeIssue),
+		Predictions: decodeAll(maps(m, "predictions"), DecodePrediction),
+		Breakers:    decodeAll(maps(m, "breakers"), DecodeBreaker),
+		Throttles:   decodeAll(maps(m, "throttles"), DecodeThrottle),
+	}
+	s.MonitoredUnits, _ = m["monitored_units"].Value().([]string)
+	return s
+}
+
+// Map encodes r as a{sv}.
+func (r Resource) Map() map[string]dbus.Variant {
+	return map[string]dbus.Variant{"id": v(r.ID), "kind": v(r.Kind), "subject": v(r.Subject),
+		"value": v(r.Value), "threshold": v(r.Threshold), "severity": v(r.Severity)}
+}
+
+// DecodeResource decodes a Resource record.
+func DecodeResource(m map[string]dbus.Variant) Resource {
+	return Resource{ID: str(m, "id"), Kind: str(m, "kind"), Subject: str(m, "subject"),
+		Value: dbl(m, "value"), Threshold: dbl(m, "threshold"), Severity: str(m, "severity")}
+}
+
+// Map encodes u as a{sv}.
+func (u UnitState) Map() map[string]dbus.Variant {
+	return map[string]dbus.Variant{"name": v(u.Name), "active_state": v(u.ActiveState), "sub_state": v(u.SubState)}
+}
+
+// DecodeUnitState decodes a UnitState record.
+func DecodeUnitState(m map[string]dbus.Variant) UnitState {
+	return UnitState{Name: str(m, "name"), ActiveState: str(m, "active_state"), SubState: str(m, "sub_state")}
+}
+
+// Map encodes b as a{sv}.
+func (b Breaker) Map() map[string]dbus.Variant {
+	return map[string]dbus.Variant{"issue": v(b.Issue), "failures": v(b.Failures),
+		"next_attempt": usec(b.NextAttempt), "given_up": v(b.GivenUp)}
+}
+
+// DecodeBreaker decodes a Breaker record.
+func DecodeBreaker(m map[string]dbus.Variant) Breaker {
+	return Breaker{Issue: str(m, "issue"), Failures: u32(m, "failures"), NextAttempt: tim(m, "next_attempt"), GivenUp: boolean(m, "given_up")}
+}
+
+// Map encodes t as a{sv}.
+func (t Throttle) Map() map[string]dbus.Variant {
+	issues := t.Issues
+	if issues == nil {
+		issues = []string{}
+	}
+	return map[string]dbus.Variant{"unit": v(t.Unit), "since": usec(t.Since), "issues": v(issues),
+		"cpu_weight": v(t.CPUWeight), "memory_high": v(t.MemoryHigh)}
+}
+
+// DecodeThrottle decodes a Throttle record.
+func DecodeThrottle(m map[string]dbus.Variant) Throttle {
+	t := Throttle{Unit: str(m, "unit"), Since: tim(m, "since"), CPUWeight: u64(m, "cpu_weight"), MemoryHigh: u64(m, "memory_high")}
+	t.Issues, _ = m["issues"].Value().([]string)
+	return t
+}
+
+// Maps encodes records as aa{sv}, never nil.
+func Maps[T interface {
+	Map() map[string]dbus.Variant
+}](xs []T) []map[string]dbus.Variant {
+	out := make([]map[string]dbus.Variant, len(xs))
+	for i, x := range xs {
+		out[i] = x.Map()
+	}
+	return out
+}
+
+func decodeAll[T any](ms []map[string]dbus.Variant, dec func(map[string]dbus.Variant) T) []T {
+	out := make([]T, len(ms))
+	for i, m := range ms {
+		out[i] = dec(m)
+	}
+	return out
+}

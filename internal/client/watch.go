@@ -1,0 +1,116 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// Event is one signal of the daemon.
+type Event struct {
+	// Signal is the member name (IssueDetected, …) or "PropertiesChanged".
+	Signal string
+	// Exactly one of these is set, by Signal: Issue for IssueDetected,
+	// IssueChanged and IssueResolved; Failure for HealingFailed;
+	// Prediction for PredictionAlert; Result for ActionCompleted;
+	// Changed (property name → value) for PropertiesChanged.
+	Issue      *Issue
+	Failure    *Failure
+	Prediction *Prediction
+	Result     *ActionResult
+	Changed    map[string]dbus.Variant
+}
+
+// Watch streams the daemon's signals until ctx ends, then closes the
+// channel. Signals that arrive while the reader is more than 64 behind are
+// dropped rather than stalling the connection.
+func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
+	rules := [][]dbus.MatchOption{
+		{dbus.WithMatchSender(BusName), dbus.WithMatchObjectPath(ObjectPath), dbus.WithMatchInterface(Interface)},
+		{dbus.WithMatchSender(BusName), dbus.WithMatchObjectPath(ObjectPath), dbus.WithMatchInterface("org.freedesktop.DBus.Properties"),
+			dbus.WithMatchMember("PropertiesChanged"), dbus.WithMatchArg(0, Interface)},
+	}
+	for _, r := range rules {
+		if err := c.conn.AddMatchSignalContext(ctx, r...); err != nil {
+			return nil, c.convert(fmt.Errorf("subscribing to signals: %w", err))
+		}
+	}
+	raw := make(chan *dbus.Signal, 64)
+	c.conn.Signal(raw)
+	out := make(chan Event, 64)
+	go func() {
+		defer close(out)
+		defer func() {
+			c.conn.RemoveSignal(raw)
+			for _, r := range rules {
+				_ = c.conn.RemoveMatchSignalContext(context.WithoutCancel(ctx), r...)
+			}
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.conn.Context().Done():
+				return
+			case s, ok := <-raw:
+				if !ok {
+					return
+				}
+				ev, ok := decodeSignal(s)
+				if !ok {
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// decodeSignal turns a signal of the daemon's object into an Event.
+func decodeSignal(s *dbus.Signal) (Event, bool) {
+	if s.Path != ObjectPath {
+		return Event{}, false
+	}
+	if s.Name == "org.freedesktop.DBus.Properties.PropertiesChanged" {
+		if len(s.Body) < 2 {
+			return Event{}, false
+		}
+		iface, _ := s.Body[0].(string)
+		changed, _ := s.Body[1].(map[string]dbus.Variant)
+		if iface != Interface {
+			return Event{}, false
+		}
+		return Event{Signal: "PropertiesChanged", Changed: changed}, true
+	}
+	if len(s.Body) != 1 || len(s.Name) <= len(Interface)+1 || s.Name[:len(Interface)+1] != Interface+"." {
+		return Event{}, false
+	}
+	m, ok := s.Body[0].(map[string]dbus.Variant)
+	if !ok {
+		return Event{}, false
+	}
+	ev := Event{Signal: s.Name[len(Interface)+1:]}
+	switch ev.Signal {
+	case SignalIssueDetected, SignalIssueChanged, SignalIssueResolved:
+		i := DecodeIssue(m)
+		ev.Issue = &i
+	case SignalHealingFailed:
+		f := DecodeFailure(m)
+		ev.Failure = &f
+	case SignalPredictionAlert:
+		p := DecodePrediction(m)
+		ev.Prediction = &p
+	case SignalActionCompleted:
+		r := DecodeActionResult(m)
+		ev.Result = &r
+	default:
+		return Event{}, false
+	}
+	return ev, true
+}

@@ -1,0 +1,183 @@
+// Package apitest runs luminous-healingd's engine and D-Bus server on
+// fakes of systemd and of the machine, on a private bus with a fake polkit
+// authority, for the tests and benchmarks of the server, the client and
+// healingctl.
+//
+// Only _test.go files may import it: it depends on package testing and
+// starts processes.
+package apitest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/bustest"
+	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
+	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
+	"github.com/luminous-healing/luminous-healing/internal/polkit"
+	"github.com/luminous-healing/luminous-healing/internal/systemd"
+)
+
+// sampler returns the readings a test sets.
+type sampler struct {
+	mu       sync.Mutex
+	readings []detect.Reading
+}
+
+func (s *sampler) Sample(ctx context.Context, snap *detect.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap.Time = time.Now()
+	snap.Readings = append(snap.Readings[:0], s.readings...)
+	return nil
+}
+
+func (s *sampler) Mounts() []string { return []string{"/"} }
+func (s *sampler) Close() error     { return nil }
+
+type watcher struct{ ch chan systemd.Event }
+
+func (w *watcher) Watch(context.Context, []string) error { return nil }
+func (w *watcher) Events() <-chan systemd.Event          { return w.ch }
+
+// Daemon is a real engine and server on fakes of systemd and the machine,
+// served on a private bus.
+type Daemon struct {
+	Bus       *bustest.Bus
+	Engine    *engine.Engine
+	Systemd   *healtest.Systemd // knows web.service (monitored), other.service and systemd-tmpfiles-clean.service
+	Audit     *audit.Log
+	Authority *bustest.FakeAuthority // polkit, as the daemon's polkit client sees it
+	Server    *dbusapi.Server
+	Conn      *dbus.Conn // the server's
+	// Served receives Serve's result.
+	Served chan error
+	mark   int
+}
+
+// Setup varies a Daemon.
+type Setup struct {
+	// Config changes the configuration: monitoring every hour,
+	// web.service monitored, cleanup by systemd-tmpfiles-clean.service.
+	Config func(*config.Config)
+	// Mode is "system" (default) or "user".
+	Mode string
+	// Authorizer replaces internal/polkit asking the fake authority.
+	Authorizer func(*Daemon) dbusapi.Authorizer
+	// Readings are what the machine reports; default memory at 42%.
+	Readings []detect.Reading
+}
+
+// Start runs a Daemon until the test ends and waits until it owns its
+// bus name.
+func Start(t testing.TB, s Setup) *Daemon {
+	t.Helper()
+	d := &Daemon{Bus: bustest.Start(t)}
+	d.Authority = bustest.NewFakeAuthority(t, d.Bus)
+	cfg := config.Default()
+	cfg.Monitoring.Interval = config.Duration(time.Hour)
+	cfg.Services.Monitored = []string{"web.service"}
+	cfg.Healing.CleanupUnits = []string{"systemd-tmpfiles-clean.service"}
+	if s.Config != nil {
+		s.Config(cfg)
+	}
+	d.Systemd = healtest.New(
+		heal.UnitStatus{Name: "web.service", ActiveState: "active", SubState: "running", UnitFileState: "enabled"},
+		heal.UnitStatus{Name: "other.service", ActiveState: "active", SubState: "running", UnitFileState: "enabled"},
+		heal.UnitStatus{Name: "systemd-tmpfiles-clean.service", ActiveState: "inactive", UnitFileState: "static"},
+	)
+	d.Audit = audit.New(audit.Options{})
+	healer := heal.New(d.Systemd, heal.SettingsFrom(cfg, "luminous-healing.service"), nil)
+	readings := s.Readings
+	if readings == nil {
+		readings = []detect.Reading{{ID: "memory", Kind: "memory", Subject: "memory", Value: 42}}
+	}
+	sampler := &sampler{readings: readings}
+	eng, err := engine.New(engine.Options{
+		Version: "test", Mode: s.Mode, Config: cfg, Healer: healer, Units: d.Systemd, Watcher: &watcher{ch: make(chan systemd.Event)},
+		Audit: d.Audit, NewSampler: func(*config.Config) (engine.Sampler, error) { return sampler, nil },
+		ForceDryRun: s.Mode == "user",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Engine = eng
+	ctx, cancel := context.WithCancel(context.Background())
+	engDone := make(chan struct{})
+	go func() { eng.Run(ctx); close(engDone) }()
+
+	d.Conn = d.Bus.Conn(t)
+	var authz dbusapi.Authorizer = polkit.New(d.Conn, polkit.Options{Timeout: 300 * time.Millisecond, InteractiveTimeout: 300 * time.Millisecond})
+	if s.Authorizer != nil {
+		authz = s.Authorizer(d)
+	}
+	d.Server, err = dbusapi.New(d.Conn, dbusapi.Options{Engine: eng, Audit: d.Audit, Authorizer: authz, AuthTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Served = make(chan error, 1)
+	go func() { d.Served <- d.Server.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-engDone
+		select {
+		case <-d.Served:
+		case <-time.After(5 * time.Second):
+			t.Error("Serve did not return after its context ended")
+		}
+	})
+	d.waitForName(t)
+	return d
+}
+
+func (d *Daemon) waitForName(t testing.TB) {
+	t.Helper()
+	c := d.Bus.Conn(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var has bool
+		if err := c.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, client.BusName).Store(&has); err == nil && has {
+			return
+		}
+		select {
+		case err := <-d.Served:
+			t.Fatalf("Serve returned before owning the name: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	t.Fatalf("%s was not owned within 10s", client.BusName)
+}
+
+// Client returns a typed client on a new connection.
+func (d *Daemon) Client(t testing.TB, opts client.Options) *client.Client {
+	return client.New(d.Bus.Conn(t), opts)
+}
+
+// Events returns the audit records of one event type, oldest first.
+func (d *Daemon) Events(ev audit.Event) []audit.Entry {
+	var out []audit.Entry
+	h := d.Audit.History(0)
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Event == ev {
+			out = append(out, h[i])
+		}
+	}
+	return out
+}
+
+// Mutations lists the calls that changed something in fake systemd (it
+// logs no reads) since MarkMutations.
+func (d *Daemon) Mutations() []string { return d.Systemd.Calls()[d.mark:] }
+
+// MarkMutations forgets the calls so far.
+func (d *Daemon) MarkMutations() { d.mark = len(d.Systemd.Calls()) }

@@ -1,0 +1,188 @@
+package dbusapi
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/polkit"
+)
+
+// Authorizer decides whether a caller may perform an action: a
+// *polkit.Authority on the system bus, OwnerOnly in the try-it mode. Any
+// error means Denied; its text is logged, never sent to the caller.
+type Authorizer interface {
+	Check(ctx context.Context, req polkit.Request) (polkit.Decision, error)
+}
+
+// OwnerOnly authorizes exactly the callers that run with the daemon's own
+// uid. It stands in for polkit in the try-it mode on the session bus, where
+// no polkit rules apply.
+type OwnerOnly struct {
+	conn *dbus.Conn
+	uid  uint32
+}
+
+// NewOwnerOnly returns an authorizer that allows the callers running as
+// uid (the daemon's own, os.Getuid()), asking the bus at conn who they are.
+func NewOwnerOnly(conn *dbus.Conn, uid uint32) *OwnerOnly {
+	return &OwnerOnly{conn: conn, uid: uid}
+}
+
+// Check implements Authorizer.
+func (o *OwnerOnly) Check(ctx context.Context, req polkit.Request) (polkit.Decision, error) {
+	uid, err := unixUser(ctx, o.conn, req.Caller)
+	if err != nil {
+		return polkit.Denied, err
+	}
+	if uid == o.uid {
+		return polkit.Allowed, nil
+	}
+	return polkit.Denied, nil
+}
+
+// unixUser asks the bus for the uid behind a connection.
+func unixUser(ctx context.Context, conn *dbus.Conn, name string) (uint32, error) {
+	var uid uint32
+	err := conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetConnectionUnixUser", 0, name).Store(&uid)
+	if err != nil {
+		return 0, fmt.Errorf("uid of %s: %w", name, err)
+	}
+	return uid, nil
+}
+
+// privileged describes one privileged call after its arguments were
+// validated: what polkit is asked and what the audit says.
+type privileged struct {
+	method string // D-Bus member, e.g. "RestartUnit"
+	action string // polkit action id
+	what   string // the operation for the "action" detail: restart, cleanup, set-dry-run, …
+	unit   string // normalised unit, or ""
+	issue  string // issue id, or ""
+}
+
+func (p privileged) details() map[string]string {
+	d := map[string]string{"action": p.what}
+	if p.unit != "" {
+		d["unit"] = p.unit
+	}
+	if p.issue != "" {
+		d["issue"] = p.issue
+	}
+	return d
+}
+
+func (p privileged) describe() string {
+	arg := p.unit
+	if arg == "" {
+		arg = p.issue
+	}
+	return p.method + "(" + arg + ")"
+}
+
+// authorize decides a privileged call, records the decision in the audit
+// log and returns the caller's identity, or the D-Bus error to reply with.
+// Its order is the spec's: rate limit, then polkit, fail closed.
+func (s *Server) authorize(ctx context.Context, msg dbus.Message, sender dbus.Sender, p privileged) (callerID, *dbus.Error) {
+	c := callerID{name: string(sender), uid: -1}
+	deny := func(outcome, why string, e *dbus.Error) (callerID, *dbus.Error) {
+		s.o.Audit.Record(audit.Entry{Event: audit.CallDenied, Action: p.method, Target: p.unit, Issue: p.issue,
+			Outcome: outcome, CallerUID: c.uid, Caller: c.name,
+			Message: fmt.Sprintf("%s by uid %d denied: %s", p.describe(), c.uid, why)})
+		return c, e
+	}
+	uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	uid, err := unixUser(uctx, s.conn, c.name)
+	cancel()
+	if err != nil {
+		s.log.Warn("denying a call whose caller could not be identified", "method", p.method, "caller", c.name, "err", err)
+		return deny("denied", "caller could not be identified", accessDenied())
+	}
+	c.uid = int64(uid)
+	lim := s.o.Engine.Config().DBus
+	if !s.limit.allow(rateKey{c.uid, p.method}, lim.CallsPerWindow, lim.Window.D(), time.Now()) {
+		return deny("rate-limited", "rate limit", newError(client.ErrorRateLimited,
+			"uid %d made more than %d %s calls in %s; wait and try again", c.uid, lim.CallsPerWindow, p.method, lim.Window))
+	}
+	if s.o.Authorizer == nil {
+		return deny("denied", "no authorizer", accessDenied())
+	}
+	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
+	actx, cancel := context.WithTimeout(ctx, s.o.AuthTimeout)
+	defer cancel()
+	d, err := s.o.Authorizer.Check(actx, polkit.Request{Action: p.action, Caller: c.name, AllowInteraction: interactive, Details: p.details()})
+	switch {
+	case err != nil:
+		// Logged here, never shown to the caller: it may carry polkit's
+		// internals.
+		s.log.Warn("authorization failed; denying", "method", p.method, "caller", c.name, "uid", c.uid, "err", err)
+		return deny("denied", "authorization failed: "+err.Error(), accessDenied())
+	case d == polkit.Allowed:
+		s.o.Audit.Record(audit.Entry{Event: audit.CallAllowed, Action: p.method, Target: p.unit, Issue: p.issue,
+			Outcome: "allowed", CallerUID: c.uid, Caller: c.name,
+			Message: fmt.Sprintf("%s by uid %d allowed (%s)", p.describe(), c.uid, p.action)})
+		return c, nil
+	case d == polkit.Challenge:
+		return deny("challenge", "authentication required, interaction not allowed",
+			&dbus.Error{Name: client.ErrorInteractiveAuthorizationRequired, Body: []any{
+				"authentication is required for " + p.action + "; allow interactive authorization or run as an administrator"}})
+	default:
+		return deny("denied", "not authorized for "+p.action, accessDenied())
+	}
+}
+
+func accessDenied() *dbus.Error {
+	return &dbus.Error{Name: client.ErrorAccessDenied, Body: []any{"access denied by polkit"}}
+}
+
+type callerID struct {
+	name string
+	uid  int64
+}
+
+// rateLimit counts privileged calls per caller uid and method in a sliding
+// window. The uid, not the bus name, is the caller: a new connection is
+// free to make. It is safe for concurrent use.
+type rateLimit struct {
+	mu    sync.Mutex
+	calls map[rateKey][]time.Time
+}
+
+type rateKey struct {
+	uid    int64
+	method string
+}
+
+// allow records a call at now if fewer than n calls were made in window.
+func (r *rateLimit) allow(k rateKey, n int, window time.Duration, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls == nil {
+		r.calls = map[rateKey][]time.Time{}
+	}
+	ts := r.calls[k]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) >= window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) >= n {
+		r.calls[k] = ts
+		return false
+	}
+	r.calls[k] = append(ts, now)
+	// Forget idle callers so the map does not grow with every uid ever seen.
+	if len(r.calls) > 1024 {
+		for k, ts := range r.calls {
+			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= window {
+				delete(r.calls, k)
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,679 @@
+package dbusapi_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"math"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	"github.com/godbus/dbus/v5/introspect"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/bustest"
+	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
+	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
+	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/polkit"
+)
+
+func TestTheExportedInterfaceIsTheXML(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	var data string
+	err := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath).Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live introspect.Node
+	if err := xml.Unmarshal([]byte(data), &live); err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile("../../dbus/org.luminous.Healing1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shipped introspect.Node
+	if err := xml.Unmarshal(file, &shipped); err != nil {
+		t.Fatal(err)
+	}
+	find := func(n introspect.Node, name string) *introspect.Interface {
+		for i := range n.Interfaces {
+			if n.Interfaces[i].Name == name {
+				return &n.Interfaces[i]
+			}
+		}
+		return nil
+	}
+	for _, name := range []string{"org.freedesktop.DBus.Introspectable", "org.freedesktop.DBus.Properties", "org.freedesktop.DBus.Peer"} {
+		if find(live, name) == nil {
+			t.Errorf("Introspect does not list %s", name)
+		}
+	}
+	got, want := find(live, client.Interface), find(shipped, client.Interface)
+	if got == nil || want == nil {
+		t.Fatalf("interface missing: live %v, shipped %v", got != nil, want != nil)
+	}
+	// Introspection over the wire and the file must agree on every name,
+	// type, direction and annotation.
+	norm := func(i *introspect.Interface) string {
+		var b strings.Builder
+		for _, m := range i.Methods {
+			b.WriteString("method " + m.Name)
+			for _, a := range m.Args {
+				b.WriteString(" " + a.Direction + ":" + a.Name + ":" + a.Type)
+			}
+			b.WriteString("\n")
+		}
+		for _, s := range i.Signals {
+			b.WriteString("signal " + s.Name)
+			for _, a := range s.Args {
+				b.WriteString(" " + a.Name + ":" + a.Type)
+			}
+			b.WriteString("\n")
+		}
+		for _, p := range i.Properties {
+			b.WriteString("property " + p.Name + " " + p.Type + " " + p.Access)
+			for _, a := range p.Annotations {
+				b.WriteString(" " + a.Name + "=" + a.Value)
+			}
+			b.WriteString("\n")
+		}
+		return b.String()
+	}
+	if g, w := norm(got), norm(want); g != w {
+		t.Errorf("Introspect and %s differ:\n--- live\n%s--- file\n%s", "dbus/org.luminous.Healing1.xml", g, w)
+	}
+	// busctl tree walks from /.
+	var root string
+	if err := d.Bus.Conn(t).Object(client.BusName, "/org/luminous").Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&root); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(root, `<node name="Healing">`) {
+		t.Errorf("/org/luminous does not list Healing as a child:\n%s", root)
+	}
+}
+
+func TestReadsAreOpenToEveryoneWithoutPolkit(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	c := d.Client(t, client.Options{})
+	ctx := t.Context()
+
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != "test" || st.Health != "ok" || st.Mode != "system" || !st.HealingEnabled || st.DryRun ||
+		!slices.Equal(st.MonitoredUnits, []string{"web.service"}) || !st.Systemd || st.Interval != time.Hour {
+		t.Errorf("GetStatus: got %+v", st)
+	}
+	if len(st.Units) != 1 || st.Units[0].Name != "web.service" {
+		t.Errorf("GetStatus units: got %+v; want web.service", st.Units)
+	}
+	if _, err := c.Issues(ctx); err != nil {
+		t.Errorf("ListIssues: %v", err)
+	}
+	if _, err := c.Predictions(ctx); err != nil {
+		t.Errorf("GetPredictions: %v", err)
+	}
+	h, err := c.History(ctx, 5)
+	if err != nil {
+		t.Errorf("GetHistory: %v", err)
+	}
+	if len(h) == 0 || h[len(h)-1].Event != "daemon-started" {
+		t.Errorf("GetHistory(5): got %+v; want the daemon-started record last", h)
+	}
+	obj := c.Conn().Object(client.BusName, client.ObjectPath)
+	var all map[string]dbus.Variant
+	if err := obj.Call("org.freedesktop.DBus.Properties.GetAll", 0, client.Interface).Store(&all); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Version": "s", "Health": "s", "DryRun": "b", "HealingEnabled": "b", "ActiveIssues": "u", "LastCheck": "t", "MonitoredUnits": "as"}
+	if len(all) != len(want) {
+		t.Errorf("GetAll: got %d properties; want %d", len(all), len(want))
+	}
+	for name, sig := range want {
+		if all[name].Signature().String() != sig {
+			t.Errorf("property %s: type %s; want %s", name, all[name].Signature(), sig)
+		}
+	}
+	var v dbus.Variant
+	if err := obj.Call("org.freedesktop.DBus.Properties.Get", 0, client.Interface, "Health").Store(&v); err != nil || v.Value() != "ok" {
+		t.Errorf("Get Health: got %v, %v; want ok", v, err)
+	}
+	if n := len(d.Authority.Requests()); n != 0 {
+		t.Errorf("reads asked polkit %d times; want never", n)
+	}
+}
+
+func TestPropertiesAreReadOnly(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	err := obj.Call("org.freedesktop.DBus.Properties.Set", 0, client.Interface, "DryRun", dbus.MakeVariant(true)).Err
+	if name := errName(err); name != "org.freedesktop.DBus.Error.PropertyReadOnly" {
+		t.Errorf("Set DryRun: got %v; want PropertyReadOnly", err)
+	}
+	if d.Engine.Status().DryRun {
+		t.Error("Set changed DryRun")
+	}
+	err = obj.Call("org.freedesktop.DBus.Properties.Get", 0, client.Interface, "NoSuch").Err
+	if name := errName(err); name != "org.freedesktop.DBus.Error.UnknownProperty" {
+		t.Errorf("Get NoSuch: got %v; want UnknownProperty", err)
+	}
+}
+
+func errName(err error) string {
+	var de dbus.Error
+	if errors.As(err, &de) {
+		return de.Name
+	}
+	var dp *dbus.Error
+	if errors.As(err, &dp) {
+		return dp.Name
+	}
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce.Name
+	}
+	return ""
+}
+
+// privilegedCall is one privileged method call and what polkit must be
+// asked for it.
+type privilegedCall struct {
+	name    string
+	call    func(context.Context, *client.Client) error
+	action  string
+	details map[string]string
+	// done reports whether the call had its effect.
+	done func(*apitest.Daemon) bool
+	// prepare gives the call something to work on.
+	prepare func(*testing.T, *apitest.Daemon)
+}
+
+func privilegedCalls() []privilegedCall {
+	return []privilegedCall{
+		{"Heal", func(ctx context.Context, c *client.Client) error {
+			_, err := c.Heal(ctx, "unit:web.service")
+			return err
+		},
+			client.ActionHeal, map[string]string{"action": "restart", "unit": "web.service", "issue": "unit:web.service"},
+			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service replace") }, openUnitIssue},
+		{"RestartUnit on a monitored unit", func(ctx context.Context, c *client.Client) error { _, err := c.RestartUnit(ctx, "web"); return err },
+			client.ActionHeal, map[string]string{"action": "restart", "unit": "web.service"},
+			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service replace") }, nil},
+		{"RestartUnit on another unit", func(ctx context.Context, c *client.Client) error {
+			_, err := c.RestartUnit(ctx, "other.service")
+			return err
+		},
+			client.ActionDevelop, map[string]string{"action": "restart", "unit": "other.service"},
+			func(d *apitest.Daemon) bool {
+				return slices.Contains(d.Mutations(), "RestartUnit other.service replace")
+			}, nil},
+		{"Cleanup", func(ctx context.Context, c *client.Client) error { _, err := c.Cleanup(ctx); return err },
+			client.ActionHeal, map[string]string{"action": "cleanup"},
+			func(d *apitest.Daemon) bool {
+				return slices.Contains(d.Mutations(), "StartUnit systemd-tmpfiles-clean.service replace")
+			}, nil},
+		{"Throttle", func(ctx context.Context, c *client.Client) error { _, err := c.Throttle(ctx, "other"); return err },
+			client.ActionHeal, map[string]string{"action": "throttle", "unit": "other.service"},
+			func(d *apitest.Daemon) bool { return len(d.Engine.Status().Throttles) == 1 }, nil},
+		{"Release", func(ctx context.Context, c *client.Client) error { _, err := c.Release(ctx, "other"); return err },
+			client.ActionHeal, map[string]string{"action": "release", "unit": "other.service"},
+			func(d *apitest.Daemon) bool {
+				return slices.ContainsFunc(d.Events(audit.ActionSucceeded), isAction("release"))
+			},
+			func(t *testing.T, d *apitest.Daemon) {
+				if _, err := d.Engine.Throttle(t.Context(), engine.Caller{Name: "test"}, "other.service"); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		{"ResetBreaker", func(ctx context.Context, c *client.Client) error { return c.ResetBreaker(ctx, "unit:web.service") },
+			client.ActionHeal, map[string]string{"action": "reset", "unit": "web.service", "issue": "unit:web.service"},
+			func(d *apitest.Daemon) bool { return len(d.Events(audit.BreakerReset)) == 1 }, openUnitIssue},
+		{"SetDryRun", func(ctx context.Context, c *client.Client) error { return c.SetDryRun(ctx, true) },
+			client.ActionDevelop, map[string]string{"action": "set-dry-run"},
+			func(d *apitest.Daemon) bool { return d.Engine.Status().DryRun }, nil},
+		{"SetHealingEnabled", func(ctx context.Context, c *client.Client) error { return c.SetHealingEnabled(ctx, false) },
+			client.ActionDevelop, map[string]string{"action": "set-healing"},
+			func(d *apitest.Daemon) bool { return !d.Engine.Status().HealingEnabled }, nil},
+		{"SetThreshold", func(ctx context.Context, c *client.Client) error { return c.SetThreshold(ctx, "memory", 30) },
+			client.ActionDevelop, map[string]string{"action": "set-threshold"},
+			func(d *apitest.Daemon) bool { return d.Engine.Status().Resources[0].Threshold == 30 }, nil},
+		{"Reload", func(ctx context.Context, c *client.Client) error { return c.Reload(ctx) },
+			client.ActionDevelop, map[string]string{"action": "reload"},
+			func(d *apitest.Daemon) bool {
+				return slices.ContainsFunc(d.Events(audit.SettingChanged), isAction("configuration"))
+			}, nil},
+		{"InjectIssue", func(ctx context.Context, c *client.Client) error {
+			_, err := c.InjectIssue(ctx, client.Injection{Kind: "disk", Subject: "/srv", Value: 97, Threshold: 90})
+			return err
+		},
+			client.ActionDevelop, map[string]string{"action": "inject", "issue": "disk:/srv"},
+			func(d *apitest.Daemon) bool { return len(d.Events(audit.IssueDetected)) == 1 }, nil},
+	}
+}
+
+func isAction(a string) func(audit.Entry) bool {
+	return func(e audit.Entry) bool { return e.Action == a }
+}
+
+// openUnitIssue opens a synthetic issue for web.service, with automatic
+// healing off so only the call under test acts on it, for Heal and
+// ResetBreaker to work on.
+func openUnitIssue(t *testing.T, d *apitest.Daemon) {
+	t.Helper()
+	if _, err := d.Engine.SetHealingEnabled(engine.Caller{Name: "test"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Engine.InjectIssue(t.Context(), engine.Caller{Name: "test"}, engine.Injection{Kind: issue.Unit, Subject: "web.service", Severity: issue.Critical}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPrivilegedCallsAskPolkitWithTheDaemonsDetailsAndActOnYes(t *testing.T) {
+	for _, pc := range privilegedCalls() {
+		t.Run(pc.name, func(t *testing.T) {
+			t.Parallel()
+			d := apitest.Start(t, apitest.Setup{})
+			if pc.prepare != nil {
+				pc.prepare(t, d)
+				d.MarkMutations()
+			}
+			d.Authority.Answer(pc.action, bustest.Yes)
+			c := d.Client(t, client.Options{})
+			if err := pc.call(t.Context(), c); err != nil {
+				t.Fatalf("got %v; want success", err)
+			}
+			reqs := d.Authority.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("polkit was asked %d times; want once", len(reqs))
+			}
+			r := reqs[0]
+			if r.Action != pc.action || !reflect.DeepEqual(r.Details, pc.details) || r.SubjectKind != "system-bus-name" ||
+				r.SubjectName != c.Conn().Names()[0] || r.Flags != 0 {
+				t.Errorf("polkit was asked %+v; want action %s, details %v, subject system-bus-name %s, no interaction",
+					r, pc.action, pc.details, c.Conn().Names()[0])
+			}
+			waitFor(t, "the call's effect", func() bool { return pc.done(d) })
+			allowed := d.Events(audit.CallAllowed)
+			if len(allowed) != 1 || allowed[0].CallerUID != int64(os.Getuid()) || allowed[0].Caller != c.Conn().Names()[0] {
+				t.Errorf("audit: got %+v; want one call-allowed record with the caller's uid and name", allowed)
+			}
+		})
+	}
+}
+
+// Every answer but yes executes nothing, and each gives its own error.
+func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
+	answers := []struct {
+		name    string
+		answer  bustest.Answer
+		wantErr string
+		outcome string
+	}{
+		{"no", bustest.No, client.ErrorAccessDenied, "denied"},
+		{"challenge", bustest.Challenge, client.ErrorInteractiveAuthorizationRequired, "challenge"},
+		{"dismissed", bustest.Dismissed, client.ErrorAccessDenied, "denied"},
+		{"an error", bustest.Fail, client.ErrorAccessDenied, "denied"},
+		{"garbage", bustest.Malformed, client.ErrorAccessDenied, "denied"},
+		{"never", bustest.Never, client.ErrorAccessDenied, "denied"},
+	}
+	for _, a := range answers {
+		for _, pc := range privilegedCalls() {
+			t.Run("polkit answers "+a.name+" to "+pc.name, func(t *testing.T) {
+				t.Parallel()
+				d := apitest.Start(t, apitest.Setup{})
+				if pc.prepare != nil {
+					pc.prepare(t, d)
+					d.MarkMutations()
+				}
+				d.Authority.Answer(pc.action, a.answer)
+				before := d.Engine.Status()
+				err := pc.call(t.Context(), d.Client(t, client.Options{}))
+				if errName(err) != a.wantErr {
+					t.Fatalf("got %v; want %s", err, a.wantErr)
+				}
+				if msg := err.Error(); strings.Contains(msg, "PolicyKit1") || strings.Contains(msg, "polkit check") {
+					t.Errorf("the caller saw polkit's internals: %q", msg)
+				}
+				if a.answer == bustest.Never && len(d.Authority.Cancelled()) != 1 {
+					t.Errorf("polkit never answered and the check was cancelled %d times; want once", len(d.Authority.Cancelled()))
+				}
+				if m := d.Mutations(); len(m) != 0 {
+					t.Errorf("systemd was asked %v; want nothing", m)
+				}
+				after := d.Engine.Status()
+				if before.DryRun != after.DryRun || before.HealingEnabled != after.HealingEnabled ||
+					!reflect.DeepEqual(before.Resources, after.Resources) || before.ActiveIssues != after.ActiveIssues {
+					t.Errorf("state changed: before %+v; after %+v", before, after)
+				}
+				denied := d.Events(audit.CallDenied)
+				if len(denied) != 1 || denied[0].Outcome != a.outcome || denied[0].Action != strings.Fields(pc.name)[0] {
+					t.Errorf("audit: got %+v; want one call-denied record with outcome %s", denied, a.outcome)
+				}
+			})
+		}
+	}
+}
+
+func TestInteractionIsAllowedOnlyWhenTheCallerSetTheFlag(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	d.Authority.Answer(client.ActionDevelop, bustest.Challenge)
+	err := d.Client(t, client.Options{}).SetDryRun(t.Context(), true)
+	if !errors.Is(err, client.ErrInteractiveAuthorizationRequired) {
+		t.Fatalf("without the flag: got %v; want InteractiveAuthorizationRequired", err)
+	}
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes) // the password was typed
+	if err := d.Client(t, client.Options{Interactive: true}).SetDryRun(t.Context(), true); err != nil {
+		t.Fatalf("with the flag: got %v; want success", err)
+	}
+	reqs := d.Authority.Requests()
+	if len(reqs) != 2 || reqs[0].Flags != 0 || reqs[1].Flags != polkit.AllowUserInteraction {
+		t.Errorf("polkit was asked %+v; want AllowUserInteraction only the second time", reqs)
+	}
+}
+
+func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
+	long := strings.Repeat("a", 5000)
+	type raw struct {
+		method string
+		args   []any
+	}
+	cases := []struct {
+		name string
+		raw
+		want string
+	}{
+		{"a unit name with a slash", raw{client.MethodRestartUnit, []any{"../etc/passwd"}}, client.ErrorInvalidArgument},
+		{"a unit name with a space", raw{client.MethodRestartUnit, []any{"nginx service"}}, client.ErrorInvalidArgument},
+		{"a unit glob", raw{client.MethodThrottle, []any{"*.service"}}, client.ErrorInvalidArgument},
+		{"an empty unit name", raw{client.MethodRelease, []any{""}}, client.ErrorInvalidArgument},
+		{"a template without instance", raw{client.MethodRestartUnit, []any{"getty@.service"}}, client.ErrorInvalidArgument},
+		{"a 5,000-character unit name", raw{client.MethodRestartUnit, []any{long}}, client.ErrorInvalidArgument},
+		{"an unknown issue", raw{client.MethodHeal, []any{"unit:nope.service"}}, client.ErrorNotFound},
+		{"an empty issue id", raw{client.MethodHeal, []any{""}}, client.ErrorInvalidArgument},
+		{"a 5,000-character issue id", raw{client.MethodHeal, []any{long}}, client.ErrorInvalidArgument},
+		{"an issue id with a newline", raw{client.MethodResetBreaker, []any{"cpu\nx"}}, client.ErrorInvalidArgument},
+		{"a breaker that does not exist", raw{client.MethodResetBreaker, []any{"memory"}}, client.ErrorNotFound},
+		{"a NaN threshold", raw{client.MethodSetThreshold, []any{"cpu", math.NaN()}}, client.ErrorInvalidArgument},
+		{"an infinite threshold", raw{client.MethodSetThreshold, []any{"cpu", math.Inf(1)}}, client.ErrorInvalidArgument},
+		{"a threshold above 100%", raw{client.MethodSetThreshold, []any{"disk", 100.5}}, client.ErrorInvalidArgument},
+		{"a negative threshold", raw{client.MethodSetThreshold, []any{"memory", -1.0}}, client.ErrorInvalidArgument},
+		{"a zero cpu threshold", raw{client.MethodSetThreshold, []any{"cpu", 0.0}}, client.ErrorInvalidArgument},
+		{"an unknown threshold kind", raw{client.MethodSetThreshold, []any{"gpu", 50.0}}, client.ErrorInvalidArgument},
+		{"a 5,000-character threshold kind", raw{client.MethodSetThreshold, []any{long, 50.0}}, client.ErrorInvalidArgument},
+		{"a history limit above the maximum", raw{client.MethodGetHistory, []any{uint32(client.MaxHistory + 1)}}, client.ErrorInvalidArgument},
+		{"an injection without kind", raw{client.MethodInjectIssue, []any{map[string]dbus.Variant{}}}, client.ErrorInvalidArgument},
+		{"an injection with an unknown kind", raw{client.MethodInjectIssue, []any{inj("kind", "gpu")}}, client.ErrorInvalidArgument},
+		{"an injection with kind of type i", raw{client.MethodInjectIssue, []any{inj("kind", int32(1))}}, client.ErrorInvalidArgument},
+		{"an injection with value of type s", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "value", "97")}}, client.ErrorInvalidArgument},
+		{"an injection with threshold of type i", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "threshold", int32(90))}}, client.ErrorInvalidArgument},
+		{"an injection with an unknown key", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "pid", int32(1))}}, client.ErrorInvalidArgument},
+		{"an injection with a NaN value", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "value", math.NaN())}}, client.ErrorInvalidArgument},
+		{"an injection with a bad unit", raw{client.MethodInjectIssue, []any{inj("kind", "unit", "subject", "a/b")}}, client.ErrorInvalidArgument},
+		{"an injection with severity ok", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "severity", "ok")}}, client.ErrorInvalidArgument},
+		{"an injection with a 5,000-character message", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "message", long)}}, client.ErrorInvalidArgument},
+		{"an injection with a relative mount", raw{client.MethodInjectIssue, []any{inj("kind", "disk", "subject", "srv")}}, client.ErrorInvalidArgument},
+	}
+	d := apitest.Start(t, apitest.Setup{})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	before := d.Engine.Status()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := obj.CallWithContext(t.Context(), c.method, 0, c.args...).Err
+			if got := errName(err); got != c.want {
+				t.Fatalf("got %v (%s); want %s", err, got, c.want)
+			}
+			var de dbus.Error
+			if errors.As(err, &de) {
+				msg, _ := de.Body[0].(string)
+				if msg == "" || strings.Contains(msg, "\n") || len(msg) > 600 {
+					t.Errorf("message %q: want one non-empty line", msg)
+				}
+			}
+		})
+	}
+	if n := len(d.Authority.Requests()); n != 0 {
+		t.Errorf("polkit was asked %d times; want never: arguments are checked first", n)
+	}
+	if m := d.Mutations(); len(m) != 0 {
+		t.Errorf("systemd was asked %v; want nothing", m)
+	}
+	if after := d.Engine.Status(); after.ActiveIssues != before.ActiveIssues || !reflect.DeepEqual(after.Resources, before.Resources) {
+		t.Errorf("state changed: before %+v; after %+v", before, after)
+	}
+}
+
+func inj(kv ...any) map[string]dbus.Variant {
+	m := map[string]dbus.Variant{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = dbus.MakeVariant(kv[i+1])
+	}
+	return m
+}
+
+func TestWrongArgumentSignaturesAreRefusedByTheBusLayer(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	err := obj.Call(client.MethodSetThreshold, 0, "cpu", "90").Err
+	if got := errName(err); got != "org.freedesktop.DBus.Error.InvalidArgs" {
+		t.Errorf("SetThreshold(s, s): got %v; want InvalidArgs", err)
+	}
+	if n := len(d.Authority.Requests()); n != 0 {
+		t.Errorf("polkit was asked %d times; want never", n)
+	}
+}
+
+func TestEngineErrorsBecomeNamedErrors(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
+	ctx := t.Context()
+	_, err := c.RestartUnit(ctx, "missing.service")
+	if !errors.Is(err, client.ErrNotFound) {
+		t.Errorf("restarting a unit systemd does not know: got %v; want NotFound", err)
+	}
+	_, err = c.Throttle(ctx, "dbus.service")
+	if !errors.Is(err, client.ErrInvalidArgument) || !strings.Contains(err.Error(), "protected") {
+		t.Errorf("throttling a protected unit: got %v; want InvalidArgument saying it is protected", err)
+	}
+	_, err = c.RestartUnit(ctx, "luminous-healing.service")
+	if !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("restarting the daemon itself: got %v; want InvalidArgument", err)
+	}
+}
+
+func TestDryRunCallsAreAllowedButOnlyPlanned(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.Healing.DryRun = true }})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	res, err := d.Client(t, client.Options{}).RestartUnit(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != "planned" || !res.DryRun || res.Target != "web.service" || res.Action != "restart" {
+		t.Errorf("got %+v; want a planned restart of web.service", res)
+	}
+	if m := d.Mutations(); len(m) != 0 {
+		t.Errorf("systemd was asked %v in dry-run", m)
+	}
+}
+
+func TestNoOpSettingsNeedNoAuthorization(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	c := d.Client(t, client.Options{})
+	if err := c.SetDryRun(t.Context(), false); err != nil {
+		t.Errorf("SetDryRun(false) while off: got %v; want success", err)
+	}
+	if err := c.SetHealingEnabled(t.Context(), true); err != nil {
+		t.Errorf("SetHealingEnabled(true) while on: got %v; want success", err)
+	}
+	if n := len(d.Authority.Requests()); n != 0 {
+		t.Errorf("polkit was asked %d times; want never", n)
+	}
+}
+
+func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.DBus.CallsPerWindow = 2 }})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
+	ctx := t.Context()
+	for i, v := range []float64{50, 60} {
+		if err := c.SetThreshold(ctx, "cpu", v); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+	}
+	err := c.SetThreshold(ctx, "cpu", 70)
+	if !errors.Is(err, client.ErrRateLimited) {
+		t.Fatalf("third call: got %v; want RateLimited", err)
+	}
+	// A new connection is the same caller.
+	if err := d.Client(t, client.Options{}).SetThreshold(ctx, "cpu", 70); !errors.Is(err, client.ErrRateLimited) {
+		t.Errorf("third call from a new connection: got %v; want RateLimited", err)
+	}
+	if n := len(d.Authority.Requests()); n != 2 {
+		t.Errorf("polkit was asked %d times; want 2: limited calls are refused before", n)
+	}
+	if err := c.Reload(ctx); err != nil {
+		t.Errorf("another method: got %v; want it counted apart", err)
+	}
+	denied := d.Events(audit.CallDenied)
+	if len(denied) != 2 || denied[0].Outcome != "rate-limited" {
+		t.Errorf("audit: got %+v; want two rate-limited denials", denied)
+	}
+}
+
+func TestSignalsFollowTheEngine(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.Healing.Enabled = false }})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	events, err := c.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InjectIssue(ctx, client.Injection{Kind: "disk", Subject: "/srv", Value: 97, Threshold: 90, Severity: "critical"}); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, events, func(e client.Event) bool { return e.Signal == client.SignalIssueDetected })
+	if ev.Issue.ID != "disk:/srv" || ev.Issue.Severity != "critical" || !ev.Issue.Synthetic || ev.Issue.Value != 97 {
+		t.Errorf("IssueDetected: got %+v", ev.Issue)
+	}
+	ev = next(t, events, func(e client.Event) bool { return e.Signal == "PropertiesChanged" })
+	if !reflect.DeepEqual(keys(ev.Changed), []string{"ActiveIssues", "Health"}) ||
+		ev.Changed["Health"].Value() != "critical" || ev.Changed["ActiveIssues"].Value() != uint32(1) {
+		t.Errorf("PropertiesChanged: got %v; want exactly ActiveIssues=1 and Health=critical", ev.Changed)
+	}
+	if err := c.SetDryRun(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	ev = next(t, events, func(e client.Event) bool { return e.Signal == "PropertiesChanged" })
+	if !reflect.DeepEqual(keys(ev.Changed), []string{"DryRun"}) || ev.Changed["DryRun"].Value() != true {
+		t.Errorf("PropertiesChanged: got %v; want exactly DryRun=true", ev.Changed)
+	}
+	// Healing on: the synthetic issue's action is planned (dry-run), the
+	// pipeline reports it and the issue ends at the next check.
+	if err := c.SetHealingEnabled(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	ev = next(t, events, func(e client.Event) bool { return e.Signal == client.SignalActionCompleted })
+	if ev.Result.Outcome != "planned" || ev.Result.Issue != "disk:/srv" || ev.Result.Action != "cleanup" {
+		t.Errorf("ActionCompleted: got %+v; want the planned cleanup for disk:/srv", ev.Result)
+	}
+}
+
+func next(t *testing.T, events <-chan client.Event, match func(client.Event) bool) client.Event {
+	t.Helper()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("the signal stream ended")
+			}
+			if match(ev) {
+				return ev
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no matching signal within 5s")
+		}
+	}
+}
+
+func keys(m map[string]dbus.Variant) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestTheTryItModeAllowsOnlyTheDaemonsOwnUser(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Mode: "user", Authorizer: func(d *apitest.Daemon) dbusapi.Authorizer {
+		return dbusapi.NewOwnerOnly(d.Conn, uint32(os.Getuid()))
+	}})
+	res, err := d.Client(t, client.Options{}).RestartUnit(t.Context(), "web")
+	if err != nil || res.Outcome != "planned" {
+		t.Errorf("the daemon's own user: got %+v, %v; want allowed and planned (the try-it mode is dry-run)", res, err)
+	}
+	const nobody = 65534
+	_, err = client.New(d.Bus.ConnAs(t, nobody), client.Options{}).RestartUnit(t.Context(), "web")
+	if !errors.Is(err, client.ErrAccessDenied) {
+		t.Errorf("another user: got %v; want AccessDenied", err)
+	}
+	if m := d.Mutations(); len(m) != 0 {
+		t.Errorf("systemd was asked %v", m)
+	}
+	if n := len(d.Authority.Requests()); n != 0 {
+		t.Errorf("polkit was asked %d times; the try-it mode does not use it", n)
+	}
+}
+
+func TestASecondDaemonCannotTakeTheName(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	srv, err := dbusapi.New(d.Bus.Conn(t), dbusapi.Options{Engine: d.Engine, Audit: d.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = srv.Serve(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "owned by another process") {
+		t.Errorf("got %v; want an error saying the name is taken", err)
+	}
+}
+
+func TestServeReturnsErrBusLostWhenTheBusDies(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	d.Conn.Close() // as when dbus-daemon dies or kicks the daemon off
+	select {
+	case err := <-d.Served:
+		if !errors.Is(err, dbusapi.ErrBusLost) {
+			t.Errorf("got %v; want ErrBusLost", err)
+		}
+		d.Served <- nil // for the cleanup
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return within 10s of the bus dying")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not happen within 5s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
