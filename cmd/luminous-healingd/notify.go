@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/exec"
 	"log/slog"
+	"os/exec"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
