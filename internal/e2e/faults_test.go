@@ -85,3 +85,37 @@ func TestStateAndHistorySurviveASIGKILLOfTheDaemon(t *testing.T) {
 	}
 	report(t, "history kept %d records across SIGKILL; given-up breaker remembered", len(hist))
 }
+
+func TestWithPolkitdStoppedPrivilegedCallsAreDeniedAndReadsServed(t *testing.T) {
+	m := bootInstalled(t, boot{config: dbusConfig, units: map[string]testbed.File{"lh-web.service": unitFile("/bin/sleep infinity")},
+		start: []string{"lh-web.service"}})
+	if err := m.AddUser(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if r := m.healingctl("", "--no-ask-password", "restart", "lh-web"); r.code != 0 {
+		t.Fatalf("with polkitd running, root's restart: exit %d %q; want 0", r.code, r.stderr)
+	}
+	// Masked, so that the bus cannot activate it again.
+	m.MustRun(t, "systemctl", "mask", "--runtime", "--now", "polkit.service")
+	m.waitFor(5*time.Second, "polkitd to be gone", func() bool { return m.state("polkit.service") != "active" })
+	pid := m.prop("lh-web.service", "MainPID")
+	t0 := time.Now()
+
+	for _, user := range []string{"", "alice"} {
+		r := m.healingctl(user, "--no-ask-password", "restart", "lh-web")
+		if r.code != 4 {
+			t.Errorf("restart as %s without polkitd: exit %d (%q); want 4, fail closed", orRoot(user), r.code, r.stderr)
+		}
+		if r := m.healingctl(user, "status"); r.code != 0 || !strings.Contains(r.stdout, "Health:") {
+			t.Errorf("status as %s without polkitd: exit %d %q; want it served", orRoot(user), r.code, r.stderr)
+		}
+	}
+	if m.prop("lh-web.service", "MainPID") != pid {
+		t.Errorf("lh-web was restarted although polkitd was gone")
+	}
+	denied := m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.CallDenied]))
+	if len(denied) != 2 {
+		t.Errorf("%d denied calls audited; want 2", len(denied))
+	}
+	report(t, "privileged calls denied (exit 4) and reads served while polkitd was down")
+}

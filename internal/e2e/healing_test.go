@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,4 +151,57 @@ func TestDryRunPlansAndActsOnNothing(t *testing.T) {
 		t.Errorf("%d executed actions in dry-run", n)
 	}
 	report(t, "planned, not executed: %q", planned[0].Field("MESSAGE"))
+}
+
+func TestAnUnprivilegedUserWatchesIssuesComeAndGo(t *testing.T) {
+	m := bootInstalled(t, boot{config: healingConfig, units: healingUnits(), start: []string{"lh-web.service"}})
+	if err := m.AddUser(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	watch := m.Command(ctx, "alice", "healingctl", "--json", "watch")
+	var out syncBuffer
+	watch.Stdout, watch.Stderr = &out, &out
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		watch.Wait()
+	}()
+	time.Sleep(500 * time.Millisecond) // subscribed
+	m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-web.service")
+	m.waitFor(10*time.Second, "IssueDetected and IssueResolved in alice's watch", func() bool {
+		s := out.String()
+		return strings.Contains(s, `"IssueDetected"`) && strings.Contains(s, `"IssueResolved"`)
+	})
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "unit:lh-web.service") && (strings.Contains(l, `"IssueDetected"`) || strings.Contains(l, `"IssueResolved"`)) {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) < 2 || !strings.Contains(lines[0], "IssueDetected") {
+		t.Errorf("watch output for lh-web = %q; want IssueDetected, then IssueResolved", lines)
+	}
+	report(t, "alice saw %d signals about unit:lh-web.service", len(lines))
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

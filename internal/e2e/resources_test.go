@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -58,6 +59,32 @@ enabled = false
 	if !strings.Contains(done[0].Field("HEALING_TARGET"), "systemd-tmpfiles-clean.service") {
 		t.Errorf("cleanup started %q; want the default systemd-tmpfiles-clean.service", done[0].Field("HEALING_TARGET"))
 	}
+	// Reported over D-Bus, to anyone, and in /metrics.
+	hist := m.healingctl("nobody", "--json", "history", "--limit", "50")
+	var entries []struct {
+		Action     string `json:"action"`
+		Outcome    string `json:"outcome"`
+		FreedBytes uint64 `json:"freed_bytes"`
+	}
+	if err := json.Unmarshal([]byte(hist.stdout), &entries); err != nil {
+		t.Fatalf("healingctl --json history: %v (exit %d, %s)\n%s", err, hist.code, hist.stderr, hist.stdout)
+	}
+	var overDBus uint64
+	for _, e := range entries {
+		if e.Action == "cleanup" && e.Outcome == "succeeded" {
+			overDBus = e.FreedBytes
+		}
+	}
+	if overDBus != freed {
+		t.Errorf("GetHistory reports %d bytes freed; want %d as in the journal", overDBus, freed)
+	}
+	metrics, err := m.run("curl", "-sSf", "http://127.0.0.1:9955/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(metrics, "healing_cleanup_freed_bytes_total"); got != float64(freed) {
+		t.Errorf("healing_cleanup_freed_bytes_total = %v; want %d:\n%s", got, freed, grepLines(metrics, "freed"))
+	}
 	m.waitFor(10*time.Second, "the disk issue to resolve", func() bool {
 		return len(m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.IssueResolved]))) > 0
 	})
@@ -110,4 +137,28 @@ enabled = false
 		t.Errorf("%d release records; want 1", len(released))
 	}
 	report(t, "CPUWeight=20 on lh-hog after %s, released after the issue cleared", at(acts[0]).Sub(t0).Round(10*time.Millisecond))
+}
+
+func grepLines(s, word string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// metricValue is the value of an unlabelled sample in a text exposition,
+// or -1 when it is missing.
+func metricValue(exposition, name string) float64 {
+	for _, l := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

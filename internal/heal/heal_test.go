@@ -93,6 +93,9 @@ func TestRestart(t *testing.T) {
 			if res.Outcome != tt.wantOutcome {
 				t.Errorf("outcome = %s (%s); want %s", res.Outcome, res.Message, tt.wantOutcome)
 			}
+			if res.Duration <= 0 {
+				t.Errorf("duration = %s; want the time the action took", res.Duration)
+			}
 			if tt.wantErr != nil && !errors.Is(res.Err, tt.wantErr) {
 				t.Errorf("err = %v; want %v", res.Err, tt.wantErr)
 			}

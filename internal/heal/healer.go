@@ -155,8 +155,9 @@ func (h *Healer) ActionFor(rec issue.Record) issue.Action {
 // the daemon never acts on itself; one action per target at a time; the
 // breaker (automatic actions only); dry-run; the global limit; then the
 // action runs, bounded by the action timeout.
-func (h *Healer) Do(ctx context.Context, req Request) Result {
-	res := Result{Action: req.Action, Target: req.Target, IssueID: req.Issue.ID, Started: time.Now()}
+func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
+	res = Result{Action: req.Action, Target: req.Target, IssueID: req.Issue.ID, Started: time.Now()}
+	// res is the named result, so this sees what each return assigned.
 	defer func() { res.Duration = time.Since(res.Started) }()
 
 	h.mu.Lock()
