@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,6 +58,27 @@ type boot struct {
 	noStartDaemon bool
 }
 
+var (
+	warmOnce sync.Once
+	warmErr  error
+)
+
+// warmBuildCache builds the binaries once on the host with the Makefile's
+// flags. Every machine's make install then finds them in the host's build
+// cache (read through the overlay) instead of compiling from scratch.
+func warmBuildCache(t *testing.T) {
+	t.Helper()
+	warmOnce.Do(func() {
+		out, err := exec.Command("make", "-s", "-C", repoRoot(t), "build").CombinedOutput()
+		if err != nil {
+			warmErr = fmt.Errorf("make build: %v\n%s", err, out)
+		}
+	})
+	if warmErr != nil {
+		t.Fatal(warmErr)
+	}
+}
+
 // bootInstalled boots a machine, installs the project with make install,
 // starts the given units and then the daemon, and waits until it is active.
 func bootInstalled(t *testing.T, b boot) *machine {
@@ -77,6 +99,7 @@ func bootInstalled(t *testing.T, b boot) *machine {
 		// The host's PostgreSQL takes 2 s to start in every machine.
 		Setup: []string{"systemctl mask --quiet postgresql@15-main.service postgresql.service || true"},
 	})
+	warmBuildCache(t)
 	tb.Install(t, repoRoot(t))
 	m := &machine{Machine: tb, t: t}
 	for _, u := range b.start {
