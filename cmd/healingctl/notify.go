@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ type notifier struct {
 	ids    map[string]uint32              // key → the server's notification id, for replaces_id
 	acted  map[string]client.ActionResult // issue id → its latest action, told when it is resolved
 	failed bool                           // the last Notify failed; said once until one works
+	markup bool                           // the server reads the body as markup: escape it
 }
 
 // maxKeys bounds what a notifier remembers; past it, it forgets, and the
@@ -81,8 +83,16 @@ func dialNotifier(ctx context.Context, address string, stderr io.Writer) (*notif
 		}
 		return nil, fmt.Errorf("the notification server on your session bus did not answer: %w", err)
 	}
+	var caps []string
+	if err := n.obj.CallWithContext(cctx, notificationsIface+".GetCapabilities", 0).Store(&caps); err == nil {
+		n.markup = slices.Contains(caps, "body-markup")
+	}
 	return n, nil
 }
+
+// markupEscaper keeps a unit's or the daemon's text from being read as
+// markup by a server that reads bodies as markup.
+var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 // Close closes the session bus connection.
 func (n *notifier) Close() error { return n.conn.Close() }
@@ -131,11 +141,15 @@ func (n *notifier) notify(ctx context.Context, note notification) (uint32, error
 	if note.transient {
 		hints["transient"] = dbus.MakeVariant(true)
 	}
+	body := note.body
+	if n.markup {
+		body = markupEscaper.Replace(body)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var id uint32
 	err := n.obj.CallWithContext(cctx, notificationsIface+".Notify", 0,
-		notifyAppName, n.ids[note.key], note.icon, note.summary, note.body, []string{}, hints, int32(-1)).Store(&id)
+		notifyAppName, n.ids[note.key], note.icon, note.summary, body, []string{}, hints, int32(-1)).Store(&id)
 	return id, err
 }
 

@@ -57,7 +57,7 @@ func (f *fakeNotifications) GetServerInformation() (string, string, string, stri
 }
 
 func (f *fakeNotifications) GetCapabilities() ([]string, *dbus.Error) {
-	return []string{"body", "persistence"}, nil
+	return []string{"body", "body-markup", "persistence"}, nil
 }
 
 func (f *fakeNotifications) CloseNotification(uint32) *dbus.Error { return nil }
@@ -145,15 +145,15 @@ func TestNotificationsFollowEachIssueInOneNotification(t *testing.T) {
 			early.summary, urgency(early), early.app)
 	}
 
-	if _, err := cl.InjectIssue(ctx, client.Injection{Kind: "unit", Subject: "web", Severity: "critical", Message: "web.service failed"}); err != nil {
+	if _, err := cl.InjectIssue(ctx, client.Injection{Kind: "unit", Subject: "web", Severity: "critical", Message: "web.service failed <exit-code>"}); err != nil {
 		t.Fatal(err)
 	}
 	detected := server.next(t, "unit:web.service")
 	if detected.summary != "Critical: unit:web.service (injected)" || urgency(detected) != urgencyCritical || detected.replaces != 0 {
 		t.Errorf("IssueDetected: got %q urgency %d replacing %d; want a new critical notification", detected.summary, urgency(detected), detected.replaces)
 	}
-	if detected.body != "web.service failed\nAction: restart." {
-		t.Errorf("IssueDetected body: got %q; want the message and the action", detected.body)
+	if detected.body != "web.service failed &lt;exit-code&gt;\nAction: restart." {
+		t.Errorf("IssueDetected body: got %q; want the message, escaped for a server that reads markup, and the action", detected.body)
 	}
 	if detected.timeout != -1 || len(detected.actions) != 0 || detected.icon != "dialog-error" {
 		t.Errorf("IssueDetected: timeout %d, actions %v, icon %q; want the server's timeout, no actions, dialog-error",
@@ -184,7 +184,7 @@ func TestNotificationsFollowEachIssueInOneNotification(t *testing.T) {
 	if r.code != exitOK {
 		t.Errorf("watch --notify stopped with exit code %d; want 0\nstderr: %s", r.code, r.stderr)
 	}
-	for _, line := range []string{"IssueDetected    unit:web.service [critical, open]", "IssueResolved    unit:web.service", "NameOwnerChanged luminous-healingd left the bus"} {
+	for _, line := range []string{"IssueDetected    unit:web.service [critical, open] web.service failed <exit-code>", "IssueResolved    unit:web.service", "NameOwnerChanged luminous-healingd left the bus"} {
 		if !strings.Contains(r.stdout, line) {
 			t.Errorf("stdout lacks %q; it also prints what it notifies:\n%s", line, r.stdout)
 		}
