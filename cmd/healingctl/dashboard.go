@@ -77,7 +77,7 @@ func fullDashboard(parent context.Context, e *env) error {
 	agent, _ := exec.LookPath("pkttyagent")
 	ask := asking{noAsk: e.noAsk, terminal: isTerminal(os.Stdin), root: os.Geteuid() == 0, user: e.user, agent: agent}
 	var f *feed
-	m := newDashboard(ctx, func() { f.poke() }, e.healFunc(), ask, e.stderr)
+	m := newDashboard(ctx, func() { f.poke() }, e.healFunc(), ask)
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithOutput(e.stdout))
 	f = newFeed(client.Options{User: e.user}, p.Send)
 	fed := make(chan struct{})

@@ -68,12 +68,11 @@ type (
 // dashboard is the full-screen UI: a board, the selected issue, and the
 // heal in progress. Its Update is the only place its state changes.
 type dashboard struct {
-	ctx    context.Context
-	b      *board
-	poke   func() // asks the feed for a snapshot now
-	heal   healFunc
-	ask    asking
-	stderr io.Writer
+	ctx  context.Context
+	b    *board
+	poke func() // asks the feed for a snapshot now
+	heal healFunc
+	ask  asking
 	// agent starts polkit's text agent for the password prompt and
 	// returns how to stop it: startAgent, or a test's stand-in.
 	agent func(stderr io.Writer) (stop func())
@@ -88,8 +87,8 @@ type dashboard struct {
 	now           func() time.Time
 }
 
-func newDashboard(ctx context.Context, poke func(), heal healFunc, ask asking, stderr io.Writer) *dashboard {
-	return &dashboard{ctx: ctx, b: newBoard(), poke: poke, heal: heal, ask: ask, stderr: stderr, agent: startAgent,
+func newDashboard(ctx context.Context, poke func(), heal healFunc, ask asking) *dashboard {
+	return &dashboard{ctx: ctx, b: newBoard(), poke: poke, heal: heal, ask: ask, agent: startAgent,
 		width: 80, height: 24, now: time.Now}
 }
 

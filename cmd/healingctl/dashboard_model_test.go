@@ -102,7 +102,7 @@ func plainScreen(m *dashboard) string { return ansiCodes.ReplaceAllString(m.scre
 
 func newTestDashboard(h *healCalls, ask asking) *dashboard {
 	now := time.Date(2026, 5, 4, 12, 0, 0, 0, time.Local)
-	m := newDashboard(context.Background(), func() {}, h.heal, ask, io.Discard)
+	m := newDashboard(context.Background(), func() {}, h.heal, ask)
 	m.now = func() time.Time { return now }
 	m.width, m.height = 120, 45
 	m.Update(snapshotMsg{status: someStatus(now), at: now})
