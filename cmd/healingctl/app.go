@@ -206,6 +206,9 @@ func explain(err error, user, interactive bool) (int, string) {
 			"Run it as root (sudo healingctl …), or ask an administrator for the rights (docs/healingctl.md, \"Who may do what\")."
 	case errors.Is(err, context.DeadlineExceeded):
 		return exitFailure, "healingctl: the daemon did not answer in time; 'journalctl -u luminous-healing' may say why."
+	case errors.As(err, &ce) && ce.Name == client.ErrorInvalidArgument:
+		// The daemon judged an argument the user typed: a usage error.
+		return exitUsage, "healingctl: " + ce.Message + hint(ce)
 	case errors.As(err, &ce):
 		return exitFailure, "healingctl: " + ce.Message + hint(ce)
 	}

@@ -59,7 +59,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"an unknown flag", []string{"status", "--frob"}, bustest.No, exitUsage, "flag provided but not defined"},
 		{"on|off that is neither", []string{"set", "dry-run", "maybe"}, bustest.No, exitUsage, `takes on or off`},
 		{"a threshold that is not a number", []string{"set", "threshold", "cpu", "NaN"}, bustest.No, exitUsage, "not a number"},
-		{"a unit name outside systemd's grammar", []string{"restart", "a/b"}, bustest.Yes, exitFailure, "invalid unit name"},
+		{"a unit name outside systemd's grammar", []string{"restart", "a/b"}, bustest.Yes, exitUsage, "invalid unit name"},
 		{"an unknown issue", []string{"heal", "cpu"}, bustest.Yes, exitFailure, `no active issue "cpu"`},
 		{"polkit says no", []string{"restart", "web"}, bustest.No, exitDenied, "access denied by polkit"},
 		{"polkit would ask and may not", []string{"--no-ask-password", "restart", "web"}, bustest.Challenge, exitDenied, "no password may be asked"},

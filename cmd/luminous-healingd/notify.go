@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -77,15 +78,19 @@ func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine,
 	if addr := cfg.Monitoring.Listen; addr != "" {
 		fmt.Fprintf(w, "  web:      http://%s/ (live dashboard; /metrics, /api/v1/status, /healthz)\n", addr)
 	}
+	ctl := "healingctl"
+	if _, err := exec.LookPath("healingctl"); err != nil {
+		ctl = "go run ./cmd/healingctl" // running from a checkout
+	}
 	switch {
 	case b == nil:
 		fmt.Fprintf(w, "  d-bus:    not available (see the warning below); healingctl cannot reach this daemon\n")
 	case b.own != nil:
 		fmt.Fprintf(w, "  d-bus:    on a session bus of its own; in another terminal run\n")
 		fmt.Fprintf(w, "              export DBUS_SESSION_BUS_ADDRESS='%s'\n", b.address)
-		fmt.Fprintf(w, "              healingctl --user status\n")
+		fmt.Fprintf(w, "              %s --user status\n", ctl)
 	default:
-		fmt.Fprintf(w, "  d-bus:    %s on your session bus: healingctl --user status\n", client.BusName)
+		fmt.Fprintf(w, "  d-bus:    %s on your session bus: %s --user status\n", client.BusName, ctl)
 	}
 	fmt.Fprintf(w, "  events:   printed below as they happen. Stop with Ctrl-C.\n\n")
 }

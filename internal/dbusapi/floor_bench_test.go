@@ -1,0 +1,50 @@
+package dbusapi_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+
+	"github.com/luminous-healing/luminous-healing/internal/client"
+)
+
+// BenchmarkPingConcurrent is the floor under BenchmarkGetStatusConcurrent:
+// Peer.Ping from 8 clients to the daemon (handled inside godbus) and to the
+// bus itself.
+func BenchmarkPingConcurrent(b *testing.B) {
+	for _, target := range []string{"daemon", "bus"} {
+		b.Run(target, func(b *testing.B) {
+			const clients = 8
+			d := benchDaemon(b)
+			objs := make([]dbus.BusObject, clients)
+			for i := range objs {
+				c := d.Bus.Conn(b)
+				if target == "bus" {
+					objs[i] = c.BusObject()
+				} else {
+					objs[i] = c.Object(client.BusName, client.ObjectPath)
+				}
+			}
+			b.ResetTimer()
+			t0 := time.Now()
+			var wg sync.WaitGroup
+			per := (b.N + clients - 1) / clients
+			for i := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range per {
+						if err := objs[i].Call("org.freedesktop.DBus.Peer.Ping", 0).Err; err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(per*clients)/time.Since(t0).Seconds(), "calls/s")
+		})
+	}
+}
