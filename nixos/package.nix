@@ -19,7 +19,7 @@ buildGo126Module {
   # The hash of `go mod vendor`'s output. nixos/flake_test.go recomputes it
   # on every go test run and fails, printing the new value, when go.mod or
   # the imports change without it.
-  vendorHash = "sha256-KlToBWSfE5dRRaErcfrgBHZFNBpDjk3StCsjcw1c0PE=";
+  vendorHash = "sha256-LtVkTXj0gvcVJ+0DOZqnBhi3yyDd6qKT1XnNWCgaA6Q=";
 
   env.CGO_ENABLED = 0;
   ldflags = [

@@ -153,10 +153,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext runs healingctl until it is done or ctx ends.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	var unknown string
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
-	err := app.RunContext(context.Background(), args)
+	err := app.RunContext(ctx, args)
 	if err == nil && unknown != "" {
 		err = usagef("no command %q", unknown)
 	}
@@ -177,6 +182,9 @@ func explain(err error, user, interactive bool) (int, string) {
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage, "healingctl: " + ue.msg + "\nRun 'healingctl --help' for usage."
+	case errors.As(err, new(busLost)):
+		return exitUnreachable, "healingctl: " + err.Error() + " (dbus-daemon stopped, or dropped this client).\n" +
+			"Start it again once the bus is back; as a systemd unit with Restart=on-failure it is restarted for you."
 	case errors.Is(err, client.ErrUnreachable):
 		if user {
 			return exitUnreachable, "healingctl: luminous-healingd --user is not reachable on your session bus (" + err.Error() + ").\n" +

@@ -66,7 +66,9 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"polkit says yes", []string{"restart", "web"}, bustest.Yes, exitOK, "restart web.service: succeeded"},
 		{"a setting", []string{"set", "dry-run", "on"}, bustest.Yes, exitOK, "dry-run is on"},
 		{"a dry-run action", []string{"cleanup"}, bustest.Yes, exitOK, "planned (dry-run, nothing was done)"},
-		{"the dashboard", []string{"dashboard"}, bustest.No, exitFailure, "comes with the terminal UI work"},
+		{"the dashboard off a terminal prints a snapshot", []string{"dashboard"}, bustest.No, exitOK, "RESOURCES"},
+		{"the dashboard has no JSON", []string{"--json", "dashboard"}, bustest.No, exitUsage, "no JSON form"},
+		{"the dashboard's --every below a second", []string{"dashboard", "--every", "10ms"}, bustest.No, exitUsage, "--every: at least 1s"},
 		{"a completion script", []string{"completion", "bash"}, bustest.No, exitOK, "complete -o bashdefault"},
 	}
 	for _, c := range cases {

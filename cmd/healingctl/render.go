@@ -149,6 +149,13 @@ func printResult(e *env, r client.ActionResult) error {
 	if e.json {
 		return printJSON(e.stdout, r)
 	}
+	fmt.Fprintln(e.stdout, describeResult(r))
+	return nil
+}
+
+// describeResult is an action's result in one line: what, on what, the
+// outcome and the daemon's message.
+func describeResult(r client.ActionResult) string {
 	what := r.Action
 	if r.Target != "" {
 		what += " " + r.Target
@@ -163,6 +170,5 @@ func printResult(e *env, r client.ActionResult) error {
 	if r.Duration > 0 && r.Outcome != "planned" {
 		line += fmt.Sprintf(" (%s)", duration(r.Duration))
 	}
-	fmt.Fprintln(e.stdout, line)
-	return nil
+	return line
 }

@@ -15,9 +15,16 @@ import (
 func watchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "watch",
-		Usage: "print the daemon's signals as they happen, until interrupted",
+		Usage: "print the daemon's signals as they happen, until interrupted; --notify also shows them as desktop notifications",
 		Description: "One line per signal; with --json one JSON object per line:\n" +
-			`{"signal": "IssueDetected", "record": {…}} or {"signal": "PropertiesChanged", "changed": {…}}.`,
+			`{"signal": "IssueDetected", "record": {…}}, {"signal": "PropertiesChanged", "changed": {…}}` + "\n" +
+			`or {"signal": "NameOwnerChanged", "owner": ":1.42"} (owner "" when the daemon left the bus).` + "\n\n" +
+			"--notify sends desktop notifications through org.freedesktop.Notifications on your session bus:\n" +
+			"one per issue, updated as it changes and when it is resolved, critical issues with critical\n" +
+			"urgency. The NixOS option services.luminous-healing.notifier.enable runs it in every graphical session.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "notify", Usage: "also show the signals as desktop notifications (needs a notification server on the session bus)"},
+		},
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {
 				return err
@@ -25,28 +32,49 @@ func watchCommand() *cli.Command {
 			e := newEnv(c)
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			var n *notifier
+			if c.Bool("notify") {
+				var err error
+				if n, err = dialNotifier(ctx, client.SessionBusAddress(), e.stderr); err != nil {
+					return err
+				}
+				defer n.Close()
+			}
 			cl, err := e.dial(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
-			// Fail now, not silently later, when nobody is there.
-			if _, err := cl.Status(ctx); err != nil {
-				return err
-			}
 			events, err := cl.Watch(ctx)
 			if err != nil {
 				return err
+			}
+			// Fail now, not silently later, when nobody is there.
+			issues, err := cl.Issues(ctx)
+			if err != nil {
+				return err
+			}
+			if n != nil {
+				// Someone logging in wants to know what is wrong already.
+				for _, i := range issues {
+					n.show(ctx, client.Event{Signal: client.SignalIssueDetected, Issue: &i})
+				}
 			}
 			if !e.json {
 				fmt.Fprintln(e.stderr, "Watching luminous-healingd; stop with Ctrl-C.")
 			}
 			for ev := range events {
+				if n != nil {
+					n.show(ctx, ev)
+				}
 				if e.json {
 					out := map[string]any{"signal": ev.Signal}
-					if ev.Changed != nil {
+					switch {
+					case ev.Signal == client.SignalNameOwnerChanged:
+						out["owner"] = ev.Owner
+					case ev.Changed != nil:
 						out["changed"] = ev.Changed
-					} else {
+					default:
 						out["record"] = eventRecord(ev)
 					}
 					if err := printJSONLine(e, out); err != nil {
@@ -59,10 +87,22 @@ func watchCommand() *cli.Command {
 				}
 				fmt.Fprintln(e.stdout, describeEvent(ev))
 			}
-			return nil
+			if ctx.Err() != nil {
+				return nil
+			}
+			return errBusLost
 		},
 	}
 }
+
+// errBusLost ends a watch whose bus connection closed (dbus-daemon
+// stopped or dropped us), with exit code 3 so that a supervisor
+// (the notifier's systemd unit) starts it again.
+var errBusLost = busLost{}
+
+type busLost struct{}
+
+func (busLost) Error() string { return "the connection to the bus closed" }
 
 func eventRecord(ev client.Event) any {
 	switch {
@@ -91,6 +131,11 @@ func printJSONLine(e *env, v any) error {
 // describeEvent is one human line per signal.
 func describeEvent(ev client.Event) string {
 	switch {
+	case ev.Signal == client.SignalNameOwnerChanged:
+		if ev.Running() {
+			return fmt.Sprintf("%-16s luminous-healingd is on the bus (%s)", ev.Signal, ev.Owner)
+		}
+		return fmt.Sprintf("%-16s luminous-healingd left the bus: stopped or restarting", ev.Signal)
 	case ev.Issue != nil:
 		i := ev.Issue
 		return fmt.Sprintf("%-16s %s [%s, %s] %s", ev.Signal, i.ID, i.Severity, i.State, i.Message)

@@ -25,6 +25,11 @@ type Options struct {
 	// caller's authentication agent. Without it a call that needs a
 	// password fails with ErrInteractiveAuthorizationRequired.
 	Interactive bool
+	// NoAutoStart sets NO_AUTO_START on every call, so a call never starts
+	// the daemon through bus activation: a long-running client (the
+	// dashboard, a notifier) that polls must not bring back a daemon an
+	// administrator stopped. Such calls fail with ErrUnreachable instead.
+	NoAutoStart bool
 }
 
 // Client talks to luminous-healingd. Its methods may be called from
@@ -241,6 +246,9 @@ func (c *Client) message(method string, privileged bool, args []any) *dbus.Messa
 	}
 	if privileged && c.opts.Interactive {
 		msg.Flags |= dbus.FlagAllowInteractiveAuthorization
+	}
+	if c.opts.NoAutoStart {
+		msg.Flags |= dbus.FlagNoAutoStart
 	}
 	return msg
 }

@@ -7,9 +7,14 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
+// SignalNameOwnerChanged is the bus's own signal, as Watch reports it
+// when the daemon leaves the bus or comes back.
+const SignalNameOwnerChanged = "NameOwnerChanged"
+
 // Event is one signal of the daemon.
 type Event struct {
-	// Signal is the member name (IssueDetected, …) or "PropertiesChanged".
+	// Signal is the member name (IssueDetected, …), "PropertiesChanged",
+	// or SignalNameOwnerChanged.
 	Signal string
 	// Exactly one of these is set, by Signal: Issue for IssueDetected,
 	// IssueChanged and IssueResolved; Failure for HealingFailed;
@@ -20,16 +25,28 @@ type Event struct {
 	Prediction *Prediction
 	Result     *ActionResult
 	Changed    map[string]dbus.Variant
+	// Owner is set for SignalNameOwnerChanged: the unique bus name of the
+	// daemon that now owns BusName, or "" when it left the bus (stopped,
+	// crashed, restarting).
+	Owner string
 }
 
-// Watch streams the daemon's signals until ctx ends, then closes the
-// channel. Signals that arrive while the reader is more than 64 behind are
-// dropped rather than stalling the connection.
+// Running reports, for a SignalNameOwnerChanged event, whether the daemon
+// is on the bus now.
+func (ev Event) Running() bool { return ev.Owner != "" }
+
+// Watch streams the daemon's signals, and its leaving and joining the bus,
+// until ctx ends or the bus connection closes, then closes the channel.
+// The subscriptions name BusName, so they follow a daemon that restarts.
+// Signals that arrive while the reader is more than 64 behind are dropped
+// rather than stalling the connection.
 func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 	rules := [][]dbus.MatchOption{
 		{dbus.WithMatchSender(BusName), dbus.WithMatchObjectPath(ObjectPath), dbus.WithMatchInterface(Interface)},
 		{dbus.WithMatchSender(BusName), dbus.WithMatchObjectPath(ObjectPath), dbus.WithMatchInterface("org.freedesktop.DBus.Properties"),
 			dbus.WithMatchMember("PropertiesChanged"), dbus.WithMatchArg(0, Interface)},
+		{dbus.WithMatchSender("org.freedesktop.DBus"), dbus.WithMatchObjectPath("/org/freedesktop/DBus"),
+			dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, BusName)},
 	}
 	for _, r := range rules {
 		if err := c.conn.AddMatchSignalContext(ctx, r...); err != nil {
@@ -74,6 +91,18 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 
 // decodeSignal turns a signal of the daemon's object into an Event.
 func decodeSignal(s *dbus.Signal) (Event, bool) {
+	if s.Name == "org.freedesktop.DBus.NameOwnerChanged" {
+		// Only the bus itself sends it; anyone may send a signal to us.
+		if s.Sender != "org.freedesktop.DBus" || s.Path != "/org/freedesktop/DBus" || len(s.Body) != 3 {
+			return Event{}, false
+		}
+		name, _ := s.Body[0].(string)
+		owner, _ := s.Body[2].(string)
+		if name != BusName {
+			return Event{}, false
+		}
+		return Event{Signal: SignalNameOwnerChanged, Owner: owner}, true
+	}
 	if s.Path != ObjectPath {
 		return Event{}, false
 	}

@@ -63,6 +63,7 @@ type Daemon struct {
 	// Served receives Serve's result.
 	Served chan error
 	mark   int
+	stop   func()
 }
 
 // Setup varies a Daemon.
@@ -76,14 +77,24 @@ type Setup struct {
 	Authorizer func(*Daemon) dbusapi.Authorizer
 	// Readings are what the machine reports; default memory at 42%.
 	Readings []detect.Reading
+	// Bus and Authority, when set, are another Daemon's, so that a test
+	// can stop one daemon and start the next on the same bus, as a
+	// restart does.
+	Bus       *bustest.Bus
+	Authority *bustest.FakeAuthority
 }
 
 // Start runs a Daemon until the test ends and waits until it owns its
 // bus name.
 func Start(t testing.TB, s Setup) *Daemon {
 	t.Helper()
-	d := &Daemon{Bus: bustest.Start(t)}
-	d.Authority = bustest.NewFakeAuthority(t, d.Bus)
+	d := &Daemon{Bus: s.Bus, Authority: s.Authority}
+	if d.Bus == nil {
+		d.Bus = bustest.Start(t)
+	}
+	if d.Authority == nil {
+		d.Authority = bustest.NewFakeAuthority(t, d.Bus)
+	}
 	cfg := config.Default()
 	cfg.Monitoring.Interval = config.Duration(time.Hour)
 	cfg.Services.Monitored = []string{"web.service"}
@@ -127,7 +138,7 @@ func Start(t testing.TB, s Setup) *Daemon {
 	}
 	d.Served = make(chan error, 1)
 	go func() { d.Served <- d.Server.Serve(ctx) }()
-	t.Cleanup(func() {
+	d.stop = sync.OnceFunc(func() {
 		cancel()
 		<-engDone
 		select {
@@ -136,9 +147,14 @@ func Start(t testing.TB, s Setup) *Daemon {
 			t.Error("Serve did not return after its context ended")
 		}
 	})
+	t.Cleanup(d.stop)
 	d.waitForName(t)
 	return d
 }
+
+// Stop stops the daemon as a clean shutdown does: the server releases its
+// bus name and the engine stops. The test's end stops it too.
+func (d *Daemon) Stop() { d.stop() }
 
 func (d *Daemon) waitForName(t testing.TB) {
 	t.Helper()
