@@ -380,6 +380,15 @@ func TestBootRemovesLeftoversOfACrashedRun(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("testbed: skipped — needs root and unshare: not root")
 	}
+	// A temporary directory of its own: other test processes booting
+	// machines at the same time (go test runs packages in parallel) would
+	// otherwise find the crashed run's leftovers first and remove them.
+	tmp, err := os.MkdirTemp("", "lhsd-crash-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(tmp) })
+	t.Setenv("TMPDIR", tmp)
 	helper := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.v", "-test.timeout=2m")
 	helper.Env = append(os.Environ(), crashHelperEnv+"=1")
 	stdout, err := helper.StdoutPipe()
