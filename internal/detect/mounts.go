@@ -1,47 +1,35 @@
 package detect
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/shirou/gopsutil/v4/common"
+	"github.com/shirou/gopsutil/v4/disk"
 	"golang.org/x/sys/unix"
 )
 
 // DefaultMounts returns the mounts watched when the configuration names
-// none: "/", then "/nix" and "/boot" where <procRoot>/self/mountinfo shows
-// them as mount points of their own. Other mounts, such as /boot/efi or
-// NixOS's read-only bind mount of /nix/store, are left out.
+// none: "/", then "/nix" and "/boot" where they are mount points of their
+// own. Other mounts, such as /boot/efi or NixOS's read-only bind mount of
+// /nix/store, are left out.
+//
+// It runs once at start and on reload, with no time budget, so it uses
+// gopsutil's mount table reader (<procRoot>/1/mountinfo, else
+// <procRoot>/self/mountinfo); the sampling pass does not (docs/dependencies.md).
 func DefaultMounts(procRoot string) ([]string, error) {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
-	path := filepath.Join(procRoot, "self", "mountinfo")
-	data, err := os.ReadFile(path)
+	ctx := context.WithValue(context.Background(), common.EnvKey, common.EnvMap{common.HostProcEnvKey: procRoot})
+	parts, err := disk.PartitionsWithContext(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("default mounts: %w", err)
 	}
 	var nix, boot bool
-	for n := 1; len(data) > 0; n++ {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		// 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw
-		// The fifth field is the mount point, with spaces and other
-		// special characters octal-escaped (\040); the names looked for
-		// have none.
-		fields := bytes.Fields(line)
-		if len(fields) < 5 || !bytes.HasPrefix(fields[4], []byte("/")) {
-			return nil, fmt.Errorf("default mounts: %s line %d: not a mountinfo line: %.80q", path, n, line)
-		}
-		switch string(fields[4]) {
+	for _, p := range parts {
+		switch p.Mountpoint {
 		case "/nix":
 			nix = true
 		case "/boot":

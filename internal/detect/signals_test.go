@@ -427,7 +427,7 @@ func TestDefaultMounts(t *testing.T) {
 		{"a plain Debian box has only / (not /boot/efi)", "debian", []string{"/"}, ""},
 		{"a NixOS box adds /nix and /boot (not the /nix/store bind mount)", "nixos", []string{"/", "/nix", "/boot"}, ""},
 		{"an Ubuntu box with a separate /boot adds it", "nopsi", []string{"/", "/boot"}, ""},
-		{"a malformed mountinfo names the line", "malformed", nil, "line 2: not a mountinfo line"},
+		{"a malformed mountinfo names the file and the line", "malformed", nil, "invalid mountinfo line in file testdata/malformed/proc/self/mountinfo"},
 		{"a missing mountinfo is an error", "does-not-exist", nil, "no such file"},
 	}
 	for _, tt := range tests {
