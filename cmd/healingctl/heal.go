@@ -9,26 +9,10 @@ import (
 )
 
 func healCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "heal",
-		Usage:     "run the action of an active issue now (polkit: org.luminous.healing.heal)",
-		ArgsUsage: "ISSUE",
-		Action: func(c *cli.Context) error {
-			a, err := args(c, "issue")
-			if err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.act(c, func(ctx context.Context, cl *client.Client) error {
-				r, err := cl.Heal(ctx, a[0])
-				if err != nil {
-					return err
-				}
-				return printResult(e, r)
-			})
-		},
-		BashComplete: completeIssues,
-	}
+	cmd := actionCommand("heal", "run the action of an active issue now (polkit: org.luminous.healing.heal)",
+		"issue", (*client.Client).Heal)
+	cmd.BashComplete = completeIssues
+	return cmd
 }
 
 // completeIssues offers the active issue ids.

@@ -9,26 +9,10 @@ import (
 )
 
 func releaseCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "release",
-		Usage:     "lift the limits the daemon put on a unit (polkit: org.luminous.healing.heal)",
-		ArgsUsage: "UNIT",
-		Action: func(c *cli.Context) error {
-			a, err := args(c, "unit")
-			if err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.act(c, func(ctx context.Context, cl *client.Client) error {
-				r, err := cl.Release(ctx, a[0])
-				if err != nil {
-					return err
-				}
-				return printResult(e, r)
-			})
-		},
-		BashComplete: completeThrottled,
-	}
+	cmd := actionCommand("release", "lift the limits the daemon put on a unit (polkit: org.luminous.healing.heal)",
+		"unit", (*client.Client).Release)
+	cmd.BashComplete = completeThrottled
+	return cmd
 }
 
 // completeThrottled offers the throttled units.

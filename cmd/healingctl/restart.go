@@ -9,27 +9,11 @@ import (
 )
 
 func restartCommand() *cli.Command {
-	return &cli.Command{
-		Name: "restart",
-		Usage: "restart a unit: a monitored one needs org.luminous.healing.heal, " +
-			"any other org.luminous.healing.develop",
-		ArgsUsage: "UNIT",
-		Action: func(c *cli.Context) error {
-			a, err := args(c, "unit")
-			if err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.act(c, func(ctx context.Context, cl *client.Client) error {
-				r, err := cl.RestartUnit(ctx, a[0])
-				if err != nil {
-					return err
-				}
-				return printResult(e, r)
-			})
-		},
-		BashComplete: completeUnits,
-	}
+	cmd := actionCommand("restart", "restart a unit: a monitored one needs org.luminous.healing.heal, "+
+		"any other org.luminous.healing.develop",
+		"unit", (*client.Client).RestartUnit)
+	cmd.BashComplete = completeUnits
+	return cmd
 }
 
 // completeUnits offers the monitored units.
