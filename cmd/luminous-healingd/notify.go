@@ -18,7 +18,14 @@ import (
 // notifySystemd tells systemd the daemon is ready (Type=notify), feeds the
 // watchdog while the engine's loop answers, and keeps STATUS= current for
 // `systemctl status`. Outside systemd every call is a no-op.
-func notifySystemd(ctx context.Context, eng *engine.Engine, log *slog.Logger) {
+func notifySystemd(ctx context.Context, eng *engine.Engine, ready <-chan struct{}, log *slog.Logger) {
+	// Ready means the API answers: wait for the bus name when there is
+	// a bus (if it cannot be had, the daemon exits instead).
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return
+	}
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady+"\n"+statusLine(eng.Status())); err != nil {
 		log.Warn("could not notify systemd", "err", err)
 	}

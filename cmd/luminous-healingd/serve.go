@@ -70,9 +70,11 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	if err != nil {
 		return usageError{err}
 	}
-	mounts := first.Mounts()
 	first.Close()
-	freeBytes := func(context.Context) (map[string]uint64, error) { return freeSpace(mounts) }
+	var eng *engine.Engine
+	// Cleanup measures the mounts watched when it runs: a reload may
+	// change them.
+	freeBytes := func(context.Context) (map[string]uint64, error) { return freeSpace(eng.Mounts()) }
 
 	self := systemd.SelfUnit()
 	if mode == "system" && self == "" {
@@ -87,7 +89,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	configPath := o.configPath
 	recorder := metrics.New(metrics.Options{Version: version,
 		Accuracy: func() (float64, bool) { return pred.Accuracy().Ratio() }})
-	eng, err := engine.New(engine.Options{
+	eng, err = engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
 		Audit: auditLog, State: store, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
@@ -164,7 +166,15 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		}
 	}()
 
-	go notifySystemd(ctx, eng, log)
+	var ready <-chan struct{}
+	if api != nil {
+		ready = api.Ready()
+	} else {
+		now := make(chan struct{})
+		close(now)
+		ready = now
+	}
+	go notifySystemd(ctx, eng, ready, log)
 	if o.user {
 		printBanner(os.Stdout, o, cfg, eng, b)
 	}

@@ -58,6 +58,7 @@ type Server struct {
 
 	ctx    context.Context // lives as long as Serve; actions run under it
 	cancel context.CancelFunc
+	ready  chan struct{} // closed once the bus name is ours
 }
 
 // ErrBusLost is returned by Serve when the bus connection dies.
@@ -80,10 +81,16 @@ func New(conn *dbus.Conn, o Options) (*Server, error) {
 	if o.BusyWait <= 0 {
 		o.BusyWait = 2 * time.Second
 	}
-	s := &Server{o: o, conn: conn, log: o.Log.With("component", "dbus"), sem: make(chan struct{}, o.MaxPrivileged)}
+	s := &Server{o: o, conn: conn, log: o.Log.With("component", "dbus"), sem: make(chan struct{}, o.MaxPrivileged),
+		ready: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
+
+// Ready is closed once Serve owns the bus name: the daemon tells systemd
+// it is ready (Type=notify) only then, so `systemctl start` returning means
+// the API answers.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // Serve exports the object, takes the bus name and forwards the engine's
 // events as signals until ctx ends (nil) or the connection dies
@@ -107,6 +114,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		return fmt.Errorf("%s is owned by another process (another luminous-healingd?): request answered %d", client.BusName, reply)
 	}
 	s.log.Info("serving on the bus", "name", client.BusName, "unique", s.conn.Names()[0])
+	close(s.ready)
 	last := s.snapshot().props
 	for {
 		select {

@@ -41,9 +41,14 @@ func TestMakeInstallPutsEveryFileWhereTheSpecSays(t *testing.T) {
 	t0 := time.Now()
 	m.MustRun(t, "systemctl", "start", "luminous-healing.service")
 	started := time.Since(t0)
-	// Type=notify: systemctl start returns once READY=1 arrived.
+	// Type=notify: systemctl start returns once READY=1 arrived, which the
+	// daemon sends only when its bus name is taken: the API answers at once.
 	if st := m.state("luminous-healing.service"); st != "active" {
 		t.Fatalf("luminous-healing is %s after start; want active\n%s", st, m.daemonLog())
+	}
+	if out, err := m.run("busctl", "call", "--timeout=2", "org.luminous.Healing", "/org/luminous/Healing",
+		"org.luminous.Healing1", "GetStatus"); err != nil || !strings.HasPrefix(out, "a{sv}") {
+		t.Errorf("GetStatus right after systemctl start: %q, %v; want an answer", out, err)
 	}
 	if status := m.prop("luminous-healing.service", "StatusText"); !strings.Contains(status, "unit(s) monitored") {
 		t.Errorf("StatusText = %q; want the daemon's STATUS= line", status)

@@ -349,6 +349,13 @@ func (e *Engine) Monitored() []string {
 	})
 }
 
+// Mounts returns the mounts being watched.
+func (e *Engine) Mounts() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sampler.Mounts()
+}
+
 // IsMonitored reports whether unit is monitored; transports use it to pick
 // the polkit action for RestartUnit.
 func (e *Engine) IsMonitored(unit string) bool {
