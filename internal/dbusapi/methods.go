@@ -58,7 +58,7 @@ func (a *api) Heal(msg dbus.Message, sender dbus.Sender, issueID string) (map[st
 	}
 	rec, ok := a.s.o.Engine.Issue(issueID)
 	if !ok {
-		return nil, newError(client.ErrorNotFound, "no active issue %q; `healingctl issues` lists them", short(issueID))
+		return nil, newError(client.ErrorNotFound, "no active issue %s; `healingctl issues` lists them", unit.Quote(issueID))
 	}
 	p := privileged{method: "Heal", action: client.ActionHeal, what: string(rec.Action), issue: rec.ID}
 	if rec.Kind == issue.Unit {
@@ -126,7 +126,7 @@ func (a *api) ResetBreaker(msg dbus.Message, sender dbus.Sender, issueID string)
 	rec, open := a.s.o.Engine.Issue(issueID)
 	known := open || slices.ContainsFunc(st.Breakers, func(b heal.BreakerState) bool { return b.IssueID == issueID })
 	if !known {
-		return newError(client.ErrorNotFound, "no breaker or active issue %q; `healingctl status` lists the breakers", short(issueID))
+		return newError(client.ErrorNotFound, "no breaker or active issue %s; `healingctl status` lists the breakers", unit.Quote(issueID))
 	}
 	p := privileged{method: "ResetBreaker", action: client.ActionHeal, what: "reset", issue: issueID}
 	if open && rec.Kind == issue.Unit {
@@ -225,10 +225,10 @@ func injection(m map[string]dbus.Variant) (engine.Injection, *dbus.Error) {
 	for k, v := range m {
 		want, ok := client.InjectionKeys[k]
 		if !ok {
-			return in, invalid("issue: unknown key %q (want kind, subject, severity, value, threshold, message)", short(k))
+			return in, invalid("issue: unknown key %s (want kind, subject, severity, value, threshold, message)", unit.Quote(k))
 		}
 		if got := v.Signature().String(); got != want {
-			return in, invalid("issue: %s must have type %s, got %s", k, want, short(got))
+			return in, invalid("issue: %s must have type %s, got %s", k, want, unit.Quote(got))
 		}
 		if s, ok := v.Value().(string); ok && len(s) > client.MaxStringLen {
 			return in, invalid("issue: %s is %d bytes long, at most %d allowed", k, len(s), client.MaxStringLen)
@@ -246,7 +246,7 @@ func injection(m map[string]dbus.Variant) (engine.Injection, *dbus.Error) {
 	if sev, ok := m["severity"].Value().(string); ok {
 		s, err := issue.ParseSeverity(sev)
 		if err != nil || s == issue.OK {
-			return in, invalid("issue: severity must be warning or critical, got %q", short(sev))
+			return in, invalid("issue: severity must be warning or critical, got %s", unit.Quote(sev))
 		}
 		in.Severity = s
 	}

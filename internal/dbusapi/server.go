@@ -27,6 +27,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // Options wire a Server. Engine and Audit are required.
@@ -261,7 +262,7 @@ func (p *properties) Get(iface, name string) (dbus.Variant, *dbus.Error) {
 	v, ok := p.s.snapshot().props[name]
 	if !ok {
 		return dbus.Variant{}, &dbus.Error{Name: "org.freedesktop.DBus.Error.UnknownProperty",
-			Body: []any{fmt.Sprintf("no property %q on %s", short(name), client.Interface)}}
+			Body: []any{fmt.Sprintf("no property %s on %s", unit.Quote(name), client.Interface)}}
 	}
 	return v, nil
 }
@@ -281,16 +282,9 @@ func (p *properties) Set(iface, name string, _ dbus.Variant) *dbus.Error {
 		return unknownInterface(iface)
 	}
 	return &dbus.Error{Name: "org.freedesktop.DBus.Error.PropertyReadOnly",
-		Body: []any{fmt.Sprintf("%s is read-only; use the Set… methods", short(name))}}
+		Body: []any{fmt.Sprintf("%s is read-only; use the Set… methods", unit.Quote(name))}}
 }
 
 func unknownInterface(iface string) *dbus.Error {
-	return &dbus.Error{Name: "org.freedesktop.DBus.Error.UnknownInterface", Body: []any{fmt.Sprintf("no interface %q here", short(iface))}}
-}
-
-func short(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
+	return &dbus.Error{Name: "org.freedesktop.DBus.Error.UnknownInterface", Body: []any{fmt.Sprintf("no interface %s here", unit.Quote(iface))}}
 }

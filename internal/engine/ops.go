@@ -192,7 +192,7 @@ func ThresholdKind(s string) (issue.Kind, error) {
 	case "load_average":
 		return issue.Load, nil
 	}
-	return "", fmt.Errorf("no threshold %q (want cpu, memory, disk, load or pressure)", short(s))
+	return "", fmt.Errorf("no threshold %s (want cpu, memory, disk, load or pressure)", unit.Quote(s))
 }
 
 // CheckThreshold validates a threshold value for a kind.
@@ -345,12 +345,12 @@ func (e *Engine) ValidateInjection(in Injection) (issue.Record, error) {
 		subject = u
 	case issue.Disk:
 		if !filepath.IsAbs(in.Subject) || filepath.Clean(in.Subject) != in.Subject || len(in.Subject) > 4096 {
-			return bad("subject: a disk issue needs a clean absolute mount path, got %q", short(in.Subject))
+			return bad("subject: a disk issue needs a clean absolute mount path, got %s", unit.Quote(in.Subject))
 		}
 		subject = in.Subject
 	case issue.Pressure:
 		if in.Subject != "cpu" && in.Subject != "memory" && in.Subject != "io" {
-			return bad("subject: pressure is cpu, memory or io, got %q", short(in.Subject))
+			return bad("subject: pressure is cpu, memory or io, got %s", unit.Quote(in.Subject))
 		}
 		subject = in.Subject
 	default:
@@ -383,11 +383,4 @@ func onOff(b bool) string {
 		return "on"
 	}
 	return "off"
-}
-
-func short(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

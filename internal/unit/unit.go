@@ -8,6 +8,7 @@ package unit
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -41,7 +42,7 @@ func Normalize(name string) (string, error) {
 		}
 	}
 	if err := validate(name); err != nil {
-		return "", fmt.Errorf("%w: %q: %v", ErrInvalid, quoteShort(name), err)
+		return "", fmt.Errorf("%w: %s: %v", ErrInvalid, Quote(name), err)
 	}
 	return name, nil
 }
@@ -101,11 +102,19 @@ func validChar(c byte) bool {
 		c == ':' || c == '-' || c == '_' || c == '.' || c == '\\'
 }
 
-// quoteShort keeps error messages to one line when a caller sends megabytes.
-func quoteShort(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
+// Quote quotes text a caller sent — a unit name, an issue id, a key — for
+// an error message: ASCII only, and cut short, so the message stays one
+// short line when a caller sends megabytes or binary.
+func Quote(s string) string {
+	const max = 72
+	q := strconv.QuoteToASCII(s)
+	if len(q) <= max {
+		return q
 	}
-	return s[:max] + "…"
+	q = q[:max]
+	// Do not end inside an escape sequence.
+	if i := strings.LastIndexByte(q, '\\'); i > max-6 {
+		q = q[:i]
+	}
+	return q + `…"`
 }

@@ -1,0 +1,28 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParse: any file either parses into a configuration that validates
+// again, or is refused with a one-line error; never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add(string(DefaultTOML))
+	for _, s := range []string{"", "[thresholds]\ncpu = 70", "[monitoring]\ninterval = 30", "[actions]\nload = \"throttle\"",
+		"[services]\nmonitored = [\"nginx\", \"a b\"]", "[thresholds\n", "x = 1", "[healing]\nbackoff = \"-1s\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		c, err := Parse([]byte(in))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+			return
+		}
+		if err := c.validate(); err != nil {
+			t.Fatalf("a parsed configuration fails validation again: %v", err)
+		}
+	})
+}
