@@ -78,7 +78,12 @@ func (e *env) dial(ctx context.Context, privileged bool) (*client.Client, error)
 
 // read runs fn against the daemon with the read timeout.
 func (e *env) read(c *cli.Context, fn func(context.Context, *client.Client) error) error {
-	ctx, cancel := context.WithTimeout(c.Context, readTimeout)
+	return e.readCtx(c.Context, fn)
+}
+
+// readCtx is read with a parent context.
+func (e *env) readCtx(parent context.Context, fn func(context.Context, *client.Client) error) error {
+	ctx, cancel := context.WithTimeout(parent, readTimeout)
 	defer cancel()
 	cl, err := e.dial(ctx, false)
 	if err != nil {

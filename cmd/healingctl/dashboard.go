@@ -106,18 +106,6 @@ func (e *env) healFunc() healFunc {
 	}
 }
 
-// readCtx is read with a parent context.
-func (e *env) readCtx(parent context.Context, fn func(context.Context, *client.Client) error) error {
-	ctx, cancel := context.WithTimeout(parent, readTimeout)
-	defer cancel()
-	cl, err := e.dial(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	return fn(ctx, cl)
-}
-
 // plainDashboard prints the dashboard as plain text: once, or every
 // interval until interrupted. Each snapshot adds its readings to the
 // sparklines, one per daemon check.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"regexp"
@@ -17,6 +16,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 	"github.com/luminous-healing/luminous-healing/internal/detect"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
 // TestMain lets the test binary be healingctl itself, for the tests that
@@ -26,21 +26,6 @@ func TestMain(m *testing.M) {
 		os.Exit(run(os.Args, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
-}
-
-// needTool returns a tool's path, or skips loudly; under CI it fails, since
-// .ci/run installs it.
-func needTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing but CI must run this test: .ci/run installs Debian's %s package", name, pkg)
-	}
-	t.Skipf("SKIPPED, NOT PASSED: %s is not installed (apt-get install %s): %v", name, pkg, errors.Unwrap(err))
-	return ""
 }
 
 // pane is a tmux pane of a fixed size on a private tmux server, running
@@ -57,7 +42,7 @@ const paneWidth, paneHeight = 120, 45
 // exits, prints its exit code there.
 func startPane(t *testing.T, env []string, args ...string) *pane {
 	t.Helper()
-	tmux := needTool(t, "tmux", "tmux")
+	tmux := testbed.NeedTool(t, "tmux", "tmux")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -290,14 +290,7 @@ func (b *board) render(l look) []string {
 		add("", p.style(styleHeading, "THROTTLED"))
 		rows = rows[:0]
 		for _, th := range st.Throttles {
-			var limits []string
-			if th.CPUWeight != 0 {
-				limits = append(limits, fmt.Sprintf("CPUWeight=%d", th.CPUWeight))
-			}
-			if th.MemoryHigh != 0 {
-				limits = append(limits, fmt.Sprintf("MemoryHigh=%dM", th.MemoryHigh>>20))
-			}
-			rows = append(rows, []string{th.Unit, "since " + agoAt(th.Since, now), orDash(strings.Join(limits, " ")),
+			rows = append(rows, []string{th.Unit, "since " + agoAt(th.Since, now), throttleLimits(th),
 				"because of " + orDash(strings.Join(th.Issues, ","))})
 		}
 		add(grid(rows)...)

@@ -172,3 +172,15 @@ func describeResult(r client.ActionResult) string {
 	}
 	return line
 }
+
+// throttleLimits is the limits the daemon put on a unit, "-" for none.
+func throttleLimits(th client.Throttle) string {
+	var limits []string
+	if th.CPUWeight != 0 {
+		limits = append(limits, fmt.Sprintf("CPUWeight=%d", th.CPUWeight))
+	}
+	if th.MemoryHigh != 0 {
+		limits = append(limits, fmt.Sprintf("MemoryHigh=%dM", th.MemoryHigh>>20))
+	}
+	return orDash(strings.Join(limits, " "))
+}

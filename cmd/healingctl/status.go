@@ -144,14 +144,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintln(w)
 		t := newTable(w, "THROTTLED", "SINCE", "LIMITS", "BECAUSE OF")
 		for _, th := range st.Throttles {
-			var limits []string
-			if th.CPUWeight != 0 {
-				limits = append(limits, fmt.Sprintf("CPUWeight=%d", th.CPUWeight))
-			}
-			if th.MemoryHigh != 0 {
-				limits = append(limits, fmt.Sprintf("MemoryHigh=%dM", th.MemoryHigh>>20))
-			}
-			t.row(th.Unit, ago(th.Since), orDash(strings.Join(limits, " ")), orDash(strings.Join(th.Issues, ",")))
+			t.row(th.Unit, ago(th.Since), throttleLimits(th), orDash(strings.Join(th.Issues, ",")))
 		}
 		t.flush()
 	}

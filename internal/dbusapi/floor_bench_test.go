@@ -1,9 +1,7 @@
 package dbusapi_test
 
 import (
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/godbus/dbus/v5"
 
@@ -27,24 +25,9 @@ func BenchmarkPingConcurrent(b *testing.B) {
 					objs[i] = c.Object(client.BusName, client.ObjectPath)
 				}
 			}
-			b.ResetTimer()
-			t0 := time.Now()
-			var wg sync.WaitGroup
-			per := (b.N + clients - 1) / clients
-			for i := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for range per {
-						if err := objs[i].Call("org.freedesktop.DBus.Peer.Ping", 0).Err; err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(per*clients)/time.Since(t0).Seconds(), "calls/s")
+			concurrently(b, objs, func(obj dbus.BusObject) error {
+				return obj.Call("org.freedesktop.DBus.Peer.Ping", 0).Err
+			})
 		})
 	}
 }

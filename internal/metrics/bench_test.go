@@ -14,6 +14,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/metrics"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
 // BenchmarkScrape scrapes /metrics over loopback TCP the way Prometheus
@@ -40,7 +41,7 @@ func BenchmarkScrape(b *testing.B) {
 //
 //	go test -run '^$' -bench ScrapeNodeExporter -benchtime 200x ./internal/metrics/
 func BenchmarkScrapeNodeExporter(b *testing.B) {
-	bin := needTool(b, "prometheus-node-exporter", "prometheus-node-exporter")
+	bin := testbed.NeedTool(b, "prometheus-node-exporter", "prometheus-node-exporter")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

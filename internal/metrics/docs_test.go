@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/luminous-healing/luminous-healing/internal/metrics"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
 // The Grafana dashboard and the alerting rules ship in docs/ for the NixOS
@@ -73,7 +74,7 @@ func TestAlertRulesUseOnlyExportedMetrics(t *testing.T) {
 }
 
 func TestAlertRulesPassPromtool(t *testing.T) {
-	promtool := needTool(t, "promtool", "prometheus")
+	promtool := testbed.NeedTool(t, "promtool", "prometheus")
 	for _, args := range [][]string{{"check", "rules", filepath.Base(rulesFile)}, {"test", "rules", filepath.Base(rulesTestFile)}} {
 		cmd := exec.Command(promtool, args...)
 		cmd.Dir = filepath.Dir(rulesFile)
@@ -135,7 +136,7 @@ func TestGrafanaDashboardUsesOnlyExportedMetrics(t *testing.T) {
 // TestGrafanaQueriesParse has promtool parse every query of the dashboard,
 // written as recording rules with Grafana's variables filled in.
 func TestGrafanaQueriesParse(t *testing.T) {
-	promtool := needTool(t, "promtool", "prometheus")
+	promtool := testbed.NeedTool(t, "promtool", "prometheus")
 	var b strings.Builder
 	b.WriteString("groups:\n  - name: grafana\n    rules:\n")
 	fill := strings.NewReplacer("$instance", ".*", "$__rate_interval", "5m")

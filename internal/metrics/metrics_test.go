@@ -1,12 +1,10 @@
 package metrics_test
 
 import (
-	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/metrics"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
 var thresholds = map[issue.Kind]float64{issue.CPU: 80, issue.Memory: 85, issue.Disk: 90, issue.Load: 3}
@@ -208,7 +207,7 @@ func TestMetricsFollowPrometheusConventions(t *testing.T) {
 }
 
 func TestScrapePassesPromtool(t *testing.T) {
-	promtool := needTool(t, "promtool", "prometheus")
+	promtool := testbed.NeedTool(t, "promtool", "prometheus")
 	r := metrics.New(metrics.Options{Version: "dev"})
 	busy(r)
 	body := scrape(t, r.Handler())
@@ -273,20 +272,4 @@ func counterOf(t *testing.T, r *metrics.Recorder, name, labels string) float64 {
 	}
 	t.Fatalf("no series %s{%s}", name, labels)
 	return 0
-}
-
-// needTool finds a tool the test needs. Where it is missing the test skips
-// loudly, except under CI (CI=true), which must have it: .ci/run installs
-// the Debian package named.
-func needTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing but CI must run this test: .ci/run installs Debian's %s package", name, pkg)
-	}
-	t.Skipf("SKIPPED, NOT PASSED: %s is not installed (apt-get install %s); %v", name, pkg, errors.Unwrap(err))
-	return ""
 }

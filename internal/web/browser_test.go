@@ -15,13 +15,14 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
 // browser starts Debian's chromium headless for the test and returns a tab,
 // with every console message, exception and browser-log entry collected.
 func browser(t testing.TB, ctx context.Context) (context.Context, func() []chromedp.ConsoleMessage) {
 	t.Helper()
-	bin := needTool(t, "chromium", "chromium")
+	bin := testbed.NeedTool(t, "chromium", "chromium")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox, // root in a container: chromium's sandbox needs user namespaces

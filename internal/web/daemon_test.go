@@ -2,10 +2,8 @@ package web_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -173,20 +171,4 @@ func get(t *testing.T, method, url string, hdr ...string) *http.Response {
 		t.Fatal(err)
 	}
 	return resp
-}
-
-// needTool finds a tool the test needs. Where it is missing the test skips
-// loudly, except under CI (CI=true), which must have it: .ci/run installs
-// the Debian package named.
-func needTool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing but CI must run this test: .ci/run installs Debian's %s package", name, pkg)
-	}
-	t.Skipf("SKIPPED, NOT PASSED: %s is not installed (apt-get install %s): %v", name, pkg, errors.Unwrap(err))
-	return ""
 }
