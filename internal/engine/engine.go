@@ -250,6 +250,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Prime the CPU counters so the first check has a delta to report.
 	e.sample(ctx)
 	e.pollUnits(ctx)
+	e.publishStatus()
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	retry := time.NewTimer(time.Hour)

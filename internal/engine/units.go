@@ -58,6 +58,7 @@ const inactiveGrace = 3 * time.Second
 func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	if ev.Resync {
 		e.pollUnits(ctx)
+		e.publishStatus()
 		return
 	}
 	e.mu.Lock()
@@ -111,7 +112,8 @@ func (e *Engine) readUnit(ctx context.Context, name string) (heal.UnitStatus, er
 }
 
 // pollUnits reads every monitored unit: at start, after a resync and at
-// every check, as the safety net for a missed signal.
+// every check, as the safety net for a missed signal. The caller publishes
+// the status once it is done.
 func (e *Engine) pollUnits(ctx context.Context) {
 	if e.o.Units == nil {
 		return
@@ -119,7 +121,6 @@ func (e *Engine) pollUnits(ctx context.Context) {
 	for _, name := range e.Monitored() {
 		e.pollUnit(ctx, name)
 	}
-	e.publishStatus()
 }
 
 func (e *Engine) pollUnit(ctx context.Context, name string) {
