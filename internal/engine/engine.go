@@ -115,12 +115,16 @@ type Engine struct {
 	refused   map[string]string     // action id without an issue → its last refusal
 	sampleErr string
 
-	status  atomic.Pointer[Status]
-	subs    subscribers
-	results chan done
-	kick    chan struct{}
-	ping    chan chan struct{}
-	ctx     context.Context // Run's context, for automatic actions
+	// statusMu makes building and storing the status one step, so that
+	// a status built from older state never replaces a newer one. It is
+	// taken before mu.
+	statusMu sync.Mutex
+	status   atomic.Pointer[Status]
+	subs     subscribers
+	results  chan done
+	kick     chan struct{}
+	ping     chan chan struct{}
+	ctx      context.Context // Run's context, for automatic actions
 }
 
 type done struct {

@@ -66,8 +66,9 @@ func (e *Engine) Issue(id string) (issue.Record, bool) {
 }
 
 // publishStatus rebuilds the status and publishes StatusChanged when any
-// part of it changed.
+// part of it changed. Callers must not hold mu.
 func (e *Engine) publishStatus() {
+	e.statusMu.Lock()
 	e.mu.Lock()
 	st := &Status{
 		Version:        e.o.Version,
@@ -122,6 +123,7 @@ func (e *Engine) publishStatus() {
 		r.State(st.DryRun, st.HealingEnabled, st.Interval, st.Issues, st.Breakers)
 	}
 	old := e.status.Swap(st)
+	e.statusMu.Unlock()
 	if old == nil || changed(old, st) {
 		e.publish(Event{Type: StatusChanged})
 	}
