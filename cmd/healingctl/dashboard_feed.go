@@ -47,7 +47,7 @@ const (
 )
 
 // feed keeps the dashboard's picture of the daemon current: it subscribes
-// to the signals, takes a snapshot (GetStatus and GetHistory) at once, on
+// to the signals, takes a snapshot (client.Status and GetHistory) at once, on
 // every burst of signals and on a slow poll, and when the daemon or the
 // bus goes away says so and reconnects. Its calls never start the daemon
 // through bus activation: a dashboard watches, it does not resurrect a

@@ -28,8 +28,8 @@ var (
 // someStatus is a daemon with two issues, worst first.
 func someStatus(now time.Time) client.Status {
 	return client.Status{
-		Version: "1.0", Hostname: "web1", Mode: "system", Health: "critical", ActiveIssues: 2, HealingEnabled: true,
-		Systemd: true, LastCheck: now.Add(-2 * time.Second), Interval: time.Minute,
+		Summary: client.Summary{Version: "1.0", Hostname: "web1", Mode: "system", Health: "critical", ActiveIssues: 2,
+			HealingEnabled: true, Systemd: true, LastCheck: now.Add(-2 * time.Second), Interval: time.Minute},
 		Resources: []client.Resource{
 			{ID: "cpu", Kind: "cpu", Value: 12, Threshold: 80, Severity: "ok"},
 			{ID: "disk:/", Kind: "disk", Value: 97, Threshold: 90, Severity: "critical"},
@@ -377,7 +377,7 @@ func TestSparkline(t *testing.T) {
 func TestTheSeriesKeepOneReadingPerCheck(t *testing.T) {
 	s := newSeriesRing()
 	t0 := time.Unix(1_800_000_000, 0)
-	st := client.Status{Started: t0, Resources: []client.Resource{{ID: "cpu", Value: 1}, {ID: "disk:/srv", Value: 5}}}
+	st := client.Status{Summary: client.Summary{Started: t0}, Resources: []client.Resource{{ID: "cpu", Value: 1}, {ID: "disk:/srv", Value: 5}}}
 	s.observe(st) // before the first check: the start's readings
 	st.Resources[0].Value = 2
 	s.observe(st) // a poll before any check: nothing new

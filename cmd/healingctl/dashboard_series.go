@@ -12,8 +12,8 @@ import (
 const seriesPoints = 120
 
 // seriesRing keeps the readings the dashboard itself has seen, one per
-// daemon check. The D-Bus API has no series history (GetStatus carries the
-// latest reading only), so a dashboard's sparklines start empty and fill
+// daemon check. The D-Bus API has no series history (ListResources carries
+// the latest reading only), so a dashboard's sparklines start empty and fill
 // as it runs; docs/dashboard.md says so.
 type seriesRing struct {
 	last   time.Time // LastCheck of the newest readings kept

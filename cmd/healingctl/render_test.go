@@ -12,9 +12,9 @@ import (
 func TestStatusShowsWhatAPersonWantsFirst(t *testing.T) {
 	now := time.Now()
 	st := client.Status{
-		Version: "1.2.3", Hostname: "web1", Mode: "system", Health: "critical", ActiveIssues: 2,
-		HealingEnabled: true, DryRun: true, Systemd: true, LastCheck: now.Add(-12 * time.Second), Interval: time.Minute,
-		MonitoredUnits: []string{"nginx.service", "postgresql.service"},
+		Summary: client.Summary{Version: "1.2.3", Hostname: "web1", Mode: "system", Health: "critical", ActiveIssues: 2,
+			HealingEnabled: true, DryRun: true, Systemd: true, LastCheck: now.Add(-12 * time.Second), Interval: time.Minute,
+			MonitoredUnits: []string{"nginx.service", "postgresql.service"}},
 		Resources: []client.Resource{
 			{ID: "cpu", Kind: "cpu", Value: 12.34, Threshold: 80, Severity: "ok"},
 			{ID: "load", Kind: "load", Value: 0.52, Threshold: 3, Severity: "ok"},

@@ -112,13 +112,29 @@ func (c *Client) Close() error {
 // Conn returns the client's bus connection.
 func (c *Client) Conn() *dbus.Conn { return c.conn }
 
-// Status returns the daemon's status.
+// Status returns everything `healingctl status` shows. It sends GetStatus
+// and the six list calls at once and then waits for the seven replies, so
+// it costs about one round trip.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	var m map[string]dbus.Variant
-	if err := c.call(ctx, MethodGetStatus, false, &m); err != nil {
+	var sum map[string]dbus.Variant
+	var res, units, issues, preds, breakers, throttles []map[string]dbus.Variant
+	err := c.batch(ctx, []reply{
+		{MethodGetStatus, &sum}, {MethodListResources, &res}, {MethodListUnits, &units},
+		{MethodListIssues, &issues}, {MethodGetPredictions, &preds}, {MethodListBreakers, &breakers},
+		{MethodListThrottles, &throttles},
+	})
+	if err != nil {
 		return Status{}, err
 	}
-	return DecodeStatus(m), nil
+	return Status{
+		Summary:     DecodeSummary(sum),
+		Resources:   decodeAll(res, DecodeResource),
+		Units:       decodeAll(units, DecodeUnitState),
+		Issues:      decodeAll(issues, DecodeIssue),
+		Predictions: decodeAll(preds, DecodePrediction),
+		Breakers:    decodeAll(breakers, DecodeBreaker),
+		Throttles:   decodeAll(throttles, DecodeThrottle),
+	}, nil
 }
 
 // Issues returns the active issues, worst first.
@@ -218,7 +234,16 @@ func (c *Client) action(ctx context.Context, method string, args ...any) (Action
 }
 
 func (c *Client) call(ctx context.Context, method string, privileged bool, ret any, args ...any) error {
-	call := <-c.conn.SendWithContext(ctx, c.message(method, privileged, args), make(chan *dbus.Call, 1)).Done
+	return c.finish(<-c.send(ctx, method, privileged, args).Done, ret)
+}
+
+// send sends a method call without waiting for its reply.
+func (c *Client) send(ctx context.Context, method string, privileged bool, args []any) *dbus.Call {
+	return c.conn.SendWithContext(ctx, c.message(method, privileged, args), make(chan *dbus.Call, 1))
+}
+
+// finish stores a call's reply in ret, or says why there is none.
+func (c *Client) finish(call *dbus.Call, ret any) error {
 	if call.Err != nil {
 		return c.convert(call.Err)
 	}
@@ -226,9 +251,31 @@ func (c *Client) call(ctx context.Context, method string, privileged bool, ret a
 		return nil
 	}
 	if err := call.Store(ret); err != nil {
-		return fmt.Errorf("unexpected reply to %s: %w; is healingctl as new as the daemon?", shortMethod(method), err)
+		return fmt.Errorf("unexpected reply to %s: %w; is healingctl as new as the daemon?", shortMethod(call.Method), err)
 	}
 	return nil
+}
+
+// reply is a call without arguments and where its reply goes.
+type reply struct {
+	method string
+	ret    any
+}
+
+// batch sends the calls together and waits for every reply; the error is
+// the first call's that failed.
+func (c *Client) batch(ctx context.Context, calls []reply) error {
+	sent := make([]*dbus.Call, len(calls))
+	for i, r := range calls {
+		sent[i] = c.send(ctx, r.method, false, nil)
+	}
+	var first error
+	for i, r := range calls {
+		if err := c.finish(<-sent[i].Done, r.ret); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // message builds a method call. It is not BusObject.Call because godbus

@@ -252,8 +252,3 @@ func tim(m map[string]dbus.Variant, k string) time.Time {
 func durOf(m map[string]dbus.Variant, k string) time.Duration {
 	return time.Duration(u64(m, k)) * time.Microsecond
 }
-
-func maps(m map[string]dbus.Variant, k string) []map[string]dbus.Variant {
-	l, _ := m[k].Value().([]map[string]dbus.Variant)
-	return l
-}

@@ -6,9 +6,10 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// Status is GetStatus's reply: the properties and everything
-// `healingctl status` shows, in one round trip.
-type Status struct {
+// Summary is GetStatus's reply: the properties and how the daemon runs.
+// It is small on purpose, so that polling it is cheap; the lists are
+// methods of their own.
+type Summary struct {
 	// The properties.
 	Version        string    `dbus:"version"`
 	Health         string    `dbus:"health"` // ok, warning or critical
@@ -25,6 +26,15 @@ type Status struct {
 	Interval    time.Duration `dbus:"interval_usec"`
 	Systemd     bool          `dbus:"systemd"`      // systemd reachable: units are watched and healed
 	SampleError string        `dbus:"sample_error"` // why the last sampling failed, or empty
+}
+
+// Status is everything `healingctl status` shows: GetStatus's summary and
+// the lists of ListResources, ListUnits, ListIssues, GetPredictions,
+// ListBreakers and ListThrottles. Client.Status reads them in one
+// pipelined batch, so they may straddle a check: each list is whole, but
+// a count in the summary can be one check older or newer than a list.
+type Status struct {
+	Summary
 
 	Resources   []Resource   `dbus:"resources"`   // aa{sv}
 	Units       []UnitState  `dbus:"units"`       // aa{sv}
@@ -69,8 +79,8 @@ type Throttle struct {
 	MemoryHigh uint64    `dbus:"memory_high"` // bytes applied; 0 when not changed
 }
 
-// Map encodes s as a{sv}.
-func (s Status) Map() map[string]dbus.Variant {
+// Map encodes s as a{sv}: GetStatus's reply.
+func (s Summary) Map() map[string]dbus.Variant {
 	units := s.MonitoredUnits
 	if units == nil {
 		units = []string{}
@@ -80,32 +90,34 @@ func (s Status) Map() map[string]dbus.Variant {
 		"active_issues": v(s.ActiveIssues), "last_check": usec(s.LastCheck), "monitored_units": v(units),
 		"mode": v(s.Mode), "hostname": v(s.Hostname), "config_path": v(s.ConfigPath), "started": usec(s.Started),
 		"interval_usec": dur(s.Interval), "systemd": v(s.Systemd), "sample_error": v(s.SampleError),
-		"resources":   v(Maps(s.Resources)),
-		"units":       v(Maps(s.Units)),
-		"issues":      v(Maps(s.Issues)),
-		"predictions": v(Maps(s.Predictions)),
-		"breakers":    v(Maps(s.Breakers)),
-		"throttles":   v(Maps(s.Throttles)),
 	}
 }
 
-// DecodeStatus decodes a Status record.
-func DecodeStatus(m map[string]dbus.Variant) Status {
-	s := Status{
+// DecodeSummary decodes GetStatus's reply.
+func DecodeSummary(m map[string]dbus.Variant) Summary {
+	s := Summary{
 		Version: str(m, "version"), Health: str(m, "health"), DryRun: boolean(m, "dry_run"),
 		HealingEnabled: boolean(m, "healing_enabled"), ActiveIssues: u32(m, "active_issues"),
 		LastCheck: tim(m, "last_check"), Mode: str(m, "mode"), Hostname: str(m, "hostname"),
 		ConfigPath: str(m, "config_path"), Started: tim(m, "started"), Interval: durOf(m, "interval_usec"),
 		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"),
-		Resources:   decodeAll(maps(m, "resources"), DecodeResource),
-		Units:       decodeAll(maps(m, "units"), DecodeUnitState),
-		Issues:      decodeAll(maps(m, "issues"), DecodeIssue),
-		Predictions: decodeAll(maps(m, "predictions"), DecodePrediction),
-		Breakers:    decodeAll(maps(m, "breakers"), DecodeBreaker),
-		Throttles:   decodeAll(maps(m, "throttles"), DecodeThrottle),
 	}
 	s.MonitoredUnits, _ = m["monitored_units"].Value().([]string)
 	return s
+}
+
+// Map encodes s as one a{sv}: the summary's keys and each list under
+// its own key (resources, units, issues, predictions, breakers,
+// throttles). It is `healingctl status --json`, not a D-Bus reply.
+func (s Status) Map() map[string]dbus.Variant {
+	m := s.Summary.Map()
+	m["resources"] = v(Maps(s.Resources))
+	m["units"] = v(Maps(s.Units))
+	m["issues"] = v(Maps(s.Issues))
+	m["predictions"] = v(Maps(s.Predictions))
+	m["breakers"] = v(Maps(s.Breakers))
+	m["throttles"] = v(Maps(s.Throttles))
+	return m
 }
 
 // Map encodes r as a{sv}.

@@ -13,8 +13,12 @@ var healing1 = introspect.Interface{
 	Name: client.Interface,
 	Methods: []introspect.Method{
 		method("GetStatus", out("status", "a{sv}")),
+		method("ListResources", out("resources", "aa{sv}")),
+		method("ListUnits", out("units", "aa{sv}")),
 		method("ListIssues", out("issues", "aa{sv}")),
 		method("GetPredictions", out("predictions", "aa{sv}")),
+		method("ListBreakers", out("breakers", "aa{sv}")),
+		method("ListThrottles", out("throttles", "aa{sv}")),
 		method("GetHistory", in("limit", "u"), out("entries", "aa{sv}")),
 
 		method("Heal", in("issue_id", "s"), out("result", "a{sv}")),

@@ -22,9 +22,22 @@ import (
 // limit and authorize (authorize, which audits the decision); act; reply.
 type api struct{ s *Server }
 
-// GetStatus returns the status record. Open to everyone.
+// GetStatus returns the summary: the properties and how the daemon runs.
+// Open to everyone, and cheap enough to poll.
 func (a *api) GetStatus() (map[string]dbus.Variant, *dbus.Error) {
 	return a.s.snapshot().status, nil
+}
+
+// ListResources returns each series' latest reading against its
+// threshold. Open to everyone.
+func (a *api) ListResources() ([]map[string]dbus.Variant, *dbus.Error) {
+	return a.s.snapshot().resources, nil
+}
+
+// ListUnits returns the monitored units' last known states. Open to
+// everyone.
+func (a *api) ListUnits() ([]map[string]dbus.Variant, *dbus.Error) {
+	return a.s.snapshot().units, nil
 }
 
 // ListIssues returns the active issues, worst first. Open to everyone.
@@ -35,6 +48,18 @@ func (a *api) ListIssues() ([]map[string]dbus.Variant, *dbus.Error) {
 // GetPredictions returns the current forecasts. Open to everyone.
 func (a *api) GetPredictions() ([]map[string]dbus.Variant, *dbus.Error) {
 	return a.s.snapshot().preds, nil
+}
+
+// ListBreakers returns the restart breakers that hold healing back or
+// remember failures. Open to everyone.
+func (a *api) ListBreakers() ([]map[string]dbus.Variant, *dbus.Error) {
+	return a.s.snapshot().breakers, nil
+}
+
+// ListThrottles returns the units the daemon has put limits on. Open to
+// everyone.
+func (a *api) ListThrottles() ([]map[string]dbus.Variant, *dbus.Error) {
+	return a.s.snapshot().throttles, nil
 }
 
 // GetHistory returns up to limit audit records, newest first; 0 means all

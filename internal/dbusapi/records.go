@@ -50,12 +50,12 @@ func historyRecord(e audit.Entry) client.HistoryEntry {
 }
 
 func statusRecord(st *engine.Status) client.Status {
-	s := client.Status{
+	s := client.Status{Summary: client.Summary{
 		Version: st.Version, Health: st.Health.String(), DryRun: st.DryRun, HealingEnabled: st.HealingEnabled,
 		ActiveIssues: uint32(max(st.ActiveIssues, 0)), LastCheck: st.LastCheck, MonitoredUnits: st.MonitoredUnits,
 		Mode: st.Mode, Hostname: st.Hostname, ConfigPath: st.ConfigPath, Started: st.Started,
 		Interval: st.Interval, Systemd: st.Systemd, SampleError: st.SampleError,
-	}
+	}}
 	for _, r := range st.Resources {
 		s.Resources = append(s.Resources, client.Resource{ID: r.ID, Kind: string(r.Kind), Subject: r.Subject,
 			Value: r.Value, Threshold: r.Threshold, Severity: r.Severity.String()})

@@ -173,11 +173,15 @@ func introspectable(n *introspect.Node) introspect.Introspectable {
 // snapshot is the wire form of one engine status, built once per status
 // and shared by every read until the status changes.
 type snapshot struct {
-	st     *engine.Status
-	status map[string]dbus.Variant
-	issues []map[string]dbus.Variant
-	preds  []map[string]dbus.Variant
-	props  map[string]dbus.Variant
+	st        *engine.Status
+	status    map[string]dbus.Variant // GetStatus: the summary
+	resources []map[string]dbus.Variant
+	units     []map[string]dbus.Variant
+	issues    []map[string]dbus.Variant
+	preds     []map[string]dbus.Variant
+	breakers  []map[string]dbus.Variant
+	throttles []map[string]dbus.Variant
+	props     map[string]dbus.Variant
 }
 
 // snapshot returns the current status in wire form without locks: readers
@@ -188,7 +192,9 @@ func (s *Server) snapshot() *snapshot {
 		return c
 	}
 	rec := statusRecord(st)
-	c := &snapshot{st: st, status: rec.Map(), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions)}
+	c := &snapshot{st: st, status: rec.Summary.Map(), resources: client.Maps(rec.Resources),
+		units: client.Maps(rec.Units), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions),
+		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles)}
 	c.props = map[string]dbus.Variant{}
 	for _, k := range []string{client.PropVersion, client.PropHealth, client.PropDryRun, client.PropHealingEnabled,
 		client.PropActiveIssues, client.PropLastCheck, client.PropMonitoredUnits} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -151,6 +152,67 @@ func TestReadsAreOpenToEveryoneWithoutPolkit(t *testing.T) {
 	}
 	if n := len(d.Authority.Requests()); n != 0 {
 		t.Errorf("reads asked polkit %d times; want never", n)
+	}
+}
+
+// GetStatus is the small summary; each list healingctl status shows is a
+// method of its own, carrying what the engine holds.
+func TestTheListsAreMethodsOfTheirOwn(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	ctx := t.Context()
+	// An automatic restart that fails leaves a breaker (a person's call
+	// would not: it bypasses the breaker).
+	d.Systemd.JobResult["web.service"] = "failed" // before any restart: the fake reads it under its lock
+	if _, err := d.Engine.InjectIssue(ctx, engine.Caller{Name: "test"}, engine.Injection{Kind: issue.Unit, Subject: "web.service", Severity: issue.Critical}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Engine.Throttle(ctx, engine.Caller{Name: "test"}, "other.service"); err != nil {
+		t.Fatal(err)
+	}
+	settled := func() bool {
+		st := d.Engine.Status()
+		return len(st.Breakers) == 1 && len(st.Units) == 1 && st.Units[0].ActiveState == "failed"
+	}
+	for deadline := time.Now().Add(5 * time.Second); !settled(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("5s after a failed automatic restart: %+v; want a breaker and web.service failed", d.Engine.Status())
+		}
+	}
+
+	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)
+	var sum map[string]dbus.Variant
+	if err := obj.Call(client.MethodGetStatus, 0).Store(&sum); err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(sum))
+	want := slices.Sorted(maps.Keys(client.Summary{}.Map()))
+	if !slices.Equal(keys, want) {
+		t.Errorf("GetStatus keys %v; want the summary's %v and no lists", keys, want)
+	}
+
+	st, err := d.Client(t, client.Options{}).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(st.Resources, func(r client.Resource) bool {
+		return r.ID == "memory" && r.Value == 42 && r.Threshold > 0 && r.Severity == "ok"
+	}) {
+		t.Errorf("ListResources: %+v; want memory at 42%% against its threshold", st.Resources)
+	}
+	if len(st.Units) != 1 || st.Units[0].Name != "web.service" || st.Units[0].ActiveState != "failed" {
+		t.Errorf("ListUnits: %+v; want web.service, failed", st.Units)
+	}
+	if len(st.Issues) != 1 || st.Issues[0].ID != "unit:web.service" {
+		t.Errorf("ListIssues: %+v; want unit:web.service", st.Issues)
+	}
+	if len(st.Breakers) != 1 || st.Breakers[0].Issue != "unit:web.service" || st.Breakers[0].Failures != 1 {
+		t.Errorf("ListBreakers: %+v; want unit:web.service with one failure", st.Breakers)
+	}
+	if len(st.Throttles) != 1 || st.Throttles[0].Unit != "other.service" {
+		t.Errorf("ListThrottles: %+v; want other.service", st.Throttles)
+	}
+	if st.ActiveIssues != 1 || st.Health != "critical" {
+		t.Errorf("summary: %d issues, health %s; want 1, critical", st.ActiveIssues, st.Health)
 	}
 }
 
