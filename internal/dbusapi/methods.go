@@ -13,6 +13,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/unit"
+	"github.com/luminous-healing/luminous-healing/internal/wire"
 )
 
 // api holds exactly the methods of org.luminous.Healing1; godbus exports
@@ -71,7 +72,7 @@ func (a *api) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) 
 	entries := a.s.o.Audit.History(int(limit))
 	out := make([]map[string]dbus.Variant, len(entries))
 	for i, e := range entries {
-		out[i] = historyRecord(e).Map()
+		out[i] = wire.History(e).Map()
 	}
 	return out, nil
 }
@@ -241,7 +242,7 @@ func (a *api) InjectIssue(msg dbus.Message, sender dbus.Sender, m map[string]dbu
 	if derr != nil {
 		return nil, derr
 	}
-	return issueRecord(out).Map(), nil
+	return wire.Issue(out).Map(), nil
 }
 
 // injection decodes InjectIssue's a{sv}: known keys with exact types only.
@@ -302,7 +303,7 @@ func (s *Server) act(msg dbus.Message, sender dbus.Sender, p privileged, do func
 	if derr != nil {
 		return nil, derr
 	}
-	return resultRecord(res).Map(), nil
+	return wire.Result(res).Map(), nil
 }
 
 // setting runs fn once the call is authorized, with bounded concurrency.

@@ -28,6 +28,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/unit"
+	"github.com/luminous-healing/luminous-healing/internal/wire"
 )
 
 // Options wire a Server. Engine and Audit are required.
@@ -191,7 +192,7 @@ func (s *Server) snapshot() *snapshot {
 	if c := s.cache.Load(); c != nil && c.st == st {
 		return c
 	}
-	rec := statusRecord(st)
+	rec := wire.Status(st)
 	c := &snapshot{st: st, status: rec.Summary.Map(), resources: client.Maps(rec.Resources),
 		units: client.Maps(rec.Units), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions),
 		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles)}
@@ -217,17 +218,17 @@ func (s *Server) signal(ev engine.Event) {
 	var rec map[string]dbus.Variant
 	switch ev.Type {
 	case engine.IssueDetected:
-		name, rec = client.SignalIssueDetected, issueRecord(ev.Issue).Map()
+		name, rec = client.SignalIssueDetected, wire.Issue(ev.Issue).Map()
 	case engine.IssueChanged:
-		name, rec = client.SignalIssueChanged, issueRecord(ev.Issue).Map()
+		name, rec = client.SignalIssueChanged, wire.Issue(ev.Issue).Map()
 	case engine.IssueResolved:
-		name, rec = client.SignalIssueResolved, issueRecord(ev.Issue).Map()
+		name, rec = client.SignalIssueResolved, wire.Issue(ev.Issue).Map()
 	case engine.HealingFailed:
-		name, rec = client.SignalHealingFailed, failureRecord(ev).Map()
+		name, rec = client.SignalHealingFailed, wire.Failure(ev).Map()
 	case engine.PredictionAlert:
-		name, rec = client.SignalPredictionAlert, predictionRecord(ev.Forecast).Map()
+		name, rec = client.SignalPredictionAlert, wire.Prediction(ev.Forecast).Map()
 	case engine.ActionDone:
-		name, rec = client.SignalActionCompleted, resultRecord(ev.Result).Map()
+		name, rec = client.SignalActionCompleted, wire.Result(ev.Result).Map()
 	default:
 		return
 	}

@@ -10,22 +10,20 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/wire"
 )
 
 // snapshotJSON is one message of the dashboard's event stream: everything
 // the page shows, so that a reconnecting page needs nothing else.
 type snapshotJSON struct {
-	Status statusJSON `json:"status"`
+	Status map[string]any `json:"status"`
 	// Series are each resource's recent points as [ms since the epoch, value].
 	Series map[string][][2]float64 `json:"series"`
 	// Actions are the latest actions, newest first, with repeats of the
 	// same action and outcome on the same target folded into one.
-	Actions []actionJSON `json:"actions"`
-}
-
-type actionJSON struct {
-	historyJSON
-	Repeats int `json:"repeats"` // how many times in a row it happened
+	// Each is a history record with "repeats": how many times in a row
+	// it happened.
+	Actions []map[string]any `json:"actions"`
 }
 
 // recentActions is how many actions a snapshot carries.
@@ -54,24 +52,33 @@ func (s *Server) snapshot() ([]byte, error) {
 // recent picks the latest actions from the history, newest first, folding
 // runs of the same action and outcome on the same target: a refusal
 // repeated at every check is one line, not the whole list.
-func recent(history []audit.Entry) []actionJSON {
-	out := []actionJSON{}
+func recent(history []audit.Entry) []map[string]any {
+	type run struct {
+		e       audit.Entry
+		repeats int
+	}
+	var runs []run
 	for _, e := range history {
 		if !strings.HasPrefix(string(e.Event), "action-") {
 			continue
 		}
-		if n := len(out); n > 0 {
-			last := &out[n-1]
-			if last.Action == e.Action && last.Target == e.Target && last.Issue == e.Issue &&
-				last.Outcome == e.Outcome && last.Message == e.Message {
-				last.Repeats++
+		if n := len(runs); n > 0 {
+			last := &runs[n-1]
+			if last.e.Action == e.Action && last.e.Target == e.Target && last.e.Issue == e.Issue &&
+				last.e.Outcome == e.Outcome && last.e.Message == e.Message {
+				last.repeats++
 				continue
 			}
 		}
-		if len(out) == recentActions {
+		if len(runs) == recentActions {
 			break
 		}
-		out = append(out, actionJSON{historyJSON: historyOf([]audit.Entry{e})[0], Repeats: 1})
+		runs = append(runs, run{e, 1})
+	}
+	out := make([]map[string]any, len(runs))
+	for i, r := range runs {
+		out[i] = jsonOf(wire.History(r.e)).(map[string]any)
+		out[i]["repeats"] = r.repeats
 	}
 	return out
 }

@@ -25,8 +25,8 @@ func TestRecentActionsFoldRepeats(t *testing.T) {
 		t.Fatalf("got %d actions; want the latest %d", len(got), recentActions)
 	}
 	for i, w := range want {
-		if got[i].Action != w.action || got[i].Repeats != w.repeats {
-			t.Errorf("action %d: got %s ×%d; want %s ×%d", i, got[i].Action, got[i].Repeats, w.action, w.repeats)
+		if got[i]["action"] != w.action || got[i]["repeats"] != w.repeats {
+			t.Errorf("action %d: got %v ×%v; want %s ×%d", i, got[i]["action"], got[i]["repeats"], w.action, w.repeats)
 		}
 	}
 }

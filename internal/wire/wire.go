@@ -1,4 +1,8 @@
-package dbusapi
+// Package wire turns the engine's state into the records of
+// internal/client: the one form both the D-Bus API (internal/dbusapi) and
+// the HTTP API (internal/web) serve, so each key is decided in one place,
+// the client's encoders.
+package wire
 
 import (
 	"github.com/luminous-healing/luminous-healing/internal/audit"
@@ -9,10 +13,8 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/predict"
 )
 
-// The engine's types become the wire records of internal/client here, so
-// the keys are decided in one place (the client's encoders).
-
-func issueRecord(r issue.Record) client.Issue {
+// Issue is an issue record.
+func Issue(r issue.Record) client.Issue {
 	return client.Issue{
 		ID: r.ID, Kind: string(r.Kind), Subject: r.Subject, Severity: r.Severity.String(), Value: r.Value,
 		Threshold: r.Threshold, Since: r.Since, Action: string(r.Action), State: string(r.State),
@@ -20,7 +22,8 @@ func issueRecord(r issue.Record) client.Issue {
 	}
 }
 
-func predictionRecord(f predict.Forecast) client.Prediction {
+// Prediction is a forecast record.
+func Prediction(f predict.Forecast) client.Prediction {
 	return client.Prediction{
 		Series: f.Series, Kind: string(f.Kind), Subject: f.Subject, Value: f.Value, Threshold: f.Threshold,
 		TrendPerHour: f.TrendPerHour, TimeToThreshold: f.TimeToThreshold, Confidence: f.Confidence,
@@ -28,7 +31,8 @@ func predictionRecord(f predict.Forecast) client.Prediction {
 	}
 }
 
-func resultRecord(r heal.Result) client.ActionResult {
+// Result is what an action did.
+func Result(r heal.Result) client.ActionResult {
 	return client.ActionResult{
 		Action: string(r.Action), Target: r.Target, Issue: r.IssueID, Outcome: string(r.Outcome),
 		Message: r.Message, DryRun: r.DryRun, Duration: r.Duration, FreedBytes: r.FreedBytes,
@@ -36,12 +40,14 @@ func resultRecord(r heal.Result) client.ActionResult {
 	}
 }
 
-func failureRecord(ev engine.Event) client.Failure {
-	return client.Failure{ActionResult: resultRecord(ev.Result), State: string(ev.Issue.State),
+// Failure is a HealingFailed record: the action's result and its issue.
+func Failure(ev engine.Event) client.Failure {
+	return client.Failure{ActionResult: Result(ev.Result), State: string(ev.Issue.State),
 		Severity: ev.Issue.Severity.String(), Attempts: uint32(max(ev.Issue.Attempts, 0))}
 }
 
-func historyRecord(e audit.Entry) client.HistoryEntry {
+// History is an audit record.
+func History(e audit.Entry) client.HistoryEntry {
 	return client.HistoryEntry{
 		Time: e.Time, Event: string(e.Event), Action: e.Action, Target: e.Target, Issue: e.Issue,
 		Outcome: e.Outcome, Message: e.Message, CallerUID: e.CallerUID, Caller: e.Caller, DryRun: e.DryRun,
@@ -49,7 +55,8 @@ func historyRecord(e audit.Entry) client.HistoryEntry {
 	}
 }
 
-func statusRecord(st *engine.Status) client.Status {
+// Status is the whole status: the summary and every list.
+func Status(st *engine.Status) client.Status {
 	s := client.Status{Summary: client.Summary{
 		Version: st.Version, Health: st.Health.String(), DryRun: st.DryRun, HealingEnabled: st.HealingEnabled,
 		ActiveIssues: uint32(max(st.ActiveIssues, 0)), LastCheck: st.LastCheck, MonitoredUnits: st.MonitoredUnits,
@@ -64,10 +71,10 @@ func statusRecord(st *engine.Status) client.Status {
 		s.Units = append(s.Units, client.UnitState{Name: u.Name, ActiveState: u.ActiveState, SubState: u.SubState})
 	}
 	for _, r := range st.Issues {
-		s.Issues = append(s.Issues, issueRecord(r))
+		s.Issues = append(s.Issues, Issue(r))
 	}
 	for _, f := range st.Forecasts {
-		s.Predictions = append(s.Predictions, predictionRecord(f))
+		s.Predictions = append(s.Predictions, Prediction(f))
 	}
 	for _, b := range st.Breakers {
 		s.Breakers = append(s.Breakers, client.Breaker{Issue: b.IssueID, Failures: uint32(max(b.Failures, 0)),
