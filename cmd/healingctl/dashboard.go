@@ -67,7 +67,7 @@ func fullDashboard(parent context.Context, e *env) error {
 	// Fail now, as the other commands do, when nobody is there; later
 	// absences are a banner and a reconnect.
 	if err := e.readCtx(parent, func(ctx context.Context, cl *client.Client) error {
-		_, err := cl.Status(ctx)
+		_, err := cl.Summary(ctx)
 		return err
 	}); err != nil {
 		return err

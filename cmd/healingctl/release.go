@@ -22,8 +22,8 @@ func completeThrottled(c *cli.Context) {
 	}
 	e := newEnv(c)
 	_ = e.read(c, func(ctx context.Context, cl *client.Client) error {
-		st, err := cl.Status(ctx)
-		for _, t := range st.Throttles {
+		throttles, err := cl.Throttles(ctx)
+		for _, t := range throttles {
 			e.stdout.Write([]byte(t.Unit + "\n"))
 		}
 		return err

@@ -23,7 +23,7 @@ func completeUnits(c *cli.Context) {
 	}
 	e := newEnv(c)
 	_ = e.read(c, func(ctx context.Context, cl *client.Client) error {
-		st, err := cl.Status(ctx)
+		st, err := cl.Summary(ctx)
 		for _, u := range st.MonitoredUnits {
 			e.stdout.Write([]byte(u + "\n"))
 		}

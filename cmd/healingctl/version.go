@@ -20,7 +20,7 @@ func versionCommand() *cli.Command {
 			e := newEnv(c)
 			daemon := ""
 			err := e.read(c, func(ctx context.Context, cl *client.Client) error {
-				st, err := cl.Status(ctx)
+				st, err := cl.Summary(ctx)
 				daemon = st.Version
 				return err
 			})

@@ -137,31 +137,43 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	}, nil
 }
 
+// Summary returns GetStatus's reply alone: the properties and how the
+// daemon runs.
+func (c *Client) Summary(ctx context.Context) (Summary, error) {
+	var m map[string]dbus.Variant
+	if err := c.call(ctx, MethodGetStatus, false, &m); err != nil {
+		return Summary{}, err
+	}
+	return DecodeSummary(m), nil
+}
+
+// Throttles returns the units the daemon has put limits on.
+func (c *Client) Throttles(ctx context.Context) ([]Throttle, error) {
+	return list(ctx, c, MethodListThrottles, DecodeThrottle)
+}
+
 // Issues returns the active issues, worst first.
 func (c *Client) Issues(ctx context.Context) ([]Issue, error) {
-	var ms []map[string]dbus.Variant
-	if err := c.call(ctx, MethodListIssues, false, &ms); err != nil {
-		return nil, err
-	}
-	return decodeAll(ms, DecodeIssue), nil
+	return list(ctx, c, MethodListIssues, DecodeIssue)
 }
 
 // Predictions returns the current forecasts.
 func (c *Client) Predictions(ctx context.Context) ([]Prediction, error) {
-	var ms []map[string]dbus.Variant
-	if err := c.call(ctx, MethodGetPredictions, false, &ms); err != nil {
-		return nil, err
-	}
-	return decodeAll(ms, DecodePrediction), nil
+	return list(ctx, c, MethodGetPredictions, DecodePrediction)
 }
 
 // History returns up to limit audit records, newest first; 0 means all.
 func (c *Client) History(ctx context.Context, limit uint32) ([]HistoryEntry, error) {
+	return list(ctx, c, MethodGetHistory, DecodeHistoryEntry, limit)
+}
+
+// list calls a read method whose reply is aa{sv} and decodes each record.
+func list[T any](ctx context.Context, c *Client, method string, decode func(map[string]dbus.Variant) T, args ...any) ([]T, error) {
 	var ms []map[string]dbus.Variant
-	if err := c.call(ctx, MethodGetHistory, false, &ms, limit); err != nil {
+	if err := c.call(ctx, method, false, &ms, args...); err != nil {
 		return nil, err
 	}
-	return decodeAll(ms, DecodeHistoryEntry), nil
+	return decodeAll(ms, decode), nil
 }
 
 // Heal runs the action of an active issue now.
