@@ -126,6 +126,12 @@ func Start(t testing.TB, s Setup) *Daemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	engDone := make(chan struct{})
 	go func() { eng.Run(ctx); close(engDone) }()
+	// Run answers once it has primed: the first readings and the units'
+	// states are in the status, so tests compare against a settled one.
+	if !eng.Alive(ctx, 10*time.Second) {
+		cancel()
+		t.Fatal("apitest: the engine's loop did not start within 10s")
+	}
 
 	d.Conn = d.Bus.Conn(t)
 	var authz dbusapi.Authorizer = polkit.New(d.Conn, polkit.Options{Timeout: 300 * time.Millisecond, InteractiveTimeout: 300 * time.Millisecond})
