@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,6 +119,12 @@ enabled = false
 	if len(acts) == 0 || acts[0].Field("HEALING_TARGET") != "lh-hog.service" {
 		t.Fatalf("throttle records = %v; want lh-hog.service chosen as the top consumer", acts)
 	}
+	// Two busy loops on two cores: the record says what it was picked for.
+	msg := acts[0].Field("MESSAGE")
+	use := regexp.MustCompile(`using ([0-9]+)% CPU`).FindStringSubmatch(msg)
+	if use == nil || len(use[1]) < 2 {
+		t.Fatalf("throttle record %q; want the hog's CPU use, tens of percent or more", msg)
+	}
 	// The runtime drop-in systemd wrote is what `systemctl show` reads.
 	if out, _ := m.run("systemctl", "cat", "lh-hog.service"); !strings.Contains(out, "/run/systemd/system.control/lh-hog.service.d") {
 		t.Errorf("no runtime drop-in for the limit:\n%s", out)
@@ -136,7 +143,7 @@ enabled = false
 	if len(released) != 1 {
 		t.Errorf("%d release records; want 1", len(released))
 	}
-	report(t, "CPUWeight=20 on lh-hog after %s, released after the issue cleared", at(acts[0]).Sub(t0).Round(10*time.Millisecond))
+	report(t, "CPUWeight=20 on lh-hog (picked at %s%% CPU) after %s, released after the issue cleared", use[1], at(acts[0]).Sub(t0).Round(10*time.Millisecond))
 }
 
 func grepLines(s, word string) string {

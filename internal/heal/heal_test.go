@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -196,11 +197,17 @@ func TestThrottleAndRelease(t *testing.T) {
 	if _, ok := res.Applied["CPUWeight"]; ok {
 		t.Errorf("a memory issue changed CPUWeight; want only MemoryHigh")
 	}
+	if !strings.HasSuffix(res.Message, "(using 1000.0 MiB)") {
+		t.Errorf("memory throttle message %q; want it to end with the use it was picked for, (using 1000.0 MiB)", res.Message)
+	}
 
 	cpu := issue.Record{ID: "cpu", Kind: issue.CPU, Severity: issue.Warning}
 	res = h.Do(t.Context(), heal.Request{Action: issue.Throttle, Issue: cpu})
 	if res.Outcome != heal.Succeeded || res.Target != "hog.service" || res.Applied["CPUWeight"] != 20 {
 		t.Fatalf("cpu throttle: %s on %q applied %v (%s); want CPUWeight=20 on hog.service", res.Outcome, res.Target, res.Applied, res.Message)
+	}
+	if !regexp.MustCompile(`\(using [1-9][0-9]*% CPU, 1000\.0 MiB\)$`).MatchString(res.Message) {
+		t.Errorf("cpu throttle message %q; want the CPU it was picked for, then its memory", res.Message)
 	}
 
 	if free := h.Cleared("memory"); len(free) != 0 {

@@ -67,7 +67,7 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 		}
 		return step{target: target, describe: "throttle " + target}, nil
 	}
-	var usage Usage
+	var usage consumer
 	if target == "" {
 		u, err := e.topConsumer(ctx, res)
 		if err != nil {
@@ -92,7 +92,7 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 		return step{}, fmt.Errorf("%w: unit %s is %s, nothing to throttle", ErrNotFound, target, u.ActiveState)
 	}
 	if usage.Unit == "" {
-		usage = Usage{Unit: target, MemoryCurrent: u.MemoryCurrent, CPUUsageNSec: u.CPUUsageNSec}
+		usage.Usage = Usage{Unit: target, MemoryCurrent: u.MemoryCurrent, CPUUsageNSec: u.CPUUsageNSec}
 	}
 
 	var props []Property
@@ -152,30 +152,48 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 	return st, nil
 }
 
-func usageLine(u Usage) string {
-	if u.MemoryCurrent == Unset {
-		return "memory use unknown"
+// consumer is a service throttle acts on and, when it was picked for its
+// CPU use, the CPU it used while watched, as top counts it (100 = one CPU
+// busy).
+type consumer struct {
+	Usage
+	cpuPercent float64 // 0 when not measured
+}
+
+func usageLine(c consumer) string {
+	var parts []string
+	if c.cpuPercent > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f%% CPU", c.cpuPercent))
 	}
-	return "using " + FormatBytes(u.MemoryCurrent)
+	if c.MemoryCurrent != Unset {
+		parts = append(parts, FormatBytes(c.MemoryCurrent))
+	}
+	if len(parts) == 0 {
+		return "use unknown"
+	}
+	return "using " + strings.Join(parts, ", ")
 }
 
 // topConsumer picks the unprotected service using the most memory, or the
 // most CPU over CPUSampleGap.
-func (e *env) topConsumer(ctx context.Context, res resources) (Usage, error) {
+func (e *env) topConsumer(ctx context.Context, res resources) (consumer, error) {
 	first, err := e.sd().Services(ctx)
+	t0 := time.Now()
 	if err != nil {
-		return Usage{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
+		return consumer{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
 	}
 	score := map[string]uint64{}
+	var elapsed time.Duration
 	if res.cpu {
 		select {
 		case <-time.After(e.s.CPUSampleGap):
 		case <-ctx.Done():
-			return Usage{}, ctx.Err()
+			return consumer{}, ctx.Err()
 		}
 		second, err := e.sd().Services(ctx)
+		elapsed = time.Since(t0)
 		if err != nil {
-			return Usage{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
+			return consumer{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
 		}
 		prev := map[string]uint64{}
 		for _, u := range first {
@@ -204,9 +222,13 @@ func (e *env) topConsumer(ctx context.Context, res resources) (Usage, error) {
 		best, bestScore = u, s
 	}
 	if best.Unit == "" {
-		return Usage{}, fmt.Errorf("%w: no unprotected service with measurable use to throttle", ErrNoAction)
+		return consumer{}, fmt.Errorf("%w: no unprotected service with measurable use to throttle", ErrNoAction)
 	}
-	return best, nil
+	c := consumer{Usage: best}
+	if res.cpu && elapsed > 0 {
+		c.cpuPercent = 100 * float64(bestScore) / float64(elapsed.Nanoseconds())
+	}
+	return c, nil
 }
 
 // release restores the values a throttle replaced.
