@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +41,45 @@ func BenchmarkPingConcurrent(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkRoundTripFromC measures BenchmarkRoundTrip's calls from a C
+// client on sd-bus (testdata/sdbus-ping.c), beside a C service that sd-bus
+// answers by itself: the same ratio with no Go runtime on the client side,
+// and the floor a non-Go service has. It needs gcc and libsystemd's
+// headers (Debian: libsystemd-dev) and skips without them.
+func BenchmarkRoundTripFromC(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "sdbus-ping")
+	if out, err := exec.Command("gcc", "-O2", "-o", bin, "testdata/sdbus-ping.c", "-lsystemd").CombinedOutput(); err != nil {
+		b.Skipf("cannot build testdata/sdbus-ping.c (needs gcc and libsystemd-dev): %v\n%s", err, out)
+	}
+	d := benchDaemon(b)
+	serve := exec.Command(bin, "serve", d.Bus.Address)
+	stdout, err := serve.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
+	peer, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("sdbus-ping serve: %v", err)
+	}
+	b.ResetTimer()
+	out, err := exec.Command(bin, "bench", d.Bus.Address, strings.TrimSpace(peer), client.BusName, strconv.Itoa(b.N)).Output()
+	b.StopTimer()
+	var bus, cPeer, daemon, status float64
+	if _, serr := fmt.Sscan(string(out), &bus, &cPeer, &daemon, &status); err != nil || serr != nil {
+		b.Fatalf("sdbus-ping bench: %q, %v", out, err)
+	}
+	b.ReportMetric(bus, "ns/bus-ping")
+	b.ReportMetric(cPeer, "ns/c-peer-ping")
+	b.ReportMetric(daemon, "ns/daemon-ping")
+	b.ReportMetric(status, "ns/GetStatus")
+	b.ReportMetric(cPeer/bus, "c-peer/bus-ping")
+	b.ReportMetric(status/bus, "GetStatus/bus-ping")
 }
 
 // startRawPeer is the fastest service there can be on the bus, for
