@@ -54,8 +54,8 @@ func getStatus(b *testing.B, obj dbus.BusObject) {
 // round trip (Peer.Ping to org.freedesktop.DBus, answered by dbus-daemon),
 // measured alternately on one connection so all see the same machine.
 // Target: GetStatus at most 1.5× the bus round trip. Beside them, the
-// floor any service has: Peer.Ping to the daemon (godbus answers it
-// without a handler) and to a bare peer that answers from its socket.
+// floor a Go service has: Peer.Ping to the daemon (godbus answers it
+// without a handler) and to a bare Go peer that answers from its socket.
 func BenchmarkRoundTrip(b *testing.B) {
 	d := benchDaemon(b)
 	conn := d.Bus.Conn(b)

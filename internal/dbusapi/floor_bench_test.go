@@ -17,6 +17,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 )
 
 // BenchmarkPingConcurrent is the floor under BenchmarkGetStatusConcurrent:
@@ -49,31 +50,10 @@ func BenchmarkPingConcurrent(b *testing.B) {
 // and the floor a non-Go service has. It needs gcc and libsystemd's
 // headers (Debian: libsystemd-dev) and skips without them.
 func BenchmarkRoundTripFromC(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "sdbus-ping")
-	if out, err := exec.Command("gcc", "-O2", "-o", bin, "testdata/sdbus-ping.c", "-lsystemd").CombinedOutput(); err != nil {
-		b.Skipf("cannot build testdata/sdbus-ping.c (needs gcc and libsystemd-dev): %v\n%s", err, out)
-	}
 	d := benchDaemon(b)
-	serve := exec.Command(bin, "serve", d.Bus.Address)
-	stdout, err := serve.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
-	peer, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		b.Fatalf("sdbus-ping serve: %v", err)
-	}
 	b.ResetTimer()
-	out, err := exec.Command(bin, "bench", d.Bus.Address, strings.TrimSpace(peer), client.BusName, strconv.Itoa(b.N)).Output()
+	bus, cPeer, daemon, status := sdbusPing(b, d.Bus.Address, b.N)
 	b.StopTimer()
-	var bus, cPeer, daemon, status float64
-	if _, serr := fmt.Sscan(string(out), &bus, &cPeer, &daemon, &status); err != nil || serr != nil {
-		b.Fatalf("sdbus-ping bench: %q, %v", out, err)
-	}
 	b.ReportMetric(bus, "ns/bus-ping")
 	b.ReportMetric(cPeer, "ns/c-peer-ping")
 	b.ReportMetric(daemon, "ns/daemon-ping")
@@ -82,7 +62,51 @@ func BenchmarkRoundTripFromC(b *testing.B) {
 	b.ReportMetric(status/bus, "GetStatus/bus-ping")
 }
 
-// startRawPeer is the fastest service there can be on the bus, for
+// The C client of BenchmarkRoundTripFromC must keep working: it fails on
+// any error reply, so a run that reports four times has made every call.
+func TestTheCRoundTripClientRuns(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	bus, cPeer, daemon, status := sdbusPing(t, d.Bus.Address, 3)
+	for _, ns := range []float64{bus, cPeer, daemon, status} {
+		if ns <= 0 {
+			t.Fatalf("round trips %v, %v, %v, %v ns; want four above zero", bus, cPeer, daemon, status)
+		}
+	}
+}
+
+// sdbusPing builds testdata/sdbus-ping.c, starts its C service on the bus
+// at address and times rounds of its four calls; it returns the mean ns of
+// each: the bus's Peer.Ping, the C service's, the daemon's, GetStatus.
+func sdbusPing(t testing.TB, address string, rounds int) (bus, cPeer, daemon, status float64) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sdbus-ping")
+	if out, err := exec.Command("gcc", "-O2", "-o", bin, "testdata/sdbus-ping.c", "-lsystemd").CombinedOutput(); err != nil {
+		t.Skipf("cannot build testdata/sdbus-ping.c (needs gcc and libsystemd-dev): %v\n%s", err, out)
+	}
+	serve := exec.Command(bin, "serve", address)
+	stdout, err := serve.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
+	peer, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("sdbus-ping serve: %v", err)
+	}
+	cmd := exec.Command(bin, "bench", address, strings.TrimSpace(peer), client.BusName, strconv.Itoa(rounds))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if _, serr := fmt.Sscan(string(out), &bus, &cPeer, &daemon, &status); err != nil || serr != nil {
+		t.Fatalf("sdbus-ping bench: %q, %v: %s", out, err, stderr.String())
+	}
+	return bus, cPeer, daemon, status
+}
+
+// startRawPeer is the leanest Go service there can be on the bus, for
 // BenchmarkRoundTrip's floor: it connects by hand (SASL EXTERNAL, Hello)
 // and answers every method call it receives with an empty method return
 // straight from its socket — no godbus dispatch, no goroutine per call —
