@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/luminous-healing/luminous-healing/internal/client"
 )
 
 func completionCommand() *cli.Command {
@@ -41,6 +44,48 @@ func completionCommand() *cli.Command {
 			}
 		},
 	}
+}
+
+// Completions of a command's one argument, asked of the running daemon.
+var (
+	completeIssues = completeFrom(func(ctx context.Context, cl *client.Client) ([]string, error) {
+		is, err := cl.Issues(ctx)
+		return names(is, func(i client.Issue) string { return i.ID }), err
+	})
+	completeUnits = completeFrom(func(ctx context.Context, cl *client.Client) ([]string, error) {
+		st, err := cl.Summary(ctx)
+		return st.MonitoredUnits, err
+	})
+	completeThrottled = completeFrom(func(ctx context.Context, cl *client.Client) ([]string, error) {
+		ts, err := cl.Throttles(ctx)
+		return names(ts, func(t client.Throttle) string { return t.Unit }), err
+	})
+)
+
+// completeFrom offers what list returns, one per line, while no argument
+// is given yet; an unreachable daemon offers nothing.
+func completeFrom(list func(context.Context, *client.Client) ([]string, error)) cli.BashCompleteFunc {
+	return func(c *cli.Context) {
+		if c.NArg() > 0 {
+			return
+		}
+		e := newEnv(c)
+		_ = e.read(c, func(ctx context.Context, cl *client.Client) error {
+			ns, err := list(ctx, cl)
+			for _, n := range ns {
+				fmt.Fprintln(e.stdout, n)
+			}
+			return err
+		})
+	}
+}
+
+func names[T any](xs []T, name func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = name(x)
+	}
+	return out
 }
 
 // The scripts ask healingctl itself (urfave/cli's --generate-bash-completion),

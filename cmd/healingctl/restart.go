@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
@@ -14,19 +12,4 @@ func restartCommand() *cli.Command {
 		"unit", (*client.Client).RestartUnit)
 	cmd.BashComplete = completeUnits
 	return cmd
-}
-
-// completeUnits offers the monitored units.
-func completeUnits(c *cli.Context) {
-	if c.NArg() > 0 {
-		return
-	}
-	e := newEnv(c)
-	_ = e.read(c, func(ctx context.Context, cl *client.Client) error {
-		st, err := cl.Summary(ctx)
-		for _, u := range st.MonitoredUnits {
-			e.stdout.Write([]byte(u + "\n"))
-		}
-		return err
-	})
 }
