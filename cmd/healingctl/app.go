@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -56,8 +55,14 @@ func newEnv(c *cli.Context) *env {
 	e := &env{json: global(c, "json"), noAsk: global(c, "no-ask-password"), user: global(c, "user"),
 		stdout: c.App.Writer, stderr: c.App.ErrWriter}
 	e.interactive = !e.noAsk && isTerminal(os.Stdin)
+	if c.App.Metadata != nil {
+		c.App.Metadata[envKey] = e // for runContext's explanation of an error
+	}
 	return e
 }
+
+// envKey is where newEnv leaves the command's env in the app's metadata.
+const envKey = "env"
 
 // global reports whether a global flag was given before or after the
 // command: each level has its own copy of it.
@@ -164,6 +169,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runContext runs healingctl until it is done or ctx ends.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	app.Metadata = map[string]any{}
 	var unknown string
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, args)
@@ -173,8 +179,11 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err == nil {
 		return exitOK
 	}
-	interactive := !slices.Contains(args[1:], "--no-ask-password") && isTerminal(os.Stdin)
-	code, msg := explain(err, slices.Contains(args[1:], "--user"), interactive)
+	var user, interactive bool
+	if e, ok := app.Metadata[envKey].(*env); ok {
+		user, interactive = e.user, e.interactive
+	}
+	code, msg := explain(err, user, interactive)
 	fmt.Fprintln(stderr, msg)
 	return code
 }

@@ -134,4 +134,28 @@ func TestADaemonThatIsNotRunningGetsOneLineAndExitCode3(t *testing.T) {
 	if r := healingctl("status"); r.code != exitUnreachable {
 		t.Errorf("without a bus: exit code %d; want %d: %s", r.code, exitUnreachable, r.stderr)
 	}
+	// The try-it mode's hint, however --user is spelled.
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", b.Address)
+	for _, args := range [][]string{{"--user", "status"}, {"status", "--user=true"}} {
+		r := healingctl(args...)
+		if r.code != exitUnreachable || !strings.Contains(r.stderr, "luminous-healingd --user is not reachable") {
+			t.Errorf("%v: exit code %d, %q; want %d and the --user hint", args, r.code, r.stderr, exitUnreachable)
+		}
+	}
+}
+
+// watch --json prints each record on one line, its text untouched.
+func TestWatchJSONLinesKeepTheirText(t *testing.T) {
+	var out strings.Builder
+	msg := "disk  full\u00a0now\nsecond line"
+	if err := printJSONLine(&env{stdout: &out}, client.Issue{ID: "disk:/", Message: msg}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines; want one: %q", n, out.String())
+	}
+	var got struct{ Message string }
+	if err := json.Unmarshal([]byte(out.String()), &got); err != nil || got.Message != msg {
+		t.Errorf("message %q, %v; want %q", got.Message, err, msg)
+	}
 }

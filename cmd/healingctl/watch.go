@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/signal"
 	"sort"
@@ -118,14 +119,9 @@ func eventRecord(ev client.Event) any {
 	return nil
 }
 
+// printJSONLine writes one object per line: encoding/json's compact form.
 func printJSONLine(e *env, v any) error {
-	var b strings.Builder
-	if err := printJSON(&b, v); err != nil {
-		return err
-	}
-	// One object per line.
-	_, err := fmt.Fprintln(e.stdout, strings.Join(strings.Fields(b.String()), " "))
-	return err
+	return json.NewEncoder(e.stdout).Encode(plain(v))
 }
 
 // describeEvent is one human line per signal.
