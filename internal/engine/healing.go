@@ -103,6 +103,7 @@ func (e *Engine) retryDue(ctx context.Context) {
 func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	var pub []Event
 	e.mu.Lock()
+	ctx := e.ctx // Run sets it under mu, and operator calls get here from their own goroutines
 	if c == Auto {
 		delete(e.inflight, id)
 	}
@@ -183,7 +184,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	// A restart settles by the unit's state, which our own action's
 	// events were not allowed to change while it ran.
 	if rec != nil && rec.Kind == issue.Unit && res.Outcome != heal.Planned {
-		e.pollUnit(e.ctx, rec.Subject)
+		e.pollUnit(ctx, rec.Subject)
 	}
 	e.publishStatus()
 }

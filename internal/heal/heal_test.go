@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -210,8 +211,13 @@ func TestThrottleAndRelease(t *testing.T) {
 		t.Errorf("cpu throttle message %q; want the CPU it was picked for, then its memory", res.Message)
 	}
 
+	held := h.Throttles() // a status already published holds this copy
+	want := slices.Clone(held[0].Issues)
 	if free := h.Cleared("memory"); len(free) != 0 {
 		t.Errorf("after memory cleared, units to release = %q; want none while cpu still holds hog.service", free)
+	}
+	if !slices.Equal(held[0].Issues, want) {
+		t.Errorf("a copy from Throttles changed to %q when an issue cleared; want %q", held[0].Issues, want)
 	}
 	free := h.Cleared("cpu")
 	if !reflect.DeepEqual(free, []string{"hog.service"}) {

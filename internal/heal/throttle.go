@@ -357,7 +357,8 @@ func (h *Healer) Cleared(issueID string) []string {
 		if i < 0 {
 			continue
 		}
-		t.Issues = slices.Delete(t.Issues, i, i+1)
+		// A new slice: copies handed out by Throttles share the old one.
+		t.Issues = slices.Concat(t.Issues[:i], t.Issues[i+1:])
 		if len(t.Issues) == 0 {
 			free = append(free, unit)
 		}
