@@ -307,16 +307,19 @@ func (s *Server) act(msg dbus.Message, sender dbus.Sender, p privileged, do func
 }
 
 // setting runs fn once the call is authorized, with bounded concurrency.
+// The slot is taken after authorization: a password prompt nobody answers
+// must not hold one for minutes and lock administrators out. Checks still
+// waiting on polkit are bounded by the per-caller rate limit.
 func (s *Server) setting(msg dbus.Message, sender dbus.Sender, p privileged, fn func(engine.Caller) error) *dbus.Error {
+	c, derr := s.authorize(s.ctx, msg, sender, p)
+	if derr != nil {
+		return derr
+	}
 	release, derr := s.acquire()
 	if derr != nil {
 		return derr
 	}
 	defer release()
-	c, derr := s.authorize(s.ctx, msg, sender, p)
-	if derr != nil {
-		return derr
-	}
 	return s.replyErr(p.method, fn(engine.Caller{UID: c.uid, Name: c.name}))
 }
 

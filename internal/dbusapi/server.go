@@ -42,9 +42,9 @@ type Options struct {
 	// default 2 minutes. The authorizer's own, shorter deadlines apply
 	// inside it.
 	AuthTimeout time.Duration
-	// MaxPrivileged bounds the privileged calls in progress at once;
-	// default 16. A call that finds no room within BusyWait is answered
-	// with RateLimited.
+	// MaxPrivileged bounds the authorized privileged calls being acted on
+	// at once; default 16. A call that finds no room within BusyWait is
+	// answered with RateLimited.
 	MaxPrivileged int
 	BusyWait      time.Duration
 }

@@ -216,6 +216,51 @@ func TestTheListsAreMethodsOfTheirOwn(t *testing.T) {
 	}
 }
 
+// The bound on privileged calls counts actions, not prompts: a check
+// polkit never answers holds no slot, while a slow action does.
+func TestAnUnansweredPromptHoldsNoSlot(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	d := apitest.Start(t, apitest.Setup{Server: func(o *dbusapi.Options) {
+		o.MaxPrivileged, o.BusyWait = 1, 100*time.Millisecond
+	}})
+	d.Systemd.OnRestart = func(string) { entered <- struct{}{}; <-release } // before any restart
+	d.Authority.Answer(client.ActionDevelop, bustest.Never)
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	ctx := t.Context()
+
+	waiting := make(chan error, 1)
+	go func() { waiting <- d.Client(t, client.Options{}).Reload(ctx) }()
+	for deadline := time.Now().Add(5 * time.Second); len(d.Authority.Requests()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Reload never reached polkit")
+		}
+	}
+	if _, err := d.Client(t, client.Options{}).Cleanup(ctx); err != nil {
+		t.Errorf("Cleanup while another caller's check waits on polkit: %v; want it to run", err)
+	}
+	if err := <-waiting; !errors.Is(err, client.ErrAccessDenied) {
+		t.Errorf("the unanswered Reload: %v; want AccessDenied once its check timed out", err)
+	}
+
+	// A slow action does hold the one slot.
+	slow := make(chan error, 1)
+	go func() { _, err := d.Client(t, client.Options{}).RestartUnit(ctx, "web"); slow <- err }()
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("the restart never reached systemd")
+	}
+	_, err := d.Client(t, client.Options{}).Cleanup(ctx)
+	close(release)
+	if !errors.Is(err, client.ErrRateLimited) {
+		t.Errorf("Cleanup while a restart holds the only slot: %v; want RateLimited", err)
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("the slow restart: %v", err)
+	}
+}
+
 func TestPropertiesAreReadOnly(t *testing.T) {
 	d := apitest.Start(t, apitest.Setup{})
 	obj := d.Bus.Conn(t).Object(client.BusName, client.ObjectPath)

@@ -77,6 +77,9 @@ type Setup struct {
 	Authorizer func(*Daemon) dbusapi.Authorizer
 	// Readings are what the machine reports; default memory at 42%.
 	Readings []detect.Reading
+	// Server changes the D-Bus server's options (a 1 s authorization
+	// deadline).
+	Server func(*dbusapi.Options)
 	// Bus and Authority, when set, are another Daemon's, so that a test
 	// can stop one daemon and start the next on the same bus, as a
 	// restart does.
@@ -138,7 +141,11 @@ func Start(t testing.TB, s Setup) *Daemon {
 	if s.Authorizer != nil {
 		authz = s.Authorizer(d)
 	}
-	d.Server, err = dbusapi.New(d.Conn, dbusapi.Options{Engine: eng, Audit: d.Audit, Authorizer: authz, AuthTimeout: time.Second})
+	opts := dbusapi.Options{Engine: eng, Audit: d.Audit, Authorizer: authz, AuthTimeout: time.Second}
+	if s.Server != nil {
+		s.Server(&opts)
+	}
+	d.Server, err = dbusapi.New(d.Conn, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
