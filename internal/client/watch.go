@@ -39,7 +39,8 @@ func (ev Event) Running() bool { return ev.Owner != "" }
 // until ctx ends or the bus connection closes, then closes the channel.
 // The subscriptions name BusName, so they follow a daemon that restarts.
 // Signals that arrive while the reader is more than 64 behind are dropped
-// rather than stalling the connection.
+// rather than stalling the connection or piling up in godbus; the
+// daemon's leaving and joining the bus are never dropped.
 func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 	rules := [][]dbus.MatchOption{
 		{dbus.WithMatchSender(BusName), dbus.WithMatchObjectPath(ObjectPath), dbus.WithMatchInterface(Interface)},
@@ -76,6 +77,13 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 				}
 				ev, ok := decodeSignal(s)
 				if !ok {
+					continue
+				}
+				if ev.Signal != SignalNameOwnerChanged {
+					select {
+					case out <- ev:
+					default: // the reader is behind: drop it, keep draining raw
+					}
 					continue
 				}
 				select {

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -59,5 +60,37 @@ func next(t *testing.T, events <-chan client.Event, signal string) client.Event 
 		case <-timeout:
 			t.Fatalf("no %s within 10s", signal)
 		}
+	}
+}
+
+// A watcher that falls behind loses signals, not memory: godbus must not
+// pile up a goroutine per signal it cannot deliver. The daemon's leaving
+// the bus still comes through.
+func TestAWatcherThatFallsBehindDropsSignals(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	c := d.Client(t, client.Options{NoAutoStart: true})
+	events, err := c.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	rec := client.Issue{ID: "memory", Kind: "memory", Severity: "warning"}.Map()
+	for range 2000 {
+		if err := d.Conn.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Let the bus deliver them all: a Ping on the watcher's own
+	// connection returns after the signals queued before its reply.
+	if err := c.Conn().BusObject().Call("org.freedesktop.DBus.Peer.Ping", 0).Err; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := runtime.NumGoroutine() - before; n > 100 {
+		t.Errorf("%d more goroutines after 2000 unread signals; want the excess dropped", n)
+	}
+	d.Stop()
+	if ev := next(t, events, client.SignalNameOwnerChanged); ev.Running() {
+		t.Errorf("after the daemon stopped: got owner %q; want none", ev.Owner)
 	}
 }
