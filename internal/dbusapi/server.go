@@ -132,7 +132,9 @@ func (s *Server) Serve(ctx context.Context) error {
 				return nil
 			}
 			s.signal(ev)
-			last = s.propertiesChanged(last)
+			if ev.Type == engine.StatusChanged { // the engine's word that a property changed
+				last = s.propertiesChanged(last)
+			}
 		}
 	}
 }
