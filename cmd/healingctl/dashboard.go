@@ -28,11 +28,11 @@ func dashboardCommand() *cli.Command {
 			"reconnects when the daemon goes away. Keys: ↑/↓ (or k/j) select an issue, h (or Enter) heals it\n" +
 			"after y confirms (polkit: org.luminous.healing.heal; a password is asked on the terminal),\n" +
 			"r refreshes, q quits.\n\n" +
-			"When standard output is not a terminal, TERM is dumb, or with --plain, it prints one plain-text\n" +
+			"When standard output is not a terminal, TERM is dumb or unset, or with --plain, it prints one plain-text\n" +
 			"snapshot and exits; --every DURATION prints a new one every DURATION until interrupted.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "plain", Usage: "print a plain-text snapshot instead of the full-screen dashboard"},
-			&cli.DurationFlag{Name: "every", Usage: "with plain output: print a snapshot every `DURATION` (e.g. 30s) until interrupted"},
+			&cli.DurationFlag{Name: "every", Usage: "print a plain-text snapshot every `DURATION` (e.g. 30s) until interrupted; implies --plain"},
 		},
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {

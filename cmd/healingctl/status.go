@@ -15,7 +15,7 @@ import (
 func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
-		Usage: "show health, mode, each resource against its threshold, issues, predictions and breakers",
+		Usage: "show health, mode, each resource against its threshold, the monitored units, issues, predictions, breakers and throttles",
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {
 				return err

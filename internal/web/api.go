@@ -15,19 +15,22 @@ import (
 // The HTTP API serves the D-Bus API's records (internal/client, built from
 // the engine by internal/wire), encoded by their `dbus` tags, so the keys
 // are the same on both. Two deliberate differences, for browsers and
-// scripts (docs/http.md): times are RFC 3339 strings, null when not known;
+// scripts (docs/http.md): times are RFC 3339 strings in UTC, null when not
+// known;
 // and a resource's threshold is null when it is off, with the unit of its
 // value beside it. Durations stay integer µs, as their _usec keys say.
 
 // statusOf is /api/v1/status: the summary and every list.
 func statusOf(st *engine.Status) map[string]any {
 	rec := wire.Status(st)
+	resources := rec.Resources
+	rec.Resources = nil // encoded below, each with its unit
 	m := jsonOf(rec).(map[string]any)
-	res := make([]any, len(rec.Resources))
-	for i, r := range rec.Resources {
-		res[i] = resourceOf(r)
+	list := make([]any, len(resources))
+	for i, r := range resources {
+		list[i] = resourceOf(r)
 	}
-	m["resources"] = res
+	m["resources"] = list
 	return m
 }
 
@@ -66,15 +69,15 @@ var (
 
 // jsonOf makes a record, or anything in one, ready for encoding/json:
 // a struct becomes an object keyed by its fields' `dbus` tags (embedded
-// structs' fields included), a list is never null, a zero time is null,
-// a duration is µs.
+// structs' fields included), a list is never null, a time is in UTC and
+// null when zero, a duration is µs.
 func jsonOf(x any) any { return jsonValue(reflect.ValueOf(x)) }
 
 func jsonValue(v reflect.Value) any {
 	switch v.Type() {
 	case timeType:
 		if t := v.Interface().(time.Time); !t.IsZero() {
-			return t
+			return t.UTC()
 		}
 		return nil
 	case durationType:

@@ -36,8 +36,10 @@ func (s *Server) snapshot() ([]byte, error) {
 	for _, r := range st.Resources {
 		pts := s.series.points(r.ID)
 		// The predictor keeps longer histories, persisted across restarts,
-		// but not for every series (it skips cpu).
+		// but not for every series (it skips cpu); a sparkline shows the
+		// latest cachedPoints of them, however long history_size is.
 		if p := s.o.Engine.Series(r.ID); len(p) >= len(pts) {
+			p = p[max(0, len(p)-cachedPoints):]
 			pts = pts[:0]
 			for _, pt := range p {
 				pts = append(pts, [2]float64{float64(pt.T.UnixMilli()), pt.V})
@@ -166,7 +168,8 @@ type seriesCache struct {
 	pts  map[string][][2]float64
 }
 
-// cachedPoints is how many readings the cache keeps per series.
+// cachedPoints is how many readings a snapshot carries per series, and
+// the cache keeps.
 const cachedPoints = 120
 
 func newSeriesCache() *seriesCache { return &seriesCache{pts: map[string][][2]float64{}} }
