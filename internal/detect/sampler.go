@@ -17,13 +17,6 @@ type Options struct {
 	ProcRoot string   // "" means "/proc"
 	SysRoot  string   // "" means "/sys"; no signal reads /sys yet
 	Mounts   []string // mounts to watch; nil means DefaultMounts(ProcRoot), empty means none
-	// Pressure is accepted for the engine's sake and has no effect: PSI is
-	// sampled on every pass wherever <ProcRoot>/pressure exists, because it
-	// costs about 2.5 µs and the series are worth exporting even when no
-	// pressure threshold is set. The Evaluator leaves pressure off unless
-	// its threshold is set, so turning the threshold on at run time needs
-	// no new Sampler.
-	Pressure bool
 	// Statfs reports one mount; nil means statfs(2). Tests inject it.
 	Statfs func(path string) (Mount, error)
 }
@@ -64,7 +57,10 @@ func register(signal string, f factory) {
 
 // NewSampler validates opts, resolves the mounts and opens the /proc files
 // the signals read. A missing /proc/pressure is not an error: that signal
-// then gives no readings.
+// then gives no readings. PSI is sampled wherever it exists, threshold or
+// not (it costs about 2.5 µs, and the series are worth exporting); the
+// Evaluator leaves pressure off until its threshold is set, so turning
+// that on at run time needs no new Sampler.
 func NewSampler(opts Options) (*Sampler, error) {
 	s := &Sampler{
 		procRoot: opts.ProcRoot,

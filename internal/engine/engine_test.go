@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"errors"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -505,5 +507,69 @@ func TestReloadKeepsTheCommandLinesOverrides(t *testing.T) {
 	}
 	if got := eng.Config().Monitoring.Interval.D(); got != 5*time.Second {
 		t.Errorf("interval after reload = %s; want the --interval override, 5s", got)
+	}
+}
+
+// Turning the pressure threshold on needs no new sampler: a new one
+// would reopen /proc and lose the CPU counters, so the next check would
+// have no CPU reading. Only a change of mounts builds one.
+func TestReloadBuildsASamplerOnlyForNewMounts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(path, []byte("[monitoring]\nmounts = [\"/\"]\n"), 0o644)
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := 0
+	eng, err := engine.New(engine.Options{Config: cfg, ConfigPath: path,
+		Healer: heal.New(nil, heal.SettingsFrom(cfg, ""), nil), Audit: audit.New(audit.Options{}),
+		NewSampler: func(*config.Config) (engine.Sampler, error) { built++; return &fakeSampler{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file  string
+		built int
+	}{
+		{"[monitoring]\nmounts = [\"/\"]\n[thresholds]\npressure = 20.0\n", 1},
+		{"[monitoring]\nmounts = [\"/\", \"/srv\"]\n[thresholds]\npressure = 20.0\n", 2},
+	} {
+		os.WriteFile(path, []byte(c.file), 0o644)
+		if err := eng.Reload(t.Context(), engine.Caller{}); err != nil {
+			t.Fatal(err)
+		}
+		if built != c.built {
+			t.Errorf("after reloading %q: %d samplers built; want %d", c.file, built, c.built)
+		}
+	}
+}
+
+// A subscriber that falls behind is logged once per stretch of lost
+// events, not once per event and not only the first time.
+func TestASlowSubscriberIsLoggedOncePerBurst(t *testing.T) {
+	var logs strings.Builder
+	cfg := config.Default()
+	eng, err := engine.New(engine.Options{Config: cfg, Healer: heal.New(nil, heal.SettingsFrom(cfg, ""), nil),
+		Audit: audit.New(audit.Options{}), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		NewSampler: func(*config.Config) (engine.Sampler, error) { return &fakeSampler{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stop := eng.Subscribe(1)
+	defer stop()
+	burst := func() {
+		for i := range 6 { // each change is an audit record and a StatusChanged
+			if _, err := eng.SetHealingEnabled(engine.Caller{}, i%2 == 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	burst()
+	for len(events) > 0 {
+		<-events
+	}
+	burst()
+	if n := strings.Count(logs.String(), "a subscriber is too slow"); n != 2 {
+		t.Errorf("%d warnings over two bursts; want 2:\n%s", n, logs.String())
 	}
 }

@@ -227,7 +227,7 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 	e.mu.Lock()
 	old := e.cfg
 	var sampler Sampler
-	if !slices.Equal(old.Monitoring.Mounts, cfg.Monitoring.Mounts) || (old.Thresholds.Pressure == 0) != (cfg.Thresholds.Pressure == 0) {
+	if !slices.Equal(old.Monitoring.Mounts, cfg.Monitoring.Mounts) {
 		s, err := e.o.NewSampler(cfg)
 		if err != nil {
 			e.mu.Unlock()

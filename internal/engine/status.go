@@ -165,9 +165,8 @@ type Event struct {
 }
 
 type subscribers struct {
-	mu      sync.Mutex
-	chans   map[chan Event]struct{}
-	dropped uint64
+	mu    sync.Mutex
+	chans map[chan Event]bool // true while that subscriber is losing events
 }
 
 // Subscribe returns a channel of events and a function that unsubscribes.
@@ -177,9 +176,9 @@ func (e *Engine) Subscribe(buf int) (<-chan Event, func()) {
 	ch := make(chan Event, buf)
 	e.subs.mu.Lock()
 	if e.subs.chans == nil {
-		e.subs.chans = map[chan Event]struct{}{}
+		e.subs.chans = map[chan Event]bool{}
 	}
-	e.subs.chans[ch] = struct{}{}
+	e.subs.chans[ch] = false
 	e.subs.mu.Unlock()
 	return ch, func() {
 		e.subs.mu.Lock()
@@ -197,16 +196,18 @@ func (e *Engine) publish(evs ...Event) {
 	}
 	e.subs.mu.Lock()
 	defer e.subs.mu.Unlock()
-	for ch := range e.subs.chans {
+	for ch, losing := range e.subs.chans {
 		for _, ev := range evs {
 			select {
 			case ch <- ev:
+				losing = false
 			default:
-				if e.subs.dropped == 0 {
+				if !losing {
 					e.log.Warn("a subscriber is too slow; dropping events", "event", ev.Type.String())
 				}
-				e.subs.dropped++
+				losing = true
 			}
 		}
+		e.subs.chans[ch] = losing
 	}
 }
