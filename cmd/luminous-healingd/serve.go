@@ -63,14 +63,15 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		defer mgr.Close()
 	}
 
+	// A mount that cannot be watched is the invoker's to fix (exit 2);
+	// engine.New returns the error as it is.
 	newSampler := func(c *config.Config) (engine.Sampler, error) {
-		return detect.NewSampler(detect.Options{Mounts: c.Monitoring.Mounts})
+		s, err := detect.NewSampler(detect.Options{Mounts: c.Monitoring.Mounts})
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return s, nil
 	}
-	first, err := newSampler(cfg)
-	if err != nil {
-		return usageError{err}
-	}
-	first.Close()
 	var eng *engine.Engine
 	// Cleanup measures the mounts watched when it runs: a reload may
 	// change them.
