@@ -361,27 +361,3 @@ func columnsWidth(rows [][]string) int {
 	}
 	return total
 }
-
-// agoAt and inAt are ago and in against a given now, so that a render is
-// the same for the same input.
-func agoAt(t, now time.Time) string {
-	switch d := now.Sub(t); {
-	case t.IsZero():
-		return "never"
-	case d < time.Second:
-		return "just now"
-	default:
-		return duration(d) + " ago"
-	}
-}
-
-func inAt(t, now time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	d := t.Sub(now)
-	if d <= 0 {
-		return "now"
-	}
-	return "in " + duration(d)
-}

@@ -96,19 +96,29 @@ func threshold(kind string, v float64) string {
 }
 
 // ago formats a past time relative to now.
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return duration(time.Since(t)) + " ago"
-}
+func ago(t time.Time) string { return agoAt(t, time.Now()) }
 
 // in formats a future time relative to now.
-func in(t time.Time) string {
+func in(t time.Time) string { return inAt(t, time.Now()) }
+
+// agoAt and inAt are ago and in against a given now, so that a render is
+// the same for the same input.
+func agoAt(t, now time.Time) string {
+	switch d := now.Sub(t); {
+	case t.IsZero():
+		return "never"
+	case d < time.Second:
+		return "just now"
+	default:
+		return duration(d) + " ago"
+	}
+}
+
+func inAt(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	d := time.Until(t)
+	d := t.Sub(now)
 	if d <= 0 {
 		return "now"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
@@ -312,7 +313,7 @@ func describe(rec *issue.Record) string {
 		return fmt.Sprintf("%s pressure %.1f%% (threshold %g%%)", rec.Subject, rec.Value, rec.Threshold)
 	case issue.Disk:
 		what := "full"
-		if len(rec.ID) > 7 && rec.ID[:7] == "inodes:" {
+		if strings.HasPrefix(rec.ID, issue.InodesID("")) {
 			what = "of inodes used"
 		}
 		return fmt.Sprintf("%s %.1f%% %s (threshold %g%%)", rec.Subject, rec.Value, what, rec.Threshold)
