@@ -157,7 +157,7 @@ func (a *api) ResetBreaker(msg dbus.Message, sender dbus.Sender, issueID string)
 	p := privileged{method: "ResetBreaker", action: client.ActionHeal, what: "reset", issue: issueID}
 	if open && rec.Kind == issue.Unit {
 		p.unit = rec.Subject
-	} else if u, ok := strings.CutPrefix(issueID, "unit:"); ok && unit.IsValid(u) {
+	} else if u, ok := strings.CutPrefix(issueID, issue.ID(issue.Unit, "")); ok && unit.IsValid(u) {
 		p.unit = u
 	}
 	return a.s.setting(msg, sender, p, func(c engine.Caller) error {
@@ -171,8 +171,8 @@ func (a *api) SetDryRun(msg dbus.Message, sender dbus.Sender, on bool) *dbus.Err
 	if st.DryRun == on {
 		return nil // nothing to change, so nothing to authorize
 	}
-	if st.Mode == "user" && !on {
-		return invalid("the try-it mode only plans; run the system service to act")
+	if err := a.s.o.Engine.ValidateDryRun(on); err != nil {
+		return a.s.replyErr("SetDryRun", err)
 	}
 	p := privileged{method: "SetDryRun", action: client.ActionDevelop, what: "set-dry-run"}
 	return a.s.setting(msg, sender, p, func(c engine.Caller) error {

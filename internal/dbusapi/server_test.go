@@ -740,6 +740,11 @@ func TestTheTryItModeAllowsOnlyTheDaemonsOwnUser(t *testing.T) {
 	if !errors.Is(err, client.ErrAccessDenied) {
 		t.Errorf("another user: got %v; want AccessDenied", err)
 	}
+	// Validated before anyone is asked: dry-run never goes off here.
+	err = client.New(d.Bus.ConnAs(t, nobody), client.Options{}).SetDryRun(t.Context(), false)
+	if !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("SetDryRun(false) from another user: got %v; want InvalidArgument", err)
+	}
 	if m := d.Mutations(); len(m) != 0 {
 		t.Errorf("systemd was asked %v", m)
 	}

@@ -109,10 +109,19 @@ func (e *Engine) ResetBreaker(ctx context.Context, c Caller, id string) error {
 	return nil
 }
 
+// ValidateDryRun says whether dry-run may be switched to on: never off
+// in the try-it mode.
+func (e *Engine) ValidateDryRun(on bool) error {
+	if e.o.ForceDryRun && !on {
+		return errorf(InvalidArgument, "the try-it mode only plans; run the system service to act")
+	}
+	return nil
+}
+
 // SetDryRun switches dry-run; it reports whether anything changed.
 func (e *Engine) SetDryRun(c Caller, on bool) (bool, error) {
-	if e.o.ForceDryRun && !on {
-		return false, errorf(InvalidArgument, "the try-it mode only plans; run the system service to act")
+	if err := e.ValidateDryRun(on); err != nil {
+		return false, err
 	}
 	if e.heal.DryRun() == on {
 		return false, nil
