@@ -49,10 +49,8 @@ func (m *Machine) Install(t testing.TB, repoDir string) {
 	}
 	cmd := m.Command(ctx, "", "make", "-C", dir, "install", "PREFIX=/usr", "DESTDIR=")
 	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := m.startAndWait(cmd); err != nil {
-		t.Fatalf("testbed: install %s in %s: %v\n%s", dir, m.name, err, out.String())
+	if out, err := m.combinedOutput(cmd); err != nil {
+		t.Fatalf("testbed: install %s in %s: %v\n%s", dir, m.name, err, out)
 	}
 	m.MustRun(t, "systemctl", "daemon-reload")
 	m.MustRun(t, "busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig")
