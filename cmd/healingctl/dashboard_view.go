@@ -108,6 +108,14 @@ func (p palette) sev(severity, text string) string {
 	return text
 }
 
+// unitState is a unit's state as systemctl words it: active (running).
+func unitState(u client.UnitState) string {
+	if u.SubState == "" {
+		return u.ActiveState
+	}
+	return u.ActiveState + " (" + u.SubState + ")"
+}
+
 // unitSeverity rates a unit's ActiveState.
 func unitSeverity(active string) string {
 	switch active {
@@ -299,11 +307,7 @@ func (b *board) render(l look) []string {
 		add("", p.style(styleHeading, "UNITS"))
 		rows = rows[:0]
 		for _, u := range st.Units {
-			state := u.ActiveState
-			if u.SubState != "" {
-				state += " (" + u.SubState + ")"
-			}
-			rows = append(rows, []string{u.Name, p.sev(unitSeverity(u.ActiveState), state)})
+			rows = append(rows, []string{u.Name, p.sev(unitSeverity(u.ActiveState), unitState(u))})
 		}
 		add(grid(rows)...)
 	}

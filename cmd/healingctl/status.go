@@ -100,19 +100,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintln(w)
 		t := newTable(w, "UNIT", "STATE")
 		for _, u := range st.Units {
-			state := u.ActiveState
-			if u.SubState != "" {
-				state += " (" + u.SubState + ")"
-			}
-			sev := "ok"
-			switch u.ActiveState {
-			case "failed":
-				sev = "critical"
-			case "active", "reloading":
-			default:
-				sev = "warning"
-			}
-			t.row(u.Name, paint(color, sev, state))
+			t.row(u.Name, paint(color, unitSeverity(u.ActiveState), unitState(u)))
 		}
 		t.flush()
 	}
