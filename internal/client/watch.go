@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/godbus/dbus/v5"
@@ -37,7 +38,9 @@ func (ev Event) Running() bool { return ev.Owner != "" }
 
 // Watch streams the daemon's signals, and its leaving and joining the bus,
 // until ctx ends or the bus connection closes, then closes the channel.
-// The subscriptions name BusName, so they follow a daemon that restarts.
+// The subscriptions name BusName, so they follow a daemon that restarts;
+// a signal counts only when it comes from the connection that owns BusName
+// at the time (forged ones, unicast by another connection, are dropped).
 // Signals that arrive while the reader is more than 64 behind are dropped
 // rather than stalling the connection or piling up in godbus; the
 // daemon's leaving and joining the bus are never dropped.
@@ -56,6 +59,19 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 	}
 	raw := make(chan *dbus.Signal, 64)
 	c.conn.Signal(raw)
+	// Anyone on the bus may unicast a signal that looks like the daemon's
+	// to us: the bus delivers it whatever our match rules say. Only the
+	// connection that owns BusName speaks for the daemon, so its unique
+	// name is asked now (after subscribing, so that no change of owner
+	// falls between) and then followed through NameOwnerChanged.
+	owner, err := c.nameOwner(ctx)
+	if err != nil {
+		c.conn.RemoveSignal(raw)
+		for _, r := range rules {
+			_ = c.conn.RemoveMatchSignalContext(context.WithoutCancel(ctx), r...)
+		}
+		return nil, err
+	}
 	out := make(chan Event, 64)
 	go func() {
 		defer close(out)
@@ -79,6 +95,11 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 				if !ok {
 					continue
 				}
+				if ev.Signal == SignalNameOwnerChanged {
+					owner = ev.Owner
+				} else if owner == "" || s.Sender != owner {
+					continue // forged, or a stale owner's
+				}
 				if ev.Signal != SignalNameOwnerChanged {
 					select {
 					case out <- ev:
@@ -95,6 +116,21 @@ func (c *Client) Watch(ctx context.Context) (<-chan Event, error) {
 		}
 	}()
 	return out, nil
+}
+
+// nameOwner is the unique name of the connection that owns BusName, or ""
+// when nobody does.
+func (c *Client) nameOwner(ctx context.Context) (string, error) {
+	var owner string
+	err := c.conn.BusObject().CallWithContext(ctx, "org.freedesktop.DBus.GetNameOwner", 0, BusName).Store(&owner)
+	var de dbus.Error
+	if errors.As(err, &de) && de.Name == "org.freedesktop.DBus.Error.NameHasNoOwner" {
+		return "", nil
+	}
+	if err != nil {
+		return "", c.convert(fmt.Errorf("asking who owns %s: %w", BusName, err))
+	}
+	return owner, nil
 }
 
 // decodeSignal turns a signal of the daemon's object into an Event.
