@@ -75,6 +75,11 @@ type Healing struct {
 	// MaxAttempts failed attempts within AttemptWindow give the issue up.
 	MaxAttempts   int      `toml:"max_attempts"`
 	AttemptWindow Duration `toml:"attempt_window"`
+	// StableAfter is how long an action must hold before it counts as a
+	// success: a relapse later than this is a new incident, healed at once
+	// with the failures before it forgotten; a relapse sooner is a failed
+	// attempt, which backs off and, MaxAttempts times, gives up.
+	StableAfter Duration `toml:"stable_after"`
 	// ActionTimeout bounds one action, including waiting for systemd's job.
 	ActionTimeout Duration `toml:"action_timeout"`
 }
@@ -143,6 +148,7 @@ func Default() *Config {
 			BackoffMax:          Duration(5 * time.Minute),
 			MaxAttempts:         5,
 			AttemptWindow:       Duration(time.Hour),
+			StableAfter:         Duration(5 * time.Minute),
 			ActionTimeout:       Duration(90 * time.Second),
 		},
 		Throttle:   Throttle{CPUWeight: 20, MemoryHighPercent: 90},
@@ -247,6 +253,8 @@ func (c *Config) validate() error {
 		return keyErr("healing.max_attempts", "must be between 1 and 100, got %d", h.MaxAttempts)
 	case h.AttemptWindow.D() < time.Second:
 		return keyErr("healing.attempt_window", "must be at least 1s, got %s", h.AttemptWindow)
+	case h.StableAfter.D() < time.Second || h.StableAfter.D() > h.AttemptWindow.D():
+		return keyErr("healing.stable_after", "must be between 1s and healing.attempt_window (%s), got %s", h.AttemptWindow, h.StableAfter)
 	case h.ActionTimeout.D() < time.Second || h.ActionTimeout.D() > time.Hour:
 		return keyErr("healing.action_timeout", "must be between 1s and 1h, got %s", h.ActionTimeout)
 	}

@@ -10,15 +10,31 @@ type BreakerPolicy struct {
 	BackoffMax  time.Duration
 	MaxAttempts int           // failed attempts within Window before giving up
 	Window      time.Duration // failures older than this are forgotten
+	// Stable is how long a successful action must hold to count as a
+	// success; zero means Window.
+	Stable time.Duration
+}
+
+func (p BreakerPolicy) stable() time.Duration {
+	if p.Stable <= 0 {
+		return p.Window
+	}
+	return p.Stable
 }
 
 // Breaker guards automatic healing of one issue. An attempt counts as failed
-// when the action fails, or when the issue comes back within the window
-// after the action succeeded (a unit that crashes again right after its
-// restart was not healed). Each failure pushes the next attempt out by an
-// exponentially growing backoff; MaxAttempts failures within the window
+// when the action fails, or when the issue comes back within the stability
+// period after the action succeeded (a unit that crashes again right after
+// its restart was not healed). Each failure pushes the next attempt out by
+// an exponentially growing backoff; MaxAttempts failures within the window
 // open the breaker for good: the issue is given up until an operator resets
 // it or the target recovers by itself.
+//
+// A success that held for the stability period is confirmed: the failures
+// before it are forgotten, and the next time the issue comes back it is a
+// new incident, healed at once — as systemd's Restart=on-failure restarts a
+// service that crashes now and then, forever. The engine still records
+// every return and every action, so nothing is hidden.
 type Breaker struct {
 	failures    []time.Time
 	lastSuccess time.Time
@@ -65,11 +81,12 @@ func (b *Breaker) Failed(p BreakerPolicy, now time.Time) (gaveUp bool) {
 	return false
 }
 
-// Reopened records that the issue came back; a relapse within the window
-// after a success counts as a failure of that success. It returns true when
-// this gave the issue up.
+// Reopened records that the issue came back; a relapse within the
+// stability period after a success counts as a failure of that success, a
+// later one starts afresh. It returns true when this gave the issue up.
 func (b *Breaker) Reopened(p BreakerPolicy, now time.Time) (gaveUp bool) {
-	if b.lastSuccess.IsZero() || now.Sub(b.lastSuccess) > p.Window {
+	b.prune(p, now)
+	if b.lastSuccess.IsZero() {
 		return false
 	}
 	b.lastSuccess = time.Time{}
@@ -82,8 +99,7 @@ func (b *Breaker) Reset() { *b = Breaker{} }
 // Idle reports whether the breaker holds nothing worth keeping.
 func (b *Breaker) Idle(p BreakerPolicy, now time.Time) bool {
 	b.prune(p, now)
-	return !b.givenUp && len(b.failures) == 0 && !now.Before(b.next) &&
-		(b.lastSuccess.IsZero() || now.Sub(b.lastSuccess) > p.Window)
+	return !b.givenUp && len(b.failures) == 0 && !now.Before(b.next) && b.lastSuccess.IsZero()
 }
 
 // State reports the breaker for id.
@@ -99,6 +115,11 @@ func (b *Breaker) State(id string, p BreakerPolicy, now time.Time) BreakerState 
 func (b *Breaker) prune(p BreakerPolicy, now time.Time) {
 	if b.givenUp {
 		return // only a reset or recovery forgets a given-up issue
+	}
+	if !b.lastSuccess.IsZero() && now.Sub(b.lastSuccess) >= p.stable() {
+		// The last success held: what failed before it is history.
+		b.failures, b.next, b.lastSuccess = nil, time.Time{}, time.Time{}
+		return
 	}
 	i := 0
 	for i < len(b.failures) && now.Sub(b.failures[i]) > p.Window {

@@ -409,6 +409,75 @@ func TestARelapseAfterSuccessCountsAsFailure(t *testing.T) {
 	})
 }
 
+// A service with a slow leak that crashes every ten minutes is restarted at
+// once every time, for hours, as systemd's Restart=on-failure would: each
+// restart held for the stability period, so each crash starts afresh. Every
+// crash still reaches the breaker (Reopened) and every restart is a result
+// the engine records, so none is hidden.
+func TestARestartThatHeldIsASuccessAndTheNextCrashStartsAfresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := healtest.New(heal.UnitStatus{Name: "web.service", ActiveState: "failed"})
+		s := testSettings() // the configuration's defaults
+		s.MaxPerMinute = 100
+		h := heal.New(f, s, nil)
+		req := heal.Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")}
+		for i := range 12 {
+			if res := h.Do(t.Context(), req); res.Outcome != heal.Succeeded {
+				t.Fatalf("crash %d: the restart was %s (%s); want it to run at once and succeed", i+1, res.Outcome, res.Message)
+			}
+			time.Sleep(10 * time.Minute) // it ran for ten minutes, then crashed
+			f.Set("web.service", "failed", "failed")
+			if gaveUp := h.Reopened(req.Issue.ID); gaveUp {
+				t.Fatalf("crash %d after a restart that held 10 minutes gave the issue up", i+1)
+			}
+		}
+		for _, b := range h.Breakers() {
+			if b.Failures != 0 || b.GivenUp || !b.NextAttempt.IsZero() {
+				t.Errorf("breaker after 12 crashes 10 minutes apart = %+v; want no failures, no backoff", b)
+			}
+		}
+		if got, want := len(f.Calls()), 2*12; got != want {
+			t.Errorf("%d calls; want %d (reset+restart for each crash)", got, want)
+		}
+	})
+}
+
+// A unit that fails right after every start is still retried a bounded
+// number of times and then given up, with the defaults.
+func TestACrashLoopIsStillGivenUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := healtest.New(heal.UnitStatus{Name: "web.service", ActiveState: "failed"})
+		s := testSettings()
+		s.MaxPerMinute = 100
+		h := heal.New(f, s, nil)
+		req := heal.Request{Action: issue.Restart, Target: "web.service", Issue: unitIssue("web.service")}
+		restarts, gaveUp := 0, false
+		for range 50 {
+			res := h.Do(t.Context(), req)
+			switch {
+			case res.Outcome == heal.Succeeded:
+				restarts++
+				time.Sleep(time.Second) // it fails a second after every start
+				if h.Reopened(req.Issue.ID) {
+					gaveUp = true
+				}
+			case errors.Is(res.Err, heal.ErrBackoff):
+				time.Sleep(res.RetryIn)
+			case errors.Is(res.Err, heal.ErrGivenUp):
+				gaveUp = true
+			default:
+				t.Fatalf("restart %d: %s %v (%s)", restarts+1, res.Outcome, res.Err, res.Message)
+			}
+			if gaveUp {
+				break
+			}
+		}
+		if !gaveUp || restarts != s.Breaker.MaxAttempts {
+			t.Errorf("a crash loop: %d restarts, given up = %v; want %d restarts, then given up", restarts, gaveUp, s.Breaker.MaxAttempts)
+		}
+	})
+}
+
 func TestGlobalActionLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var units []heal.UnitStatus

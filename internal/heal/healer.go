@@ -63,6 +63,7 @@ func SettingsFrom(c *config.Config, self string) Settings {
 			BackoffMax:  c.Healing.BackoffMax.D(),
 			MaxAttempts: c.Healing.MaxAttempts,
 			Window:      c.Healing.AttemptWindow.D(),
+			Stable:      c.Healing.StableAfter.D(),
 		},
 		MaxPerMinute:      c.Healing.MaxActionsPerMinute,
 		ActionTimeout:     c.Healing.ActionTimeout.D(),
