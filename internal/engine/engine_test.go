@@ -573,3 +573,35 @@ func TestASlowSubscriberIsLoggedOncePerBurst(t *testing.T) {
 		t.Errorf("%d warnings over two bursts; want 2:\n%s", n, logs.String())
 	}
 }
+
+func TestAUnitEventIsCheckedAgainstSystemdBeforeItClearsAnythingOrRearmsABreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{
+			cfg:   func(c *config.Config) { c.Healing.MaxAttempts = 1 },
+			units: []heal.UnitStatus{active("web.service")},
+		})
+		h.sd.AfterRestart["web.service"] = "failed"
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if rec, _ := h.issue("unit:web.service"); rec.State != issue.GivenUp {
+			t.Fatalf("state = %s; want given-up after the one allowed attempt", rec.State)
+		}
+		restarts := h.countCalls("RestartUnit")
+
+		// An event says the unit is active, but systemd says it is still
+		// failed (a forged or stale signal): nothing is cleared or re-armed.
+		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "active", SubState: "running", Time: time.Now()}
+		synctest.Wait()
+		if _, open := h.issue("unit:web.service"); !open {
+			t.Errorf("the issue was resolved by an event systemd does not confirm")
+		}
+		if n := len(h.history(audit.BreakerReset)); n != 0 {
+			t.Errorf("%d breaker-reset records; want 0: the breaker was re-armed on an unconfirmed event", n)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != restarts {
+			t.Errorf("%d restarts after the unconfirmed event; want %d", n, restarts)
+		}
+	})
+}

@@ -86,13 +86,15 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	if busy || ev.ActiveState == "inactive" {
 		return // our own action is moving it; its result settles the issue
 	}
-	// failed and active say all there is; inactive needs the unit file
-	// state to tell "should run" from "not meant to run".
-	u := heal.UnitStatus{Name: ev.Unit, ActiveState: ev.ActiveState, SubState: ev.SubState, LoadState: "loaded"}
-	if ev.ActiveState == "failed" {
-		if full, err := e.readUnit(ctx, ev.Unit); err == nil {
-			u = full
-		}
+	// An event says when to look, never what to conclude: the unit's state
+	// is read back from systemd before an issue is opened or cleared or a
+	// breaker re-armed, so a signal that slipped past the watcher's sender
+	// check (or a stale one) cannot resolve an issue or start a restart.
+	// The read also brings Result and the unit file state.
+	u, err := e.readUnit(ctx, ev.Unit)
+	if err != nil {
+		e.log.Debug("could not read back a unit after its event; the next check looks again", "unit", ev.Unit, "err", err)
+		return
 	}
 	e.applyUnit(u)
 	e.publishStatus()

@@ -28,6 +28,8 @@ import (
 // Manager calls systemd's manager over a private system bus connection.
 type Manager struct {
 	conn    *sd.Conn
+	jobs    *jobs
+	jobConn *dbus.Conn
 	cgroups string // cgroup file system root, for units whose accounting is off
 }
 
@@ -51,11 +53,31 @@ func Dial(ctx context.Context, address string) (*Manager, error) {
 		c.Close()
 		return nil, fmt.Errorf("systemd is not on the bus: %w", err)
 	}
+	// Jobs are started and their results read on a connection of our own,
+	// so only systemd's JobRemoved counts (see jobs).
+	jc, err := dial()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("connect to systemd: %w", err)
+	}
+	if m.jobs, err = newJobs(ctx, jc); err != nil {
+		jc.Close()
+		c.Close()
+		return nil, err
+	}
+	m.jobConn = jc
 	return m, nil
 }
 
-// Close closes the connection.
-func (m *Manager) Close() { m.conn.Close() }
+// Close closes the connections.
+func (m *Manager) Close() {
+	m.conn.Close()
+	m.jobConn.Close()
+}
+
+// Refused returns how many job results were dropped because systemd did not
+// send them.
+func (m *Manager) Refused() uint64 { return m.jobs.refused.Load() }
 
 // Connected reports whether the bus connection is alive.
 func (m *Manager) Connected() bool { return m.conn.Connected() }
@@ -104,14 +126,12 @@ func (m *Manager) ResetFailed(ctx context.Context, name string) error {
 
 // Restart implements heal.Systemd.
 func (m *Manager) Restart(ctx context.Context, name string, ch chan<- string) error {
-	_, err := m.conn.RestartUnitContext(ctx, name, "replace", ch)
-	return err
+	return m.jobs.start(ctx, "RestartUnit", name, "replace", ch)
 }
 
 // Start implements heal.Systemd.
 func (m *Manager) Start(ctx context.Context, name string, ch chan<- string) error {
-	_, err := m.conn.StartUnitContext(ctx, name, "replace", ch)
-	return err
+	return m.jobs.start(ctx, "StartUnit", name, "replace", ch)
 }
 
 // SetProperties implements heal.Systemd; the properties are set at run time

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -45,6 +46,11 @@ type Watcher struct {
 	events chan Event
 	sigs   chan *dbus.Signal
 
+	// owner is systemd's unique name: only its signals count.
+	owner owner
+	// refused counts signals dropped because systemd did not send them.
+	refused atomic.Uint64
+
 	mu    sync.Mutex
 	paths map[dbus.ObjectPath]string // object path → unit
 }
@@ -70,9 +76,12 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 		paths:  map[dbus.ObjectPath]string{},
 	}
 	conn.Signal(w.sigs)
+	if err := w.owner.follow(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	for _, m := range [][]dbus.MatchOption{
 		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("JobNew")},
-		{dbus.WithMatchSender("org.freedesktop.DBus"), dbus.WithMatchInterface("org.freedesktop.DBus"), dbus.WithMatchMember("NameOwnerChanged"), dbus.WithMatchArg(0, busName)},
 	} {
 		if err := conn.AddMatchSignalContext(ctx, m...); err != nil {
 			conn.Close()
@@ -161,7 +170,34 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 }
 
+// Refused returns how many signals were dropped because the current owner
+// of org.freedesktop.systemd1 did not send them.
+func (w *Watcher) Refused() uint64 { return w.refused.Load() }
+
 func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
+	if unique, ok := w.owner.ownerChange(s); ok {
+		if unique == "" {
+			return // systemd left the bus; it is followed when it comes back
+		}
+		// systemd re-executed or came back: its subscriptions are gone.
+		if err := w.subscribe(ctx); err != nil {
+			w.log.Warn("could not subscribe to systemd again", "err", err)
+		}
+		w.send(Event{Resync: true, Time: time.Now()})
+		return
+	}
+	if !w.owner.fromSystemd(s) {
+		// Forged, or from a process that lost systemd's name: count it
+		// and log it at debug, never per signal above that, so a flood
+		// of forgeries cannot flood the journal either.
+		if w.refused.Add(1) == 1 {
+			w.log.Warn("ignoring a signal that systemd did not send; further ones are counted, not logged",
+				"sender", s.Sender, "signal", s.Name, "path", string(s.Path))
+		} else {
+			w.log.Debug("ignoring a signal that systemd did not send", "sender", s.Sender, "signal", s.Name)
+		}
+		return
+	}
 	switch s.Name {
 	case propsIface + ".PropertiesChanged":
 		w.mu.Lock()
@@ -194,16 +230,6 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		if watched {
 			go w.checkStopJob(ctx, unit, job)
 		}
-	case "org.freedesktop.DBus.NameOwnerChanged":
-		var name, old, owner string
-		if dbus.Store(s.Body, &name, &old, &owner) != nil || name != busName || owner == "" {
-			return
-		}
-		// systemd re-executed or came back: its subscriptions are gone.
-		if err := w.subscribe(ctx); err != nil {
-			w.log.Warn("could not subscribe to systemd again", "err", err)
-		}
-		w.send(Event{Resync: true, Time: time.Now()})
 	}
 }
 
