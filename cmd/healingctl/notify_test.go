@@ -36,6 +36,7 @@ type fakeNotifications struct {
 	mu    sync.Mutex
 	last  uint32
 	calls chan notifyCall
+	caps  []string // nil: body, body-markup and persistence
 }
 
 func (f *fakeNotifications) Notify(app string, replaces uint32, icon, summary, body string, actions []string,
@@ -57,6 +58,9 @@ func (f *fakeNotifications) GetServerInformation() (string, string, string, stri
 }
 
 func (f *fakeNotifications) GetCapabilities() ([]string, *dbus.Error) {
+	if f.caps != nil {
+		return f.caps, nil
+	}
 	return []string{"body", "body-markup", "persistence"}, nil
 }
 

@@ -22,9 +22,14 @@ func watchCommand() *cli.Command {
 			`or {"signal": "NameOwnerChanged", "owner": ":1.42"} (owner "" when the daemon left the bus).` + "\n\n" +
 			"--notify sends desktop notifications through org.freedesktop.Notifications on your session bus:\n" +
 			"one per issue, updated as it changes and when it is resolved, critical issues with critical\n" +
-			"urgency. The NixOS option services.luminous-healing.notifier.enable runs it in every graphical session.",
+			"urgency. Where healing applies and has not run (dry-run, automatic healing off, given up), and the\n" +
+			"server shows actions, the notification has \"Heal now\" (and \"Reset\" once given up); clicking it\n" +
+			"opens Details. It reconnects when the daemon, the system bus or the notification server come back.\n" +
+			"make install starts it at login (the systemd user unit luminous-healing-notifier.service, or the\n" +
+			"XDG autostart entry); see docs/desktop.md.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "notify", Usage: "also show the signals as desktop notifications (needs a notification server on the session bus)"},
+			&cli.StringFlag{Name: "details-url", Value: defaultDetailsURL, Usage: "with --notify: the page a notification's Details action opens (xdg-open); \"\" runs 'healingctl status' in a terminal instead"},
 		},
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {
@@ -33,13 +38,9 @@ func watchCommand() *cli.Command {
 			e := newEnv(c)
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			var n *notifier
+			print := func(ev client.Event) error { return printEvent(e, ev) }
 			if c.Bool("notify") {
-				var err error
-				if n, err = dialNotifier(ctx, client.SessionBusAddress(), e.stderr); err != nil {
-					return err
-				}
-				defer n.Close()
+				return runNotifier(ctx, e, notifyOptions{detailsURL: c.String("details-url")}, print)
 			}
 			cl, err := e.dial(ctx, false)
 			if err != nil {
@@ -51,42 +52,16 @@ func watchCommand() *cli.Command {
 				return err
 			}
 			// Fail now, not silently later, when nobody is there.
-			issues, err := cl.Issues(ctx)
-			if err != nil {
+			if _, err := cl.Issues(ctx); err != nil {
 				return err
-			}
-			if n != nil {
-				// Someone logging in wants to know what is wrong already.
-				for _, i := range issues {
-					n.show(ctx, client.Event{Signal: client.SignalIssueDetected, Issue: &i})
-				}
 			}
 			if !e.json {
 				fmt.Fprintln(e.stderr, "Watching luminous-healingd; stop with Ctrl-C.")
 			}
 			for ev := range events {
-				if n != nil {
-					n.show(ctx, ev)
+				if err := print(ev); err != nil {
+					return err
 				}
-				if e.json {
-					out := map[string]any{"signal": ev.Signal}
-					switch {
-					case ev.Signal == client.SignalNameOwnerChanged:
-						out["owner"] = ev.Owner
-					case ev.Changed != nil:
-						out["changed"] = ev.Changed
-					default:
-						out["record"] = eventRecord(ev)
-					}
-					if err := printJSONLine(e, out); err != nil {
-						return err
-					}
-					continue
-				}
-				if len(ev.Changed) == 1 && ev.Changed[client.PropLastCheck].Signature().String() != "" {
-					continue // every check moves LastCheck: not news for a person
-				}
-				fmt.Fprintln(e.stdout, describeEvent(ev))
 			}
 			if ctx.Err() != nil {
 				return nil
@@ -94,6 +69,28 @@ func watchCommand() *cli.Command {
 			return errBusLost
 		},
 	}
+}
+
+// printEvent prints one signal as watch does: a JSON object per line with
+// --json, else one human line (each check's LastCheck is left out).
+func printEvent(e *env, ev client.Event) error {
+	if e.json {
+		out := map[string]any{"signal": ev.Signal}
+		switch {
+		case ev.Signal == client.SignalNameOwnerChanged:
+			out["owner"] = ev.Owner
+		case ev.Changed != nil:
+			out["changed"] = ev.Changed
+		default:
+			out["record"] = eventRecord(ev)
+		}
+		return printJSONLine(e, out)
+	}
+	if len(ev.Changed) == 1 && ev.Changed[client.PropLastCheck].Signature().String() != "" {
+		return nil // every check moves LastCheck: not news for a person
+	}
+	_, err := fmt.Fprintln(e.stdout, describeEvent(ev))
+	return err
 }
 
 // errBusLost ends a watch whose bus connection closed (dbus-daemon

@@ -36,6 +36,7 @@ type Bus struct {
 	Address string
 
 	socket string
+	proc   *process
 }
 
 // Option changes the configuration of a bus started by Start.
@@ -97,7 +98,7 @@ func Start(t testing.TB, opts ...Option) *Bus {
 		if addr == "" {
 			t.Fatalf("bustest: dbus-daemon exited before listening:\n%s", proc.log())
 		}
-		return &Bus{Address: addr, socket: socket}
+		return &Bus{Address: addr, socket: socket, proc: proc}
 	case <-time.After(startTimeout):
 		t.Fatalf("bustest: dbus-daemon did not print its address within %s:\n%s", startTimeout, proc.log())
 		return nil
@@ -151,6 +152,21 @@ func xmlEscape(s string) string {
 	return b.String()
 }
 
+// Stop kills the bus, as a crash of dbus-daemon would: every connection
+// to it closes. The test's end would kill it anyway.
+func (b *Bus) Stop(t testing.TB) {
+	t.Helper()
+	b.proc.kill()
+	select {
+	case <-b.proc.done:
+	case <-time.After(startTimeout):
+		t.Fatalf("bustest: dbus-daemon did not exit after SIGKILL")
+	}
+}
+
+// Socket is the path of the bus's unix socket.
+func (b *Bus) Socket() string { return b.socket }
+
 // Conn opens a new private connection to the bus, authenticated as the test
 // process's user and registered with Hello, and closes it when the test
 // ends.
@@ -166,6 +182,7 @@ func (b *Bus) Conn(t testing.TB) *dbus.Conn {
 
 // process is a child process owned by one test.
 type process struct {
+	kill   func()
 	name   string
 	output *lockedBuffer
 	done   chan struct{}
@@ -214,6 +231,7 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	if err := <-started; err != nil {
 		t.Fatalf("bustest: starting %s: %v", name, err)
 	}
+	p.kill = func() { _ = cmd.Process.Kill() }
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		select {
