@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+// forgeProps is run as an ordinary user: it sends systemd's
+// PropertiesChanged for unit path $1 saying ActiveState=$2, unicast to each
+// of the daemon's bus connections and broadcast, $3 times over. The system
+// bus's default policy lets any user send any signal.
+const forgeProps = `
+path=$1 state=$2 rounds=$3
+pid=$(systemctl show -P MainPID luminous-healing.service)
+names=$(busctl list --unique --no-legend | awk -v p="$pid" '$2 == p { print $1 }')
+[ -n "$names" ] || { echo "no daemon connections found" >&2; exit 1; }
+n=0
+for r in $(seq "$rounds"); do
+	for d in $names ""; do
+		busctl emit ${d:+--destination=$d} "$path" org.freedesktop.DBus.Properties PropertiesChanged \
+			'sa{sv}as' org.freedesktop.systemd1.Unit 2 ActiveState s "$state" SubState s running 0 && n=$((n+1))
+	done
+done
+echo "$n"
+`
+
+// forgeJobs is run as an ordinary user: for $2 seconds it watches
+// systemd's job list, which anyone may read, and for each job on unit $1
+// broadcasts JobRemoved(…, "failed") with that job's id and path.
+const forgeJobs = `
+unit=$1 secs=$2
+end=$(( $(date +%s) + secs )) n=0
+while [ "$(date +%s)" -lt "$end" ]; do
+	for id in $(systemctl list-jobs --no-legend 2>/dev/null | awk -v u="$unit" '$2 == u { print $1 }'); do
+		busctl emit /org/freedesktop/systemd1 org.freedesktop.systemd1.Manager JobRemoved \
+			uoss "$id" "/org/freedesktop/systemd1/job/$id" "$unit" failed && n=$((n+1))
+	done
+done
+echo "$n"
+`
+
+func TestAHostileUserCannotForgeSystemdSignals(t *testing.T) {
+	units := healingUnits()
+	// A restart that takes a second gives a forged JobRemoved time to land
+	// between the restart call and systemd's own JobRemoved.
+	units["lh-slow.service"] = unitFile("/bin/sleep infinity", "ExecStartPre=/bin/sleep 1")
+	config := strings.Replace(healingConfig, `monitored = ["lh-web", "lh-flaky"]`, `monitored = ["lh-web", "lh-flaky", "lh-slow"]`, 1)
+	m := bootInstalled(t, boot{config: config, units: units, start: []string{"lh-web.service", "lh-slow.service"}})
+	if err := m.AddUser(t.Context(), "mallory"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("a forged PropertiesChanged(active) neither resolves a given-up unit nor re-arms its breaker", func(t *testing.T) {
+		t0 := time.Now()
+		m.Run(t.Context(), "systemctl", "start", "lh-flaky.service")
+		m.waitFor(30*time.Second, "the breaker to give lh-flaky up", func() bool {
+			return len(m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.BreakerOpened]))) > 0
+		})
+		t1 := time.Now()
+		out, stderr, err := m.RunAs(t.Context(), "mallory", "sh", "-c", forgeProps, "forge",
+			"/org/freedesktop/systemd1/unit/lh_2dflaky_2eservice", "active", "10")
+		if err != nil {
+			t.Fatalf("forging as mallory: %v\n%s", err, stderr)
+		}
+		sent, _ := strconv.Atoi(strings.TrimSpace(out))
+		if sent == 0 {
+			t.Fatalf("mallory sent no signal (%q, %s): the scenario tests nothing", out, stderr)
+		}
+		time.Sleep(3 * time.Second) // several checks
+		acted := m.journal("luminous-healing.service", t1, func(e testbed.JournalEntry) bool {
+			id := e.Field("MESSAGE_ID")
+			return id == audit.MessageIDs[audit.BreakerReset] || id == audit.MessageIDs[audit.ActionSucceeded] ||
+				id == audit.MessageIDs[audit.ActionFailed] || id == audit.MessageIDs[audit.IssueResolved]
+		})
+		for _, e := range acted {
+			t.Errorf("after %d forged signals the daemon acted: %s", sent, e.Field("MESSAGE"))
+		}
+		if st := m.state("lh-flaky.service"); st != "failed" {
+			t.Errorf("lh-flaky is %s; want failed and left so", st)
+		}
+		if !strings.Contains(m.daemonLog(), "ignoring a signal that systemd did not send") {
+			t.Errorf("the daemon did not say it ignored forged signals\n%s", m.daemonLog())
+		}
+		if t.Failed() {
+			return
+		}
+		report(t, "forged PropertiesChanged(active) from an ordinary user: %d sent (unicast and broadcast), refused, nothing changed", sent)
+	})
+
+	t.Run("a forged JobRemoved(failed) does not become the result of the daemon's restart", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		forger := m.Command(ctx, "mallory", "sh", "-c", forgeJobs, "forge", "lh-slow.service", "6")
+		var fout syncBuffer
+		forger.Stdout, forger.Stderr = &fout, &fout
+		if err := forger.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		time.Sleep(300 * time.Millisecond)
+		m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-slow.service")
+		m.waitFor(15*time.Second, "the daemon's restart of lh-slow to end", func() bool {
+			return len(m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+				return e.Field("HEALING_TARGET") == "lh-slow.service" && e.Field("HEALING_ACTION") == "restart" &&
+					(e.Field("HEALING_OUTCOME") == "succeeded" || e.Field("HEALING_OUTCOME") == "failed")
+			})) > 0
+		})
+		if err := forger.Wait(); err != nil {
+			t.Fatalf("forger: %v\n%s", err, fout.String())
+		}
+		sent, _ := strconv.Atoi(strings.TrimSpace(fout.String()))
+		failed := m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.ActionFailed]))
+		if sent == 0 {
+			t.Fatalf("mallory sent no JobRemoved (%q): the scenario tests nothing\n%s", fout.String(), m.daemonLog())
+		}
+		if len(failed) != 0 {
+			t.Errorf("a restart failed while mallory forged its job's result: %q\n%s", failed[0].Field("MESSAGE"), m.daemonLog())
+		}
+		if !m.isActive("lh-slow.service") {
+			t.Errorf("lh-slow is not active after the daemon's restart")
+		}
+		if t.Failed() {
+			return
+		}
+		report(t, "forged JobRemoved(failed) from an ordinary user: %d sent during a restart, refused, the restart succeeded", sent)
+	})
+}
