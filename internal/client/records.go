@@ -26,6 +26,7 @@ type Issue struct {
 	Message   string    `dbus:"message"`   // one human line
 	Synthetic bool      `dbus:"synthetic"` // injected with InjectIssue
 	Attempts  uint32    `dbus:"attempts"`  // failed healing attempts within the breaker's window
+	Cause     string    `dbus:"cause"`     // why, as far as the daemon knows; "" when unknown
 }
 
 // Map encodes i as a{sv}.
@@ -34,6 +35,7 @@ func (i Issue) Map() map[string]dbus.Variant {
 		"id": v(i.ID), "kind": v(i.Kind), "subject": v(i.Subject), "severity": v(i.Severity),
 		"value": v(i.Value), "threshold": v(i.Threshold), "since": usec(i.Since), "action": v(i.Action),
 		"state": v(i.State), "message": v(i.Message), "synthetic": v(i.Synthetic), "attempts": v(i.Attempts),
+		"cause": v(i.Cause),
 	}
 }
 
@@ -43,6 +45,7 @@ func DecodeIssue(m map[string]dbus.Variant) Issue {
 		ID: str(m, "id"), Kind: str(m, "kind"), Subject: str(m, "subject"), Severity: str(m, "severity"),
 		Value: dbl(m, "value"), Threshold: dbl(m, "threshold"), Since: tim(m, "since"), Action: str(m, "action"),
 		State: str(m, "state"), Message: str(m, "message"), Synthetic: boolean(m, "synthetic"), Attempts: u32(m, "attempts"),
+		Cause: str(m, "cause"),
 	}
 }
 
@@ -165,18 +168,19 @@ type Failure struct {
 	State    string `dbus:"state"`    // failed, or given-up once the breaker opened
 	Severity string `dbus:"severity"` // the issue's
 	Attempts uint32 `dbus:"attempts"` // failed attempts within the breaker's window
+	Cause    string `dbus:"cause"`    // the issue's cause, as in Issue; "" when unknown
 }
 
 // Map encodes f as a{sv}: ActionResult's keys and its own.
 func (f Failure) Map() map[string]dbus.Variant {
 	m := f.ActionResult.Map()
-	m["state"], m["severity"], m["attempts"] = v(f.State), v(f.Severity), v(f.Attempts)
+	m["state"], m["severity"], m["attempts"], m["cause"] = v(f.State), v(f.Severity), v(f.Attempts), v(f.Cause)
 	return m
 }
 
 // DecodeFailure decodes a Failure record.
 func DecodeFailure(m map[string]dbus.Variant) Failure {
-	return Failure{ActionResult: DecodeActionResult(m), State: str(m, "state"), Severity: str(m, "severity"), Attempts: u32(m, "attempts")}
+	return Failure{ActionResult: DecodeActionResult(m), State: str(m, "state"), Severity: str(m, "severity"), Attempts: u32(m, "attempts"), Cause: str(m, "cause")}
 }
 
 // Injection is InjectIssue's argument: a synthetic issue that runs the whole

@@ -91,6 +91,12 @@ type Throttle struct {
 	// MemoryHighPercent sets MemoryHigh to this share of the unit's
 	// current memory use, so the kernel reclaims from it first.
 	MemoryHighPercent float64 `toml:"memory_high_percent"`
+	// MinShare is the share of the pressure, in percent, a service must
+	// cause to be throttled: of the machine's busy CPU time and of one
+	// core over the sample (CPU), or of the memory in use (memory). Load
+	// that no service causes this much of is reported where it is, and
+	// nothing is throttled.
+	MinShare float64 `toml:"min_share"`
 }
 
 // Monitoring controls sampling and the HTTP listener.
@@ -151,7 +157,7 @@ func Default() *Config {
 			StableAfter:         Duration(5 * time.Minute),
 			ActionTimeout:       Duration(90 * time.Second),
 		},
-		Throttle:   Throttle{CPUWeight: 20, MemoryHighPercent: 90},
+		Throttle:   Throttle{CPUWeight: 20, MemoryHighPercent: 90, MinShare: 25},
 		Monitoring: Monitoring{Interval: Duration(time.Minute), Metrics: true, Listen: "127.0.0.1:9955", For: 2, Margin: 5},
 		Predictive: Predictive{Enabled: true, HistorySize: 100, Horizon: Duration(6 * time.Hour), MinConfidence: 0.8},
 		DBus:       DBus{CallsPerWindow: 10, Window: Duration(5 * time.Minute)},
@@ -271,6 +277,9 @@ func (c *Config) validate() error {
 	}
 	if p := c.Throttle.MemoryHighPercent; !(p >= 10 && p <= 100) {
 		return keyErr("throttle.memory_high_percent", "must be between 10 and 100, got %v", p)
+	}
+	if p := c.Throttle.MinShare; !(p >= 1 && p <= 100) {
+		return keyErr("throttle.min_share", "must be between 1 and 100, got %v", p)
 	}
 
 	m := &c.Monitoring

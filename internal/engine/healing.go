@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
@@ -114,6 +115,9 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 		switch res.Outcome {
 		case heal.Succeeded:
 			rec.State = issue.Healed
+			if rec.Kind != issue.Unit {
+				rec.Cause = "" // it was in a service after all
+			}
 			e.healed[id] = time.Now()
 		case heal.Planned:
 			rec.State = issue.Planned
@@ -132,6 +136,16 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 				e.retry[id] = time.Now().Add(res.RetryIn)
 			case errors.Is(res.Err, heal.ErrGivenUp):
 				rec.State = issue.GivenUp
+			case errors.Is(res.Err, heal.ErrElsewhere):
+				// No service causes the load: say where it is, and look
+				// again next interval, as it may move into one.
+				rec.State = issue.Waiting
+				e.retry[id] = time.Now().Add(e.cfg.Monitoring.Interval.D())
+				moved := where(rec.Cause) != where(res.Message)
+				rec.Cause = res.Message
+				if moved {
+					pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+				}
 			case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
 				rec.State = issue.Waiting
 				e.retry[id] = time.Now().Add(10 * time.Second)
@@ -187,6 +201,13 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 		e.pollUnit(ctx, rec.Subject)
 	}
 	e.publishStatus()
+}
+
+// where is a cause's first clause, "CPU load is in user-1000.slice, not a
+// service", without the figures that change at every look.
+func where(cause string) string {
+	w, _, _ := strings.Cut(cause, ":")
+	return w
 }
 
 func (e *Engine) attemptsLocked(id string) int {

@@ -36,6 +36,20 @@ type Systemd interface {
 	// Services lists the loaded, active services with their cgroup
 	// accounting, reading the unit's cgroup where systemd's accounting is off.
 	Services(ctx context.Context) ([]Usage, error)
+	// Machine reads the machine's total use and the cgroups outside system
+	// services that carry load, so throttle can tell whose load it is.
+	Machine(ctx context.Context) (Machine, error)
+}
+
+// Machine is the whole machine's use, which throttle measures a service's
+// share against, and the cgroups that can hold load without being a
+// system service: each user-UID.slice, init.scope, machine.slice, scopes.
+// What no cgroup accounts for is the kernel's, or (in a container) other
+// machines'.
+type Machine struct {
+	CPUBusyNSec uint64 // cumulative busy CPU time of all CPUs; Unset when unknown
+	MemoryUsed  uint64 // bytes in use (MemTotal − MemAvailable); Unset when unknown
+	Groups      []Usage
 }
 
 // UnitStatus is the part of a unit's state the actions and engine read.

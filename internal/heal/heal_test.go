@@ -164,8 +164,8 @@ func TestProtectedUnitsAreNeverThrottled(t *testing.T) {
 		t.Errorf("operator throttle of sshd: %s %v; want refused as protected", res.Outcome, res.Err)
 	}
 	res = h.Do(t.Context(), heal.Request{Action: issue.Throttle, Issue: issue.Record{ID: "memory", Kind: issue.Memory, Severity: issue.Warning}})
-	if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrNoAction) {
-		t.Errorf("automatic throttle with only protected consumers: %s %v (%s); want refused, nothing to throttle", res.Outcome, res.Err, res.Message)
+	if res.Outcome != heal.Refused || !errors.Is(res.Err, heal.ErrElsewhere) || !strings.Contains(res.Message, "sshd.service, which is protected") {
+		t.Errorf("automatic throttle with only protected consumers: %s %v (%s); want refused, saying the load is in protected sshd.service", res.Outcome, res.Err, res.Message)
 	}
 	if calls := f.Calls(); len(calls) != 0 {
 		t.Errorf("calls = %q; want none", calls)

@@ -24,6 +24,10 @@ var (
 	ErrGivenUp   = errors.New("given up")
 	ErrDisabled  = errors.New("healing is disabled")
 	ErrNoAction  = errors.New("no action applies")
+	// ErrElsewhere: the pressure is not caused by a service that may be
+	// throttled (it is in a user session, a scope, the kernel, or spread
+	// thin); the message says where it is.
+	ErrElsewhere = errors.New("the load is not in a service")
 	ErrFailed    = errors.New("action failed")
 )
 
@@ -37,9 +41,12 @@ type Settings struct {
 	CleanupUnits      []string
 	CPUWeight         uint64
 	MemoryHighPercent float64
-	Protected         []string // built-in plus configured
-	Monitored         []string
-	Self              string // the daemon's own unit
+	// MinShare is the percent of the pressure a service must cause to be
+	// throttled (see topConsumer).
+	MinShare  float64
+	Protected []string // built-in plus configured
+	Monitored []string
+	Self      string // the daemon's own unit
 	// CPUSampleGap is how long throttle watches CPU use to find the top
 	// consumer.
 	CPUSampleGap time.Duration
@@ -70,6 +77,7 @@ func SettingsFrom(c *config.Config, self string) Settings {
 		CleanupUnits:      c.Healing.CleanupUnits,
 		CPUWeight:         c.Throttle.CPUWeight,
 		MemoryHighPercent: c.Throttle.MemoryHighPercent,
+		MinShare:          c.Throttle.MinShare,
 		Protected:         prot,
 		Monitored:         c.Services.Monitored,
 		Self:              self,
@@ -183,7 +191,7 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 	st, err := act.plan(planCtx, &env{h: h, s: s}, req)
 	if err != nil {
 		res.Err = err
-		if errors.Is(err, ErrProtected) || errors.Is(err, ErrSelf) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoAction) {
+		if errors.Is(err, ErrProtected) || errors.Is(err, ErrSelf) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoAction) || errors.Is(err, ErrElsewhere) {
 			res.Outcome = Refused
 		} else {
 			res.Outcome = Failed

@@ -175,15 +175,23 @@ func usageLine(c consumer) string {
 }
 
 // topConsumer picks the unprotected service using the most memory, or the
-// most CPU over CPUSampleGap.
+// most CPU over CPUSampleGap — but only one that causes a real share of the
+// pressure: at least MinShare percent of the machine's busy CPU time over
+// the sample and of one core (CPU), or of the memory in use (memory).
+// Otherwise nothing is throttled, and the error (ErrElsewhere) says where
+// the load is: in a user session (user-UID.slice), a scope, the kernel, a
+// protected service, or spread over many services.
 func (e *env) topConsumer(ctx context.Context, res resources) (consumer, error) {
+	m0, merr := e.sd().Machine(ctx)
 	first, err := e.sd().Services(ctx)
 	t0 := time.Now()
 	if err != nil {
 		return consumer{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
 	}
 	score := map[string]uint64{}
+	groups := map[string]uint64{}
 	var elapsed time.Duration
+	var total uint64 // the machine's busy CPU time, or memory used; 0 when unknown
 	if res.cpu {
 		select {
 		case <-time.After(e.s.CPUSampleGap):
@@ -191,17 +199,27 @@ func (e *env) topConsumer(ctx context.Context, res resources) (consumer, error) 
 			return consumer{}, ctx.Err()
 		}
 		second, err := e.sd().Services(ctx)
+		m1, merr1 := e.sd().Machine(ctx)
 		elapsed = time.Since(t0)
 		if err != nil {
 			return consumer{}, fmt.Errorf("%w: listing services: %v", ErrUnavailable, err)
 		}
-		prev := map[string]uint64{}
-		for _, u := range first {
-			prev[u.Unit] = u.CPUUsageNSec
+		grow := func(a, b []Usage, into map[string]uint64) {
+			prev := map[string]uint64{}
+			for _, u := range a {
+				prev[u.Unit] = u.CPUUsageNSec
+			}
+			for _, u := range b {
+				if p, ok := prev[u.Unit]; ok && p != Unset && u.CPUUsageNSec != Unset && u.CPUUsageNSec >= p {
+					into[u.Unit] = u.CPUUsageNSec - p
+				}
+			}
 		}
-		for _, u := range second {
-			if p, ok := prev[u.Unit]; ok && p != Unset && u.CPUUsageNSec != Unset && u.CPUUsageNSec > p {
-				score[u.Unit] = u.CPUUsageNSec - p
+		grow(first, second, score)
+		if merr == nil && merr1 == nil {
+			grow(m0.Groups, m1.Groups, groups)
+			if m0.CPUBusyNSec != Unset && m1.CPUBusyNSec != Unset && m1.CPUBusyNSec > m0.CPUBusyNSec {
+				total = m1.CPUBusyNSec - m0.CPUBusyNSec
 			}
 		}
 		first = second
@@ -211,24 +229,127 @@ func (e *env) topConsumer(ctx context.Context, res resources) (consumer, error) 
 				score[u.Unit] = u.MemoryCurrent
 			}
 		}
+		if merr == nil {
+			for _, g := range m0.Groups {
+				if g.MemoryCurrent != Unset {
+					groups[g.Unit] = g.MemoryCurrent
+				}
+			}
+			if m0.MemoryUsed != Unset {
+				total = m0.MemoryUsed
+			}
+		}
 	}
 	var best Usage
 	var bestScore uint64
+	var busiest string // the service with the most use, protected or not
+	var busiestScore, services uint64
 	for _, u := range first {
 		s, ok := score[u.Unit]
-		if !ok || e.protected(u.Unit) || u.Unit == e.s.Self || s <= bestScore {
+		if !ok || userManager(u.Unit) {
+			continue // user@UID.service is in user-UID.slice: a session
+		}
+		services += s
+		if busiest == "" || s > busiestScore {
+			busiest, busiestScore = u.Unit, s
+		}
+		if e.protected(u.Unit) || u.Unit == e.s.Self || (best.Unit != "" && s <= bestScore) {
 			continue
 		}
 		best, bestScore = u, s
-	}
-	if best.Unit == "" {
-		return consumer{}, fmt.Errorf("%w: no unprotected service with measurable use to throttle", ErrNoAction)
 	}
 	c := consumer{Usage: best}
 	if res.cpu && elapsed > 0 {
 		c.cpuPercent = 100 * float64(bestScore) / float64(elapsed.Nanoseconds())
 	}
-	return c, nil
+	minShare := e.s.MinShare / 100
+	share := func(v uint64) float64 {
+		if total == 0 {
+			return 1 // unknown: only the per-core floor applies
+		}
+		return float64(v) / float64(total)
+	}
+	enough := best.Unit != "" && bestScore > 0 && share(bestScore) >= minShare
+	if res.cpu && elapsed > 0 && c.cpuPercent/100 < minShare {
+		enough = false
+	}
+	if enough {
+		return c, nil
+	}
+	if best.Unit == "" && busiest == "" && len(groups) == 0 && total == 0 {
+		return consumer{}, fmt.Errorf("%w: no unprotected service with measurable use to throttle", ErrNoAction)
+	}
+	return consumer{}, elsewhere(e.whereLoad(res, total, elapsed, groups, services, busiest, busiestScore, best.Unit, bestScore))
+}
+
+// userManager reports whether unit is a user's service manager,
+// user@UID.service: what runs under it is that user's session, counted with
+// user-UID.slice, never throttled as a system service.
+func userManager(unit string) bool { return strings.HasPrefix(unit, "user@") }
+
+// elsewhere is ErrElsewhere with the line that says where the load is.
+type elsewhere string
+
+func (e elsewhere) Error() string      { return string(e) }
+func (elsewhere) Is(target error) bool { return target == ErrElsewhere }
+
+// whereLoad says where the load is when no service causes enough of it:
+// "CPU load is in user-1000.slice, not a service: 1.9 CPUs, 97% of the
+// busy CPU; the busiest service, crashy.service, used 0.1% of one CPU".
+func (e *env) whereLoad(res resources, total uint64, elapsed time.Duration, groups map[string]uint64, services uint64, busiest string, busiestScore uint64, best string, bestScore uint64) string {
+	what, amount := "Memory", func(v uint64) string { return FormatBytes(v) }
+	if res.cpu {
+		what = "CPU load"
+		amount = func(v uint64) string {
+			if elapsed <= 0 {
+				return "?"
+			}
+			return fmt.Sprintf("%.0f%% of one CPU", 100*float64(v)/float64(elapsed.Nanoseconds()))
+		}
+	}
+	of := func(v uint64) string {
+		if total == 0 {
+			return amount(v)
+		}
+		return fmt.Sprintf("%s, %.0f%% of the %s", amount(v), 100*float64(v)/float64(total), map[bool]string{true: "busy CPU", false: "memory in use"}[res.cpu])
+	}
+	// The biggest carrier: a cgroup outside the services, what no cgroup
+	// accounts for, or the busiest service when it is protected.
+	var where string
+	var most uint64
+	names := make([]string, 0, len(groups))
+	for g := range groups {
+		names = append(names, g)
+	}
+	slices.Sort(names)
+	var inGroups uint64
+	for _, g := range names {
+		inGroups += groups[g]
+		if groups[g] > most {
+			where, most = g, groups[g]
+		}
+	}
+	var line string
+	if rest := total - min(total, inGroups+services); total > 0 && rest > most {
+		where, most = "", rest
+	}
+	switch {
+	case where != "" && most >= busiestScore:
+		line = fmt.Sprintf("%s is in %s, not a service: %s", what, where, of(most))
+	case where == "" && total > 0 && most >= busiestScore:
+		line = fmt.Sprintf("%s is outside every cgroup the daemon sees (the kernel, or outside this machine's cgroups): %s", what, of(most))
+	case busiest != "" && busiest != best:
+		line = fmt.Sprintf("%s is mostly in %s, which is protected and never throttled: %s", what, busiest, of(busiestScore))
+	default:
+		line = fmt.Sprintf("%s is spread out: no service causes %.0f%% of it", what, e.s.MinShare)
+	}
+	switch {
+	case best != "":
+		line += fmt.Sprintf("; the busiest service that may be throttled, %s, used %s", best, of(bestScore))
+	case busiest == "":
+		line += "; no service used any"
+	}
+	return line + "; nothing throttled"
 }
 
 // release restores the values a throttle replaced.

@@ -135,6 +135,10 @@ type Record struct {
 	Message   string // one human line: what is wrong
 	Synthetic bool   // injected through InjectIssue
 	Attempts  int    // healing attempts on this target within the breaker window
+	// Cause says why, as far as the daemon knows: for a unit, what systemd
+	// reports of its failure and its last journal lines; for CPU or memory
+	// that no service causes, where the load is. Empty when unknown.
+	Cause string
 }
 
 // ID builds an issue id from a kind and a subject, the one place the id

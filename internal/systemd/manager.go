@@ -305,3 +305,4 @@ func IsUnavailable(err error) bool {
 	}
 	return errors.Is(err, dbus.ErrClosed)
 }
+

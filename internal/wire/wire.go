@@ -18,7 +18,7 @@ func Issue(r issue.Record) client.Issue {
 	return client.Issue{
 		ID: r.ID, Kind: string(r.Kind), Subject: r.Subject, Severity: r.Severity.String(), Value: r.Value,
 		Threshold: r.Threshold, Since: r.Since, Action: string(r.Action), State: string(r.State),
-		Message: r.Message, Synthetic: r.Synthetic, Attempts: uint32(max(r.Attempts, 0)),
+		Message: r.Message, Synthetic: r.Synthetic, Attempts: uint32(max(r.Attempts, 0)), Cause: r.Cause,
 	}
 }
 
@@ -43,7 +43,7 @@ func Result(r heal.Result) client.ActionResult {
 // Failure is a HealingFailed record: the action's result and its issue.
 func Failure(ev engine.Event) client.Failure {
 	return client.Failure{ActionResult: Result(ev.Result), State: string(ev.Issue.State),
-		Severity: ev.Issue.Severity.String(), Attempts: uint32(max(ev.Issue.Attempts, 0))}
+		Severity: ev.Issue.Severity.String(), Attempts: uint32(max(ev.Issue.Attempts, 0)), Cause: ev.Issue.Cause}
 }
 
 // History is an audit record.

@@ -27,6 +27,12 @@ type Systemd struct {
 	// Usage feeds Services; each call advances CPU by CPURate per unit.
 	Usage   []heal.Usage
 	CPURate map[string]uint64
+	// Host feeds Machine, cgroup-like: its Groups (user-1000.slice,
+	// init.scope, …) advance by CPURate like services, and CPUBusyNSec by
+	// BusyRate, at each call. A zero Host is a machine whose totals are
+	// unknown.
+	Host     heal.Machine
+	BusyRate uint64
 	// OnStart runs inside Start, e.g. to free disk space.
 	OnStart func(unit string)
 	// OnRestart runs inside Restart before the job completes.
@@ -38,7 +44,8 @@ type Systemd struct {
 // New returns a fake with the given units, loaded unless LoadState says
 // otherwise, with no CPUWeight or MemoryHigh set.
 func New(units ...heal.UnitStatus) *Systemd {
-	f := &Systemd{Units: map[string]*heal.UnitStatus{}, JobResult: map[string]string{}, AfterRestart: map[string]string{}, CPURate: map[string]uint64{}}
+	f := &Systemd{Units: map[string]*heal.UnitStatus{}, JobResult: map[string]string{}, AfterRestart: map[string]string{}, CPURate: map[string]uint64{},
+		Host: heal.Machine{CPUBusyNSec: heal.Unset, MemoryUsed: heal.Unset}}
 	for _, u := range units {
 		u := u
 		if u.LoadState == "" {
@@ -169,6 +176,24 @@ func (f *Systemd) Services(ctx context.Context) ([]heal.Usage, error) {
 	out := slices.Clone(f.Usage)
 	for i := range f.Usage {
 		f.Usage[i].CPUUsageNSec += f.CPURate[f.Usage[i].Unit]
+	}
+	return out, nil
+}
+
+// Machine implements heal.Systemd.
+func (f *Systemd) Machine(ctx context.Context) (heal.Machine, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Down {
+		return heal.Machine{}, errors.New("connection closed")
+	}
+	out := f.Host
+	out.Groups = slices.Clone(f.Host.Groups)
+	for i := range f.Host.Groups {
+		f.Host.Groups[i].CPUUsageNSec += f.CPURate[f.Host.Groups[i].Unit]
+	}
+	if f.Host.CPUBusyNSec != heal.Unset {
+		f.Host.CPUBusyNSec += f.BusyRate
 	}
 	return out, nil
 }
