@@ -107,6 +107,7 @@ type notifier struct {
 	markup  bool                           // the server reads the body as markup: escape it
 	buttons bool                           // the server shows actions
 	server  string                         // the notification server's unique name; "" when none runs
+	vendor  string                         // the server's name, from GetServerInformation
 	daemon  healer                         // the daemon while connected, else nil
 }
 
@@ -160,6 +161,7 @@ func dialNotifier(ctx context.Context, address string, stderr io.Writer, opts no
 	if err := conn.BusObject().CallWithContext(cctx, "org.freedesktop.DBus.GetNameOwner", 0, notificationsName).Store(&n.server); err != nil {
 		n.server = "" // an activatable server that is not running yet
 	}
+	n.vendor = name
 	n.capabilities(cctx)
 	go n.listen(ctx, raw)
 	return n, nil
@@ -176,6 +178,9 @@ func (n *notifier) capabilities(ctx context.Context) {
 		n.markup = slices.Contains(caps, "body-markup")
 		n.buttons = slices.Contains(caps, "actions")
 	}
+	// dunst (1.9, with its default markup = full) reads bodies as Pango
+	// markup without saying body-markup: "<exit-code>" vanished.
+	n.markup = n.markup || n.vendor == "dunst"
 }
 
 // claim owns notifierName on the session bus; false means another
@@ -392,6 +397,12 @@ func (n *notifier) listen(ctx context.Context, raw chan *dbus.Signal) {
 func (n *notifier) serverBack(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	var name, vendor, version, spec string
+	if err := n.obj.CallWithContext(cctx, notificationsIface+".GetServerInformation", 0).Store(&name, &vendor, &version, &spec); err == nil {
+		n.mu.Lock()
+		n.vendor = name
+		n.mu.Unlock()
+	}
 	n.capabilities(cctx)
 	n.mu.Lock()
 	d := n.daemon
