@@ -108,12 +108,17 @@ func (p palette) sev(severity, text string) string {
 	return text
 }
 
-// unitState is a unit's state as systemctl words it: active (running).
+// unitState is a unit's state as systemctl words it: active (running),
+// and when it was stopped on purpose, which the daemon respects.
 func unitState(u client.UnitState) string {
-	if u.SubState == "" {
-		return u.ActiveState
+	s := u.ActiveState
+	if u.SubState != "" {
+		s += " (" + u.SubState + ")"
 	}
-	return u.ActiveState + " (" + u.SubState + ")"
+	if !u.StoppedOnPurpose.IsZero() {
+		s += ", stopped on purpose at " + u.StoppedOnPurpose.Local().Format("2006-01-02 15:04:05") + "; not healed until started again"
+	}
+	return s
 }
 
 // unitSeverity rates a unit's ActiveState.

@@ -41,6 +41,12 @@ const (
 	SettingChanged  Event = "setting-changed"
 	PredictionAlert Event = "prediction-alert"
 	DaemonStarted   Event = "daemon-started"
+	// StoppedOnPurpose: a monitored unit went down through a stop job
+	// (outcome "stopped") or was started again after that ("re-armed").
+	StoppedOnPurpose Event = "stopped-on-purpose"
+	// RestartedBySystemd: systemd restarted a monitored unit by itself
+	// (Restart=); the daemon did not act.
+	RestartedBySystemd Event = "restarted-by-systemd"
 )
 
 // MessageIDs are the journal MESSAGE_IDs, one per event type, fixed forever
@@ -59,6 +65,9 @@ var MessageIDs = map[Event]string{
 	SettingChanged:  "6589892623a342f8bcd53f122e26c5c1",
 	PredictionAlert: "c5ce7f5554774cad87c96f7cbbadf565",
 	DaemonStarted:   "e6165d364cb0430ab5ef167a43ef7f6d",
+
+	StoppedOnPurpose:   "d65c4bc41c104c34a1439d3ebe2f53be",
+	RestartedBySystemd: "615be55e33a948aab399f2e2810f4da4",
 }
 
 // Daemon is the CallerUID of the daemon's own, automatic decisions.
@@ -84,9 +93,9 @@ func (e Entry) priority() journal.Priority {
 	switch e.Event {
 	case ActionFailed, BreakerOpened:
 		return journal.PriErr
-	case IssueDetected, CallDenied, ActionRefused, PredictionAlert:
+	case IssueDetected, CallDenied, ActionRefused, PredictionAlert, RestartedBySystemd:
 		return journal.PriWarning
-	case ActionSucceeded, IssueResolved, SettingChanged, BreakerReset:
+	case ActionSucceeded, IssueResolved, SettingChanged, BreakerReset, StoppedOnPurpose:
 		return journal.PriNotice
 	}
 	return journal.PriInfo

@@ -59,6 +59,10 @@ type UnitState struct {
 	Name        string `dbus:"name"`
 	ActiveState string `dbus:"active_state"` // active, failed, inactive, …; unknown before the first look
 	SubState    string `dbus:"sub_state"`
+	// StoppedOnPurpose is when a stop job took the unit down; the daemon
+	// leaves it down until it is started again. Zero otherwise.
+	StoppedOnPurpose time.Time `dbus:"stopped_on_purpose"`
+	StopJob          string    `dbus:"stop_job"` // that job's type where known (stop, restart, …)
 }
 
 // Breaker is a restart breaker that holds healing back or remembers
@@ -134,12 +138,14 @@ func DecodeResource(m map[string]dbus.Variant) Resource {
 
 // Map encodes u as a{sv}.
 func (u UnitState) Map() map[string]dbus.Variant {
-	return map[string]dbus.Variant{"name": v(u.Name), "active_state": v(u.ActiveState), "sub_state": v(u.SubState)}
+	return map[string]dbus.Variant{"name": v(u.Name), "active_state": v(u.ActiveState), "sub_state": v(u.SubState),
+		"stopped_on_purpose": usec(u.StoppedOnPurpose), "stop_job": v(u.StopJob)}
 }
 
 // DecodeUnitState decodes a UnitState record.
 func DecodeUnitState(m map[string]dbus.Variant) UnitState {
-	return UnitState{Name: str(m, "name"), ActiveState: str(m, "active_state"), SubState: str(m, "sub_state")}
+	return UnitState{Name: str(m, "name"), ActiveState: str(m, "active_state"), SubState: str(m, "sub_state"),
+		StoppedOnPurpose: tim(m, "stopped_on_purpose"), StopJob: str(m, "stop_job")}
 }
 
 // Map encodes b as a{sv}.

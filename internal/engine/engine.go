@@ -133,9 +133,14 @@ type done struct {
 }
 
 type unitState struct {
-	active, sub   string
+	active, sub string
+	known       bool
+	// stopRequested: a stop job took the unit down (at stoppedAt, a job of
+	// type stopJob where known); it is left down until it runs again.
 	stopRequested bool
-	known         bool
+	stoppedAt     time.Time
+	stopJob       string
+	downSince     time.Time // when it was first seen inactive; zero otherwise
 }
 
 // Auto is the Caller of the daemon's own decisions.

@@ -185,10 +185,11 @@ func TestAUnitStoppedOnPurposeStaysStopped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, setup{dir: dir, units: []heal.UnitStatus{active("web.service")}})
 		synctest.Wait()
-		// The unit goes inactive a moment before the stop job's type is known.
-		h.unit("web.service", "inactive", "dead")
-		time.Sleep(100 * time.Millisecond)
-		h.watcher.ch <- systemd.Event{Unit: "web.service", Stopping: true}
+		// The poll may read it inactive before the watcher's event, which
+		// says a stop job took it down, is handled.
+		h.sd.Set("web.service", "inactive", "dead")
+		time.Sleep(time.Second)
+		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
 		if calls := h.sd.Calls(); len(calls) != 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -28,6 +29,8 @@ type runtimeState struct {
 	// Stopped are monitored units an operator stopped: they stay stopped
 	// across a daemon restart until they are started again.
 	Stopped []string `json:",omitempty"`
+	// StoppedAt is when each of them was stopped, for the record.
+	StoppedAt map[string]time.Time `json:",omitempty"`
 }
 
 const stateFile = "state.json"
@@ -49,7 +52,7 @@ func (e *Engine) restore() {
 	}
 	e.over = rs.Overrides
 	for _, u := range rs.Stopped {
-		e.units[u] = &unitState{stopRequested: true}
+		e.units[u] = &unitState{stopRequested: true, stoppedAt: rs.StoppedAt[u]}
 	}
 	e.heal.RestoreThrottles(rs.Throttles)
 	e.heal.ImportBreakers(rs.Breakers)
@@ -64,6 +67,12 @@ func (e *Engine) saveLocked() {
 	for name, u := range e.units {
 		if u.stopRequested {
 			rs.Stopped = append(rs.Stopped, name)
+			if !u.stoppedAt.IsZero() {
+				if rs.StoppedAt == nil {
+					rs.StoppedAt = map[string]time.Time{}
+				}
+				rs.StoppedAt[name] = u.stoppedAt
+			}
 		}
 	}
 	slices.Sort(rs.Stopped)

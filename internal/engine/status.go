@@ -40,6 +40,10 @@ type Status struct {
 // UnitInfo is a monitored unit's last known state.
 type UnitInfo struct {
 	Name, ActiveState, SubState string
+	// StoppedOnPurpose is when a stop job took it down; zero unless it
+	// is down because of one. StopJob is that job's type where known.
+	StoppedOnPurpose time.Time
+	StopJob          string
 }
 
 // Resource is one series' latest reading against its threshold.
@@ -102,6 +106,12 @@ func (e *Engine) publishStatus() {
 		info := UnitInfo{Name: name, ActiveState: "unknown"}
 		if u.known {
 			info.ActiveState, info.SubState = u.active, u.sub
+		}
+		if u.stopRequested {
+			info.StoppedOnPurpose, info.StopJob = u.stoppedAt, u.stopJob
+			if info.StoppedOnPurpose.IsZero() {
+				info.StoppedOnPurpose = e.start // stopped before a daemon restart that lost the time
+			}
 		}
 		st.Units = append(st.Units, info)
 	}

@@ -50,8 +50,10 @@ func judge(u heal.UnitStatus, stopRequested bool) (verdict, issue.Severity, stri
 	return keep, issue.OK, ""
 }
 
-// inactiveGrace is how long a unit that went inactive is given before it
-// counts as stopped unexpectedly.
+// inactiveGrace is how long a unit must stay inactive, with no stop job
+// seen, before it counts as stopped unexpectedly. The poll at each check
+// can read a unit inactive before the event that says a stop job took it
+// down has been handled; failures, the urgent case, are handled at once.
 const inactiveGrace = 3 * time.Second
 
 // unitEvent handles one event from the watcher.
@@ -67,23 +69,10 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 		e.mu.Unlock()
 		return
 	}
-	if ev.Stopping {
-		st.stopRequested = true
-		e.saveLocked()
-		e.mu.Unlock()
-		return
-	}
 	st.active, st.sub, st.known = ev.ActiveState, ev.SubState, true
 	busy := e.busyLocked(ev.Unit)
-	if ev.ActiveState == "inactive" && !busy {
-		// A stop job's type is read after its JobNew signal, so an
-		// operator's stop can reach us just after the unit went
-		// inactive. Look again after a grace period; failures, the
-		// urgent case, are handled at once.
-		e.recheck[ev.Unit] = time.Now().Add(inactiveGrace)
-	}
 	e.mu.Unlock()
-	if busy || ev.ActiveState == "inactive" {
+	if busy {
 		return // our own action is moving it; its result settles the issue
 	}
 	// An event says when to look, never what to conclude: the unit's state
@@ -96,8 +85,36 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 		e.log.Debug("could not read back a unit after its event; the next check looks again", "unit", ev.Unit, "err", err)
 		return
 	}
+	if ev.ActiveState == "inactive" && ev.StopJob && u.ActiveState == "inactive" {
+		e.stoppedOnPurpose(ev)
+	}
 	e.applyUnit(u)
 	e.publishStatus()
+}
+
+// stoppedOnPurpose remembers that a stop job took a unit down: an
+// administrator's decision. Our own restarts are busy and never get here.
+func (e *Engine) stoppedOnPurpose(ev systemd.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.units[ev.Unit]
+	if !ok || st.stopRequested || e.busyLocked(ev.Unit) {
+		return
+	}
+	st.stopRequested, st.stoppedAt, st.stopJob = true, ev.Time, ev.Job
+	e.saveLocked()
+	e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: ev.Unit, Issue: issue.ID(issue.Unit, ev.Unit),
+		Outcome: "stopped", CallerUID: audit.Daemon, Message: stoppedLine(ev.Unit, st)})
+}
+
+// stoppedLine says when a unit was stopped on purpose and by what job.
+func stoppedLine(unit string, st *unitState) string {
+	how := "a stop job"
+	if st.stopJob != "" && st.stopJob != "stop" {
+		how = "a " + st.stopJob + " job"
+	}
+	return fmt.Sprintf("%s stopped on purpose at %s (by %s); healing resumes when it is started again",
+		unit, st.stoppedAt.Local().Format("2006-01-02 15:04:05"), how)
 }
 
 func (e *Engine) busyLocked(unit string) bool {
@@ -143,25 +160,45 @@ func (e *Engine) pollUnit(ctx context.Context, name string) {
 // applyUnit opens, updates or clears a unit's issue from its state, and
 // heals it right away: unit failures are event-driven end to end.
 func (e *Engine) applyUnit(u heal.UnitStatus) {
-	v, sev, msg := judge(u, e.stopRequested(u.Name))
 	id := issue.ID(issue.Unit, u.Name)
 	var pub []Event
+	now := time.Now()
 	e.mu.Lock()
 	st, ok := e.units[u.Name]
 	if !ok {
 		e.mu.Unlock()
 		return
 	}
+	wasKnown := st.known
 	st.active, st.sub, st.known = u.ActiveState, u.SubState, true
-	if u.ActiveState == "active" && st.stopRequested {
-		st.stopRequested = false
+	switch {
+	case u.ActiveState != "inactive":
+		st.downSince = time.Time{}
+	case st.downSince.IsZero() && wasKnown:
+		st.downSince = now
+	case st.downSince.IsZero():
+		// Found down at start-up: no stop job is on its way that we
+		// would see, so no grace.
+		st.downSince = now.Add(-inactiveGrace)
+	}
+	if (u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading") && st.stopRequested {
+		// Started again, by anyone: monitoring re-arms by itself.
+		st.stopRequested, st.stoppedAt, st.stopJob = false, time.Time{}, ""
 		e.saveLocked()
+		e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: u.Name, Issue: id, Outcome: "re-armed",
+			CallerUID: audit.Daemon, Message: fmt.Sprintf("%s was started again; healing re-armed", u.Name)})
+	}
+	v, sev, msg := judge(u, st.stopRequested)
+	if v == open && u.ActiveState == "inactive" && now.Sub(st.downSince) < inactiveGrace {
+		// Not yet: the stop job that explains it may still be on its way.
+		e.recheck[u.Name] = st.downSince.Add(inactiveGrace)
+		v = keep
 	}
 	rec := e.issues[id]
 	switch v {
 	case open:
 		if rec == nil {
-			rec = &issue.Record{ID: id, Kind: issue.Unit, Subject: u.Name, Severity: sev, Since: time.Now(), State: issue.Open, Message: msg}
+			rec = &issue.Record{ID: id, Kind: issue.Unit, Subject: u.Name, Severity: sev, Since: now, State: issue.Open, Message: msg}
 			pub = append(pub, e.openLocked(rec)...)
 		} else {
 			if rec.State == issue.Healed {
@@ -175,7 +212,11 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		e.maybeHealLocked(rec)
 	case clear:
 		if rec != nil {
-			pub = append(pub, e.resolveLocked(rec, u.Name+" is "+u.ActiveState))
+			why := u.Name + " is " + u.ActiveState
+			if st.stopRequested && u.ActiveState == "inactive" {
+				why = stoppedLine(u.Name, st)
+			}
+			pub = append(pub, e.resolveLocked(rec, why))
 		}
 		if u.ActiveState == "active" && e.heal.GivenUp(id) {
 			// It recovered without us: re-arm the breaker.
@@ -187,11 +228,4 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 	}
 	e.mu.Unlock()
 	e.publish(pub...)
-}
-
-func (e *Engine) stopRequested(unit string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	st, ok := e.units[unit]
-	return ok && st.stopRequested
 }

@@ -28,18 +28,25 @@ type Event struct {
 	Unit        string
 	ActiveState string
 	SubState    string
-	// Stopping is set when someone queued a stop job for the unit: the
-	// unit going inactive next is an operator's decision, not a failure.
-	Stopping bool
-	Resync   bool
-	Time     time.Time
+	// StopJob is set on a unit's change to inactive that happened while a
+	// job systemd announced for it (JobNew, not yet JobRemoved) was running
+	// and the unit was not starting: a stop job — systemctl stop, isolate,
+	// a conflicting unit, shutdown, from any caller — took it down. A unit
+	// that died or exited by itself has no job. See docs/healing.md.
+	StopJob bool
+	// Job is the type of that job where systemd answered in time ("stop",
+	// "restart", …), "" when the job ended before its type could be read.
+	Job    string
+	Resync bool
+	Time   time.Time
 }
 
 // Watcher turns systemd's signals about the watched units into Events:
 // Manager.Subscribe plus one PropertiesChanged match per unit object path,
-// so a failure is seen within milliseconds. It also watches JobNew, to tell
-// an operator's stop from a crash, and systemd's bus name, to subscribe
-// again after systemd re-executes.
+// so a failure is seen within milliseconds. It also follows the jobs of the
+// watched units (JobNew, JobRemoved), to tell a stop on purpose from a unit
+// that died, and systemd's bus name, to subscribe again after systemd
+// re-executes.
 type Watcher struct {
 	conn   *dbus.Conn
 	log    *slog.Logger
@@ -53,6 +60,18 @@ type Watcher struct {
 
 	mu    sync.Mutex
 	paths map[dbus.ObjectPath]string // object path → unit
+	// jobs are the watched units' jobs between JobNew and JobRemoved, and
+	// last each watched unit's ActiveState from its signals. systemd sends
+	// a unit's pending PropertiesChanged before the JobRemoved of the job
+	// that changed it, so a change to inactive that arrives while a job
+	// is listed was made by that job.
+	jobs map[uint32]*job
+	last map[string]string
+}
+
+type job struct {
+	unit string
+	typ  string // read after JobNew; "" until then, or for good when it ended first
 }
 
 // NewWatcher connects privately to the bus at address ("" = the system bus)
@@ -74,6 +93,8 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 		events: make(chan Event, 256),
 		sigs:   make(chan *dbus.Signal, 256),
 		paths:  map[dbus.ObjectPath]string{},
+		jobs:   map[uint32]*job{},
+		last:   map[string]string{},
 	}
 	conn.Signal(w.sigs)
 	if err := w.owner.follow(ctx, conn); err != nil {
@@ -82,6 +103,7 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 	}
 	for _, m := range [][]dbus.MatchOption{
 		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("JobNew")},
+		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("JobRemoved")},
 	} {
 		if err := conn.AddMatchSignalContext(ctx, m...); err != nil {
 			conn.Close()
@@ -132,6 +154,7 @@ func (w *Watcher) Watch(ctx context.Context, units []string) error {
 			if err := w.conn.RemoveMatchSignalContext(ctx, unitMatch(p)...); err != nil {
 				return fmt.Errorf("stop watching %s: %w", w.paths[p], err)
 			}
+			delete(w.last, w.paths[p])
 			delete(w.paths, p)
 		}
 	}
@@ -179,7 +202,12 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		if unique == "" {
 			return // systemd left the bus; it is followed when it comes back
 		}
-		// systemd re-executed or came back: its subscriptions are gone.
+		// systemd re-executed or came back: its subscriptions are gone,
+		// and so may be the JobRemoved of the jobs listed.
+		w.mu.Lock()
+		clear(w.jobs)
+		clear(w.last)
+		w.mu.Unlock()
 		if err := w.subscribe(ctx); err != nil {
 			w.log.Warn("could not subscribe to systemd again", "err", err)
 		}
@@ -216,37 +244,67 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		if sub, ok := changed["SubState"]; ok {
 			ev.SubState, _ = sub.Value().(string)
 		}
+		w.mu.Lock()
+		prev := w.last[unit]
+		w.last[unit] = ev.ActiveState
+		if ev.ActiveState == "inactive" && prev != "inactive" && prev != "activating" {
+			// A start that ends inactive (a condition failed, a oneshot
+			// finished) is not a stop.
+			for _, j := range w.jobs {
+				if j.unit == unit {
+					ev.StopJob = true
+					if j.typ != "" {
+						ev.Job = j.typ
+					}
+				}
+			}
+		}
+		w.mu.Unlock()
 		w.send(ev)
 	case managerIface + ".JobNew":
 		var id uint32
-		var job dbus.ObjectPath
+		var path dbus.ObjectPath
 		var unit string
-		if dbus.Store(s.Body, &id, &job, &unit) != nil {
+		if dbus.Store(s.Body, &id, &path, &unit) != nil {
 			return
 		}
 		w.mu.Lock()
 		_, watched := w.paths[UnitPath(unit)]
+		if watched {
+			w.jobs[id] = &job{unit: unit}
+		}
 		w.mu.Unlock()
 		if watched {
-			go w.checkStopJob(ctx, unit, job)
+			go w.readJobType(ctx, id, path)
 		}
+	case managerIface + ".JobRemoved":
+		var id uint32
+		var path dbus.ObjectPath
+		var unit, result string
+		if dbus.Store(s.Body, &id, &path, &unit, &result) != nil {
+			return
+		}
+		w.mu.Lock()
+		delete(w.jobs, id)
+		w.mu.Unlock()
 	}
 }
 
-// checkStopJob reads a new job's type. A stop job that finished before the
-// read is missed; the unit then counts as stopped unexpectedly only if it
-// is enabled (see docs/detection.md).
-func (w *Watcher) checkStopJob(ctx context.Context, unit string, job dbus.ObjectPath) {
+// readJobType reads a new job's type, for the record only: a fast job is
+// often gone before the read, and the rule does not need it.
+func (w *Watcher) readJobType(ctx context.Context, id uint32, path dbus.ObjectPath) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	var t string
-	err := w.conn.Object(busName, job).CallWithContext(ctx, propsIface+".Get", 0, "org.freedesktop.systemd1.Job", "JobType").Store(&t)
+	err := w.conn.Object(busName, path).CallWithContext(ctx, propsIface+".Get", 0, "org.freedesktop.systemd1.Job", "JobType").Store(&t)
 	if err != nil {
 		return
 	}
-	if t == "stop" {
-		w.send(Event{Unit: unit, Stopping: true, Time: time.Now()})
+	w.mu.Lock()
+	if j, ok := w.jobs[id]; ok {
+		j.typ = t
 	}
+	w.mu.Unlock()
 }
 
 // send never blocks the dispatcher: when the consumer is far behind, an

@@ -68,7 +68,8 @@ func Status(st *engine.Status) client.Status {
 			Value: r.Value, Threshold: r.Threshold, Severity: r.Severity.String()})
 	}
 	for _, u := range st.Units {
-		s.Units = append(s.Units, client.UnitState{Name: u.Name, ActiveState: u.ActiveState, SubState: u.SubState})
+		s.Units = append(s.Units, client.UnitState{Name: u.Name, ActiveState: u.ActiveState, SubState: u.SubState,
+			StoppedOnPurpose: u.StoppedOnPurpose, StopJob: u.StopJob})
 	}
 	for _, r := range st.Issues {
 		s.Issues = append(s.Issues, Issue(r))

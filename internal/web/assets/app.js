@@ -182,7 +182,8 @@
     $('units').replaceChildren(table(
       ['unit', 'state'],
       st.units.map((u) => el('tr', { class: 'unit', 'data-id': u.name },
-        td(u.name), td(el('span', { class: 'state-' + u.active_state, text: u.active_state + (u.sub_state ? ' (' + u.sub_state + ')' : '') })))),
+        td(u.name), td(el('span', { class: 'state-' + u.active_state, text: u.active_state + (u.sub_state ? ' (' + u.sub_state + ')' : '') +
+          (u.stopped_on_purpose ? ', stopped on purpose ' + when(u.stopped_on_purpose) + '; not healed until started again' : '') })))),
       st.systemd ? 'No units are monitored.' : 'systemd is not reachable: units are not watched.'));
 
     const n = Number(document.body.dataset.snapshots || 0) + 1;

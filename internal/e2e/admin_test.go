@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+// adminConfig checks every second, so a hold of a few seconds spans
+// several checks and polls of the units.
+const adminConfig = `
+[monitoring]
+interval = "1s"
+[healing]
+backoff = "300ms"
+backoff_max = "1s"
+[services]
+monitored = ["lh-web"]
+`
+
+func adminUnits() map[string]testbed.File {
+	return map[string]testbed.File{
+		"lh-web.service": unitFile("/bin/sleep infinity"),
+		// A target to isolate to that keeps the daemon and the bus but
+		// not lh-web, as an administrator's maintenance target would.
+		"lh-maint.target": {Data: []byte("[Unit]\nDescription=maintenance\nRequires=basic.target\nAfter=basic.target\n" +
+			"Wants=luminous-healing.service dbus.service systemd-journald.service systemd-logind.service polkit.service\nAllowIsolate=yes\n"), Mode: 0o644},
+		// And back: the machine's normal target, with the daemon, which
+		// the testbed starts by hand rather than enables.
+		"lh-normal.target": {Data: []byte("[Unit]\nDescription=normal\nRequires=multi-user.target\nAfter=multi-user.target\n" +
+			"Wants=luminous-healing.service\nAllowIsolate=yes\n"), Mode: 0o644},
+	}
+}
+
+// restartsOf returns the daemon's restart records about unit since t0:
+// executed, planned or failed.
+func (m *machine) restartsOf(unit string, since time.Time) []testbed.JournalEntry {
+	return m.journal("luminous-healing.service", since, func(e testbed.JournalEntry) bool {
+		return e.Field("HEALING_ACTION") == "restart" && e.Field("HEALING_TARGET") == unit
+	})
+}
+
+// holdsDown checks for d that unit stays down and the daemon never acts on
+// it; it returns the states seen.
+func (m *machine) holdsDown(unit string, since time.Time, d time.Duration) {
+	m.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if st := m.state(unit); st == "active" || st == "activating" {
+			m.t.Fatalf("%s is %s again %s after it was stopped on purpose\n%s", unit, st,
+				time.Since(since).Round(time.Millisecond), m.daemonLog())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if recs := m.restartsOf(unit, since); len(recs) != 0 {
+		m.t.Fatalf("the daemon recorded %d restarts of %s stopped on purpose: %v", len(recs), unit, recs)
+	}
+}
+
+// TestAUnitStoppedOnPurposeStaysDownUntilStartedAgain stops an enabled,
+// monitored unit three ways an administrator does — systemctl stop,
+// isolating a target without it, mask --now — and checks each time that the
+// daemon leaves it down through several checks, then that starting it again
+// re-arms healing: a crash afterwards is healed.
+//
+// Before the fix the daemon restarted it within about three seconds of the
+// stop: it read the stop job's type after JobNew, and a stop that finished
+// first was taken for a unit that died.
+func TestAUnitStoppedOnPurposeStaysDownUntilStartedAgain(t *testing.T) {
+	m := bootInstalled(t, boot{config: adminConfig, units: adminUnits(), start: []string{"lh-web.service"}})
+	m.MustRun(t, "systemctl", "enable", "--quiet", "lh-web.service")
+	hold := 8 * time.Second
+
+	crashIsHealed := func(what string) {
+		t.Helper()
+		pid := m.prop("lh-web.service", "MainPID")
+		m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-web.service")
+		m.waitFor(10*time.Second, "lh-web to be healed after "+what, func() bool {
+			return m.isActive("lh-web.service") && m.prop("lh-web.service", "MainPID") != pid
+		})
+	}
+	crashIsHealed("the daemon started") // armed to begin with
+
+	ways := []struct {
+		name       string
+		stop, back [][]string
+	}{
+		{"systemctl stop", [][]string{{"systemctl", "stop", "lh-web.service"}}, [][]string{{"systemctl", "start", "lh-web.service"}}},
+		{"isolate", [][]string{{"systemctl", "isolate", "lh-maint.target"}}, [][]string{{"systemctl", "isolate", "lh-normal.target"}}},
+		{"mask --now", [][]string{{"systemctl", "mask", "--runtime", "--now", "lh-web.service"}},
+			[][]string{{"systemctl", "unmask", "--runtime", "lh-web.service"}, {"systemctl", "start", "lh-web.service"}}},
+	}
+	for _, w := range ways {
+		t0 := time.Now()
+		for _, argv := range w.stop {
+			m.MustRun(t, argv...)
+		}
+		m.waitFor(5*time.Second, "lh-web to go down by "+w.name, func() bool { return m.state("lh-web.service") == "inactive" })
+		m.holdsDown("lh-web.service", t0, hold)
+		if !strings.Contains(m.MustRun(t, "healingctl", "status"), "stopped on purpose") {
+			t.Errorf("healingctl status does not say lh-web was stopped on purpose after %s", w.name)
+		}
+		for _, argv := range w.back {
+			m.MustRun(t, argv...)
+		}
+		m.waitFor(10*time.Second, "lh-web to be active after "+w.name, func() bool { return m.isActive("lh-web.service") })
+		crashIsHealed(w.name + " and a start")
+	}
+	report(t, "stop, isolate and mask --now each left lh-web down %s with no action; a crash after each start was healed", hold)
+}
