@@ -83,7 +83,7 @@ func TestNARHashAgreesWithNixHash(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "emptydir"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(nixHash, "--type", "sha256", dir).Output()
+	out, err := nixCommand(t, nixHash, "--type", "sha256", dir).Output()
 	if err != nil {
 		t.Fatalf("nix-hash: %v", err)
 	}
@@ -193,9 +193,13 @@ func (n *narWriter) node(path string) error {
 func TestTheFlakesOutputsHaveTheirShape(t *testing.T) {
 	nix := nixInstantiate(t)
 	lib := nixpkgsLib(t)
-	out, err := exec.Command(nix, "--eval", "--strict", "--json", "tests/flake-eval.nix", "--arg", "lib", "import "+lib).CombinedOutput()
+	// Only stdout is JSON: nix may warn on stderr even when it succeeds.
+	cmd := nixCommand(t, nix, "--eval", "--strict", "--json", "tests/flake-eval.nix", "--arg", "lib", "import "+lib)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("evaluate flake.nix: %v\n%s", err, out)
+		t.Fatalf("evaluate flake.nix: %v\n%s", err, stderr.String())
 	}
 	var f struct {
 		Systems, Checks, DevShell, ModuleImports []string

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
@@ -86,7 +85,7 @@ func evalNix(t *testing.T, args ...string) ([]byte, error) {
 	nix := nixInstantiate(t)
 	lib := nixpkgsLib(t)
 	argv := append([]string{"--eval", "--strict", "--json", "tests/eval.nix", "--arg", "lib", "import " + lib}, args...)
-	cmd := exec.Command(nix, argv...)
+	cmd := nixCommand(t, nix, argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -198,8 +198,13 @@ var reportMu sync.Mutex
 // in $LUMINOUS_E2E_REPORT (default ../../out/e2e-report.txt).
 func report(t *testing.T, format string, args ...any) {
 	t.Helper()
-	line := fmt.Sprintf("%-60s %s", t.Name(), fmt.Sprintf(format, args...))
+	line := appendReport(t.Name(), fmt.Sprintf(format, args...))
 	t.Log(line)
+}
+
+// appendReport appends a line for name to the report and returns it.
+func appendReport(name, what string) string {
+	line := fmt.Sprintf("%-60s %s", name, what)
 	path := os.Getenv("LUMINOUS_E2E_REPORT")
 	if path == "" {
 		path = filepath.Join("..", "..", "out", "e2e-report.txt")
@@ -207,12 +212,13 @@ func report(t *testing.T, format string, args ...any) {
 	reportMu.Lock()
 	defer reportMu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return
+		return line
 	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
-		return
+		return line
 	}
 	defer f.Close()
 	fmt.Fprintln(f, line)
+	return line
 }
