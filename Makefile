@@ -10,6 +10,8 @@ SYSCONFDIR ?= /etc
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+AUTOSTARTDIR ?= $(SYSCONFDIR)/xdg/autostart
 DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(DATADIR)/doc/luminous-healing
 
@@ -42,6 +44,16 @@ install-data:
 	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing.service > $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	install -m 0644 cmd/luminous-healingd/luminous-healing-journal-vacuum.service $(DESTDIR)$(UNITDIR)/
+	@# The desktop notifier, at every graphical login: a systemd user unit,
+	@# enabled for everyone by its graphical-session.target.wants link, and
+	@# an XDG autostart entry for desktops that do not start that target
+	@# (which the systemd ones skip). docs/desktop.md.
+	install -d $(DESTDIR)$(USERUNITDIR)/graphical-session.target.wants $(DESTDIR)$(AUTOSTARTDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' cmd/healingctl/luminous-healing-notifier.service > $(DESTDIR)$(USERUNITDIR)/luminous-healing-notifier.service
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/luminous-healing-notifier.service
+	ln -sf ../luminous-healing-notifier.service $(DESTDIR)$(USERUNITDIR)/graphical-session.target.wants/luminous-healing-notifier.service
+	sed 's|@BINDIR@|$(BINDIR)|g' cmd/healingctl/luminous-healing-notifier.desktop > $(DESTDIR)$(AUTOSTARTDIR)/luminous-healing-notifier.desktop
+	chmod 0644 $(DESTDIR)$(AUTOSTARTDIR)/luminous-healing-notifier.desktop
 	@for f in dbus/org.luminous.Healing.conf; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/dbus-1/system.d; install -m 0644 $$f $(DESTDIR)$(DATADIR)/dbus-1/system.d/; done
 	@for f in dbus/org.luminous.Healing.service; do [ -f $$f ] || continue; \
@@ -74,6 +86,9 @@ install-completion:
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/luminous-healingd $(DESTDIR)$(BINDIR)/healingctl \
 		$(DESTDIR)$(UNITDIR)/luminous-healing.service $(DESTDIR)$(UNITDIR)/luminous-healing-journal-vacuum.service \
+		$(DESTDIR)$(USERUNITDIR)/luminous-healing-notifier.service \
+		$(DESTDIR)$(USERUNITDIR)/graphical-session.target.wants/luminous-healing-notifier.service \
+		$(DESTDIR)$(AUTOSTARTDIR)/luminous-healing-notifier.desktop \
 		$(DESTDIR)$(DATADIR)/dbus-1/system.d/org.luminous.Healing.conf \
 		$(DESTDIR)$(DATADIR)/dbus-1/system-services/org.luminous.Healing.service \
 		$(DESTDIR)$(DATADIR)/dbus-1/interfaces/org.luminous.Healing1.xml \

@@ -32,8 +32,14 @@ buildGo126Module {
   # and the flake's VM test checks the installed result.
   doCheck = false;
 
+  # The XDG autostart entry stays out of $out/etc/xdg: NixOS links that
+  # into /etc/xdg/autostart for every package in systemPackages, which would
+  # start the notifier without notifier.enable. NixOS starts
+  # graphical-session.target in every X session, so the module's user unit
+  # is enough there.
   postInstall = ''
-    make install-data PREFIX=$out SBINDIR=$out/bin SYSCONFDIR=$out/etc
+    make install-data PREFIX=$out SBINDIR=$out/bin SYSCONFDIR=$out/etc \
+      AUTOSTARTDIR=$out/share/luminous-healing/autostart
   ''
   + lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) ''
     make install-completion PREFIX=$out HEALINGCTL=$out/bin/healingctl

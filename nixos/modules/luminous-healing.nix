@@ -610,6 +610,9 @@ in
       };
     };
 
+    # The user unit make install ships (cmd/healingctl/luminous-healing-notifier.service;
+    # cmd/healingctl checks that they agree). No XDG autostart entry: NixOS
+    # starts graphical-session.target in every graphical session.
     systemd.user.services.luminous-healing-notifier = mkIf cfg.notifier.enable {
       description = "luminous-healing desktop notifications";
       wantedBy = [ "graphical-session.target" ];
