@@ -82,7 +82,10 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		self = "luminous-healing.service"
 	}
 	healer := heal.New(sd, heal.SettingsFrom(cfg, self), freeBytes)
-	auditLog := audit.New(audit.Options{Store: store, Journal: mode == "system" && audit.JournalAvailable(), Logger: log})
+	// One writer for every file in the state directory, run by the
+	// engine: the disk never holds up detection, D-Bus or the watchdog.
+	writer := state.NewWriter(store, log)
+	auditLog := audit.New(audit.Options{Store: store, Writer: writer, Journal: mode == "system" && audit.JournalAvailable(), Logger: log})
 	pred, err := predict.New(predict.SettingsFrom(cfg.Predictive), store)
 	if err != nil {
 		log.Warn("the saved prediction history could not be fully read; what could not is dropped", "err", err)
@@ -93,7 +96,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	eng, err = engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
-		Audit: auditLog, State: store, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
+		Audit: auditLog, State: store, Writer: writer, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
 	})
 	if err != nil {
 		return err
@@ -136,7 +139,6 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 			}
 		}()
 	}
-	go auditLog.Run(ctx, 250*time.Millisecond)
 	go httpd.Run(ctx)
 	if watcher != nil {
 		go func() {
@@ -192,11 +194,12 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	cause := context.Cause(ctx)
 	cancel(nil)
 	var lost busLost
-	// Give the engine a moment to save its state; SIGTERM must still
-	// stop the daemon within a second.
+	// The engine writes its state a last time at stop, bounded by itself
+	// (a state disk that does not answer cannot keep it); this bound is
+	// only the backstop, well inside the unit's TimeoutStopSec.
 	select {
 	case <-errc:
-	case <-time.After(700 * time.Millisecond):
+	case <-time.After(5 * time.Second):
 	}
 	if errors.As(cause, &lost) {
 		return fmt.Errorf("stopping: %w", lost.err)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,6 +140,7 @@ type Log struct {
 	log     *slog.Logger
 	journal bool
 	store   *state.Dir
+	writer  *state.Writer
 
 	mu    sync.Mutex
 	ring  []Entry // oldest first, at most size
@@ -150,11 +152,18 @@ type Log struct {
 // historyFile is the history's name in the state directory.
 const historyFile = "history.json"
 
+// historyEvery is the least time between two writes of the history: a burst
+// of records makes one write.
+const historyEvery = 250 * time.Millisecond
+
 // Options configure a Log.
 type Options struct {
-	Size    int        // entries kept; default 1000
-	Store   *state.Dir // nil: history is not persisted
-	Journal bool       // send to the journal; otherwise entries go to Logger
+	Size  int        // entries kept; default 1000
+	Store *state.Dir // nil: history is not persisted
+	// Writer writes the history into Store, coalesced and off the
+	// caller's path; without it Run and Flush do.
+	Writer  *state.Writer
+	Journal bool // send to the journal; otherwise entries go to Logger
 	Logger  *slog.Logger
 }
 
@@ -165,6 +174,14 @@ func New(o Options) *Log {
 		o.Size = 1000
 	}
 	l := &Log{log: o.Logger, journal: o.Journal, store: o.Store, size: o.Size, flush: make(chan struct{}, 1)}
+	if o.Store != nil && o.Writer != nil {
+		l.writer = o.Writer
+		o.Writer.Register(historyFile, historyEvery, func() any {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return slices.Clone(l.ring)
+		})
+	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -220,6 +237,10 @@ func (l *Log) Record(e Entry) {
 	l.ring = append(l.ring, e)
 	l.dirty = true
 	l.mu.Unlock()
+	if l.writer != nil {
+		l.writer.Changed(historyFile)
+		return
+	}
 	select {
 	case l.flush <- struct{}{}:
 	default:

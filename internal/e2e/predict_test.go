@@ -119,7 +119,10 @@ min_confidence = 0.8
 	// The daemon's own history of the series, as persisted: it never
 	// reached the threshold, and the forecast recorded before the cleanup
 	// was voided, not scored.
-	time.Sleep(2 * time.Second) // a pass or two to save it
+	// It is written at most once a minute and at stop: stop the daemon
+	// to read all of it, after a pass or two past the cleanup.
+	time.Sleep(2 * time.Second)
+	m.MustRun(t, "systemctl", "stop", "luminous-healing.service")
 	data, err := m.ReadFile("/var/lib/luminous-healing/prediction.json")
 	if err != nil {
 		t.Fatal(err)

@@ -134,7 +134,7 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 		rec.State = issue.GivenUp
 	}
 	e.issues[rec.ID] = rec
-	e.saveLocked() // the breaker may have counted a relapse
+	e.stateChanged() // the breaker may have counted a relapse
 	e.o.Audit.Record(audit.Entry{Event: audit.IssueDetected, Issue: rec.ID, Target: unitTarget(rec),
 		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: rec.Message, CallerUID: audit.Daemon})
 	if r := e.o.Recorder; r != nil {
@@ -165,7 +165,7 @@ func (e *Engine) resolveLocked(rec *issue.Record, why string) Event {
 // relapseLocked reopens an issue whose healing did not hold; it returns
 // HealingFailed when that gave healing up.
 func (e *Engine) relapseLocked(rec *issue.Record) []Event {
-	defer e.saveLocked()
+	defer e.stateChanged()
 	if e.heal.Reopened(rec.ID) {
 		rec.State = issue.GivenUp
 		return []Event{e.breakerOpenedLocked(rec)}
@@ -204,9 +204,6 @@ func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
 	fs := e.o.Predictor.Forecasts()
 	if r := e.o.Recorder; r != nil {
 		r.Forecasts(fs)
-	}
-	if err := e.o.Predictor.Save(); err != nil {
-		e.log.Warn("could not save the prediction history", "err", err)
 	}
 
 	var pub []Event

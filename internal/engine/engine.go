@@ -80,8 +80,13 @@ type Options struct {
 	Watcher    Watcher // nil without systemd
 	Audit      *audit.Log
 	State      *state.Dir // nil: nothing persisted
-	Predictor  *predict.Predictor
-	Recorder   Recorder
+	// Writer writes the state directory's files; the engine runs it and
+	// registers state.json on it. nil with State set: the engine makes
+	// its own for State. Others (the history, the series) register their
+	// files on the same writer before Run.
+	Writer    *state.Writer
+	Predictor *predict.Predictor
+	Recorder  Recorder
 	// ForceDryRun keeps dry-run on whatever callers ask (try-it mode).
 	ForceDryRun bool
 	// Amend is applied to every configuration Reload reads, so the
@@ -95,6 +100,7 @@ type Engine struct {
 	log   *slog.Logger
 	heal  *heal.Healer
 	start time.Time
+	w     *state.Writer // nil: nothing persisted
 
 	mu        sync.Mutex
 	cfg       *config.Config
@@ -187,7 +193,17 @@ func New(o Options) (*Engine, error) {
 		ping:     make(chan chan struct{}),
 		ctx:      context.Background(),
 	}
+	e.w = o.Writer
+	if e.w == nil && o.State != nil {
+		e.w = state.NewWriter(o.State, o.Log)
+	}
 	e.restore()
+	if e.w != nil {
+		e.w.Register(stateFile, stateEvery, e.snapshotState)
+		if o.Predictor != nil {
+			o.Predictor.Persist(e.w)
+		}
+	}
 	e.applyConfigLocked()
 	e.publishStatus()
 	return e, nil
@@ -246,6 +262,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	interval := e.cfg.Monitoring.Interval.D()
 	e.mu.Unlock()
 
+	stopWriter := e.runWriter(ctx)
 	var unitEvents <-chan systemd.Event
 	if e.o.Watcher != nil {
 		if err := e.o.Watcher.Watch(ctx, e.Monitored()); err != nil {
@@ -268,7 +285,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.armRetry(retry)
 		select {
 		case <-ctx.Done():
-			e.save()
+			// What changed last is written once more, outside the lock.
+			e.stateChanged()
+			stopWriter()
 			e.mu.Lock()
 			e.sampler.Close()
 			e.mu.Unlock()

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -67,6 +68,7 @@ type setup struct {
 	configPath string // read instead of the defaults when set
 	units      []heal.UnitStatus
 	dir        *state.Dir
+	log        *slog.Logger
 }
 
 // start runs an engine on fakes. Call it inside a synctest bubble.
@@ -91,7 +93,7 @@ func start(t *testing.T, s setup) *harness {
 	healer := heal.New(h.sd, hs, nil)
 	h.audit = audit.New(audit.Options{})
 	eng, err := engine.New(engine.Options{
-		Version: "test", Config: cfg, ConfigPath: s.configPath, Healer: healer, Units: h.sd, Watcher: h.watcher, Audit: h.audit, State: s.dir,
+		Version: "test", Config: cfg, ConfigPath: s.configPath, Healer: healer, Units: h.sd, Watcher: h.watcher, Audit: h.audit, State: s.dir, Log: s.log,
 		NewSampler: func(*config.Config) (engine.Sampler, error) { return h.sampler, nil },
 	})
 	if err != nil {

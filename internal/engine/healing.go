@@ -187,7 +187,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 		e.o.Audit.Record(entryFor(res, c))
 	}
 	if res.Outcome != heal.Planned && res.Outcome != heal.Refused {
-		e.saveLocked()
+		e.stateChanged()
 	}
 	e.mu.Unlock()
 	if r := e.o.Recorder; r != nil && !quiet {

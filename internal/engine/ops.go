@@ -101,7 +101,7 @@ func (e *Engine) ResetBreaker(ctx context.Context, c Caller, id string) error {
 		rec.Attempts = 0
 		e.maybeHealLocked(rec)
 	}
-	e.saveLocked()
+	e.stateChanged()
 	e.mu.Unlock()
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerReset, Issue: id, Outcome: "reset", CallerUID: c.UID, Caller: c.Name,
 		Message: fmt.Sprintf("breaker for %s reset by uid %d", id, c.UID)})
@@ -132,7 +132,7 @@ func (e *Engine) SetDryRun(c Caller, on bool) (bool, error) {
 	if !on {
 		e.rearmLocked(issue.Planned)
 	}
-	e.saveLocked()
+	e.stateChanged()
 	e.mu.Unlock()
 	e.settingChanged(c, "dry-run", onOff(on))
 	return true, nil
@@ -151,7 +151,7 @@ func (e *Engine) SetHealingEnabled(c Caller, on bool) (bool, error) {
 	if on {
 		e.rearmLocked(issue.Watching)
 	}
-	e.saveLocked()
+	e.stateChanged()
 	e.mu.Unlock()
 	e.settingChanged(c, "healing", onOff(on))
 	return true, nil
@@ -187,7 +187,7 @@ func (e *Engine) SetThreshold(c Caller, kindName string, v float64) (bool, error
 	}
 	e.over.Thresholds[kind] = v
 	e.applyConfigLocked()
-	e.saveLocked()
+	e.stateChanged()
 	e.mu.Unlock()
 	e.settingChanged(c, "threshold "+string(kind), fmt.Sprint(v))
 	return true, nil
@@ -276,7 +276,7 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 		}
 	}
 	e.rearmLocked(issue.Watching)
-	e.saveLocked()
+	e.stateChanged()
 	e.mu.Unlock()
 	select {
 	case e.kick <- struct{}{}:

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"time"
@@ -58,12 +60,26 @@ func (e *Engine) restore() {
 	e.heal.ImportBreakers(rs.Breakers)
 }
 
-// saveLocked persists the state; the caller holds e.mu.
-func (e *Engine) saveLocked() {
-	if e.o.State == nil {
-		return
+// stateChanged tells the writer that the persisted state may have changed.
+// It never touches the disk and never blocks, so it is called with e.mu
+// held, from the check path and unit events alike: the writer takes its
+// snapshot later, under the lock for only as long as copying takes, and
+// writes outside it — and only when the bytes changed.
+func (e *Engine) stateChanged() {
+	if e.w != nil {
+		e.w.Changed(stateFile)
 	}
+}
+
+// snapshotState is the persisted state's content, for the writer. It owns
+// no memory the engine changes afterwards.
+func (e *Engine) snapshotState() any {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	rs := runtimeState{Overrides: e.over, Throttles: e.heal.Throttles(), Breakers: e.heal.ExportBreakers()}
+	if e.over.Thresholds != nil {
+		rs.Overrides.Thresholds = maps.Clone(e.over.Thresholds)
+	}
 	for name, u := range e.units {
 		if u.stopRequested {
 			rs.Stopped = append(rs.Stopped, name)
@@ -76,21 +92,40 @@ func (e *Engine) saveLocked() {
 		}
 	}
 	slices.Sort(rs.Stopped)
-	if err := e.o.State.Save(stateFile, rs); err != nil {
-		e.log.Warn("could not save state", "err", err)
-	}
+	return rs
 }
 
-func (e *Engine) save() {
-	e.mu.Lock()
-	e.saveLocked()
-	e.mu.Unlock()
-	if e.o.Predictor != nil {
-		if err := e.o.Predictor.Save(); err != nil {
-			e.log.Warn("could not save the series history", "err", err)
-		}
+// stateEvery is the least time between two writes of state.json: a burst
+// of changes (fifty units failing at once) makes one write, not fifty.
+const stateEvery = 200 * time.Millisecond
+
+// stopWrite bounds how long a stop waits for the last write: a disk that
+// does not answer must not keep systemd's stop job past TimeoutStopSec.
+// Every file is written atomically, so a write cut short leaves the
+// previous file whole.
+const stopWrite = 2 * time.Second
+
+// runWriter runs the writer until stop is closed, then gives it stopWrite
+// to write what is still due; done is closed when it has.
+func (e *Engine) runWriter(ctx context.Context) (stop func()) {
+	if e.w == nil {
+		return func() {}
 	}
-	if err := e.o.Audit.Flush(); err != nil {
-		e.log.Warn("could not save the history", "err", err)
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.w.Run(wctx)
+	}()
+	return func() {
+		cancel()
+		t := time.NewTimer(stopWrite)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			e.log.Warn("state not saved at stop: the state directory did not answer; the files on disk are the last ones written whole",
+				"waited", stopWrite)
+		}
 	}
 }

@@ -102,7 +102,7 @@ func (e *Engine) stoppedOnPurpose(ev systemd.Event) {
 		return
 	}
 	st.stopRequested, st.stoppedAt, st.stopJob = true, ev.Time, ev.Job
-	e.saveLocked()
+	e.stateChanged()
 	e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: ev.Unit, Issue: issue.ID(issue.Unit, ev.Unit),
 		Outcome: "stopped", CallerUID: audit.Daemon, Message: stoppedLine(ev.Unit, st)})
 }
@@ -184,7 +184,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 	if (u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading") && st.stopRequested {
 		// Started again, by anyone: monitoring re-arms by itself.
 		st.stopRequested, st.stoppedAt, st.stopJob = false, time.Time{}, ""
-		e.saveLocked()
+		e.stateChanged()
 		e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: u.Name, Issue: id, Outcome: "re-armed",
 			CallerUID: audit.Daemon, Message: fmt.Sprintf("%s was started again; healing re-armed", u.Name)})
 	}
@@ -223,7 +223,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 			e.heal.ResetBreaker(id)
 			e.o.Audit.Record(audit.Entry{Event: audit.BreakerReset, Issue: id, Target: u.Name, Outcome: "recovered",
 				CallerUID: audit.Daemon, Message: fmt.Sprintf("%s recovered by itself; healing re-armed", u.Name)})
-			e.saveLocked()
+			e.stateChanged()
 		}
 	}
 	e.mu.Unlock()

@@ -87,7 +87,8 @@ type series struct {
 // Predictor holds the series, their forecasts and the score. It is safe for
 // concurrent use.
 type Predictor struct {
-	store *state.Dir
+	store  *state.Dir
+	writer *state.Writer // nil: Save writes
 
 	mu      sync.Mutex
 	s       Settings
@@ -210,6 +211,7 @@ func (p *Predictor) Observe(snap *detect.Snapshot, threshold func(detect.Reading
 		}
 	}
 	slices.SortFunc(p.fc, func(a, b Forecast) int { return int(a.TimeToThreshold - b.TimeToThreshold) })
+	p.changed()
 }
 
 // forecast fits one series' window.
@@ -261,9 +263,40 @@ func (p *Predictor) Intervened(kind issue.Kind, at time.Time) {
 		}
 	}
 	p.fc = slices.DeleteFunc(p.fc, func(f Forecast) bool { return f.Kind == kind })
+	p.changed()
 }
 
-// Save persists the series, the recorded forecasts and the score.
+// SaveEvery is the least time between two writes of the prediction history
+// through a Writer: every check adds a point, and a crash losing a minute
+// of points costs a forecast little, while a write per check costs the
+// disk a lot.
+const SaveEvery = time.Minute
+
+// Persist hands the history's writing to w: from then on every change
+// marks it due, and w writes it at most every SaveEvery and at stop. It
+// does nothing for a predictor without a store.
+func (p *Predictor) Persist(w *state.Writer) {
+	if p.store == nil || w == nil {
+		return
+	}
+	w.Register(fileName, SaveEvery, func() any {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.snapshot()
+	})
+	p.mu.Lock()
+	p.writer = w
+	p.mu.Unlock()
+}
+
+// changed marks the history due on the writer; the caller holds p.mu.
+func (p *Predictor) changed() {
+	if p.writer != nil {
+		p.writer.Changed(fileName)
+	}
+}
+
+// Save persists the series, the recorded forecasts and the score now.
 func (p *Predictor) Save() error {
 	if p.store == nil {
 		return nil

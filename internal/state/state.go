@@ -20,7 +20,10 @@ import (
 var ErrCorrupt = errors.New("corrupt state file")
 
 // Dir is a state directory.
-type Dir struct{ path string }
+type Dir struct {
+	path  string
+	write func(path string, data []byte, perm os.FileMode) error
+}
 
 // Open creates the directory if needed (mode 0700: state may name units and
 // callers) and returns it.
@@ -34,7 +37,7 @@ func Open(path string) (*Dir, error) {
 			os.Remove(f)
 		}
 	}
-	return &Dir{path: path}, nil
+	return &Dir{path: path, write: WriteFile}, nil
 }
 
 // Path returns the directory's path.
@@ -46,7 +49,21 @@ func (d *Dir) Save(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	return WriteFile(filepath.Join(d.path, name), data, 0o600)
+	return d.writeFile(filepath.Join(d.path, name), data, 0o600)
+}
+
+// SetWriteFile replaces how the directory's files are written. It is for
+// tests that need a disk that is full or does not answer, which cannot be
+// made for real where they run; nil restores WriteFile.
+func (d *Dir) SetWriteFile(fn func(path string, data []byte, perm os.FileMode) error) {
+	if fn == nil {
+		fn = WriteFile
+	}
+	d.write = fn
+}
+
+func (d *Dir) writeFile(path string, data []byte, perm os.FileMode) error {
+	return d.write(path, data, perm)
 }
 
 // Load reads name into v. A missing file is os.ErrNotExist; a file that does
