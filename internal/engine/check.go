@@ -189,8 +189,9 @@ func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
 // it back. It ends when the series no longer has such a forecast — after a
 // cleanup that freed space, the trend restarts from the samples after it.
 type foresight struct {
-	done  bool      // the cleanup ran, was planned, or cannot run
-	retry time.Time // when a held-back cleanup may try again
+	done    bool      // the cleanup ran, was planned, or cannot run
+	planned bool      // done by a plan only: dry-run going off runs it
+	retry   time.Time // when a held-back cleanup may try again
 }
 
 // predict feeds the snapshot to the predictor, alerts on series newly
@@ -259,6 +260,7 @@ func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) {
 	switch res.Outcome {
 	case heal.Succeeded, heal.Planned:
 		w.done = true
+		w.planned = res.Outcome == heal.Planned
 	case heal.Failed:
 		if res.RetryIn > 0 {
 			w.retry = now.Add(res.RetryIn)

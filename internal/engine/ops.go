@@ -129,9 +129,7 @@ func (e *Engine) SetDryRun(c Caller, on bool) (bool, error) {
 	e.mu.Lock()
 	e.over.DryRun = &on
 	e.heal.SetDryRun(on)
-	if !on {
-		e.rearmLocked(issue.Planned)
-	}
+	e.reconsiderLocked()
 	e.stateChanged()
 	e.mu.Unlock()
 	e.settingChanged(c, "dry-run", onOff(on))
@@ -148,21 +146,35 @@ func (e *Engine) SetHealingEnabled(c Caller, on bool) (bool, error) {
 	}
 	e.enabled = on
 	e.over.HealingEnabled = &on
-	if on {
-		e.rearmLocked(issue.Watching)
-	}
+	e.reconsiderLocked()
 	e.stateChanged()
 	e.mu.Unlock()
 	e.settingChanged(c, "healing", onOff(on))
 	return true, nil
 }
 
-// rearmLocked sends issues parked in state back through healing.
-func (e *Engine) rearmLocked(from issue.State) {
+// reconsiderLocked sends back through healing what a setting held back,
+// after any change of dry-run, healing or the configuration: with healing
+// on, issues only watched; with dry-run off too, issues and forecasts whose
+// action was only planned. A condition that still holds acts now (a
+// forecast at the next check, where it is evaluated again); one that
+// cleared has already ended its issue or foresight.
+func (e *Engine) reconsiderLocked() {
+	if !e.enabled {
+		return
+	}
+	dry := e.heal.DryRun()
 	for _, rec := range e.issues {
-		if rec.State == from {
+		if rec.State == issue.Watching || (!dry && rec.State == issue.Planned) {
 			rec.State = issue.Open
 			e.maybeHealLocked(rec)
+		}
+	}
+	if !dry {
+		for _, w := range e.foreseen {
+			if w.planned {
+				w.done, w.planned = false, false
+			}
 		}
 	}
 }
@@ -275,7 +287,7 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 			pub = append(pub, e.resolveLocked(rec, "no longer watched"))
 		}
 	}
-	e.rearmLocked(issue.Watching)
+	e.reconsiderLocked()
 	e.stateChanged()
 	e.mu.Unlock()
 	select {

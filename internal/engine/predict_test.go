@@ -244,6 +244,56 @@ func TestPreventiveCleanup(t *testing.T) {
 		})
 	})
 
+	// A forecast made in dry-run still holds when dry-run goes off or
+	// healing comes back: its cleanup runs then, before the disk crosses.
+	// These failed before: the plan marked the forecast done for good, and
+	// only the reactive cleanup ran once the disk had crossed.
+	for _, tc := range []struct {
+		name   string
+		toggle func(e *Engine)
+	}{
+		{"a cleanup planned in dry-run runs once dry-run goes off", func(e *Engine) {
+			e.SetDryRun(Caller{UID: 0}, false)
+		}},
+		{"a cleanup planned in dry-run runs once healing comes back on with dry-run off", func(e *Engine) {
+			e.SetHealingEnabled(Caller{UID: 0}, false)
+			e.SetDryRun(Caller{UID: 0}, false)
+			time.Sleep(10 * time.Minute)
+			e.SetHealingEnabled(Caller{UID: 0}, true)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := config.Default()
+				cfg.Healing.DryRun = true
+				r := newRig(t, cfg, 40)
+				var toggled time.Duration
+				go func() {
+					t0 := time.Now()
+					for r.plannedBeforeTheIssue() == 0 {
+						time.Sleep(time.Minute)
+					}
+					toggled = time.Since(t0)
+					tc.toggle(r.e)
+				}()
+				r.runFor(t, 4*time.Hour)
+
+				if toggled == 0 || toggled > 3*time.Hour {
+					t.Fatalf("planned at %s; want a plan well before the crossing at 3 h 20 min", toggled)
+				}
+				if n := r.starts(); n == 0 {
+					t.Errorf("no cleanup ran after dry-run went off at %s; want the planned one to run", toggled)
+				}
+				if r.disk.highest >= 90 {
+					t.Errorf("the disk reached %.1f %%; want it cleaned before 90 %%", r.disk.highest)
+				}
+				for _, ev := range r.seen(IssueDetected) {
+					t.Errorf("issue %s opened; want the forecast acted on before the disk crossed", ev.Issue.ID)
+				}
+			})
+		})
+	}
+
 	t.Run("a given-up breaker keeps the cleanup from running, and says so once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			r := newRig(t, config.Default(), 40)
