@@ -110,3 +110,39 @@ func TestAUnitStoppedOnPurposeStaysDownUntilStartedAgain(t *testing.T) {
 	}
 	report(t, "stop, isolate and mask --now each left lh-web down %s with no action; a crash after each start was healed", hold)
 }
+
+// TestRestartsSystemdDidItselfAreRecordedAndCounted runs a monitored unit
+// that fails three times and is restarted each time by its own Restart=,
+// then stays up. The daemon never acts, yet the history and the metric
+// show the three restarts. Before the fix nothing showed them.
+func TestRestartsSystemdDidItselfAreRecordedAndCounted(t *testing.T) {
+	units := map[string]testbed.File{
+		// Each run counts itself in /run/lh-bouncy; the first three fail.
+		"lh-bouncy.service": unitFile(`/bin/sh -c 'n=$(cat /run/lh-bouncy 2>/dev/null || echo 0); echo $((n+1)) >/run/lh-bouncy; [ "$n" -ge 3 ] && exec sleep infinity; sleep 0.3; exit 1'`,
+			"Restart=on-failure", "RestartSec=300ms", "StartLimitIntervalSec=0"),
+	}
+	cfg := strings.Replace(adminConfig, `monitored = ["lh-web"]`, `monitored = ["lh-bouncy"]`, 1)
+	m := bootInstalled(t, boot{config: cfg, units: units})
+	t0 := time.Now()
+	m.MustRun(t, "systemctl", "start", "lh-bouncy.service")
+	m.waitFor(20*time.Second, "systemd to restart lh-bouncy three times", func() bool {
+		return m.prop("lh-bouncy.service", "NRestarts") == "3" && m.isActive("lh-bouncy.service")
+	})
+	metric := `healing_unit_restarts_by_systemd_total{unit="lh-bouncy.service"} 3`
+	m.waitFor(5*time.Second, "the metric to count three restarts", func() bool {
+		out, _ := m.run("curl", "-sS", "--max-time", "5", "http://127.0.0.1:9955/metrics")
+		return strings.Contains(out, metric)
+	})
+	recs := m.journal("luminous-healing.service", t0, field("HEALING_EVENT", "restarted-by-systemd"))
+	if len(recs) != 3 {
+		t.Errorf("%d restarted-by-systemd records; want 3: %v", len(recs), recs)
+	}
+	hist := m.MustRun(t, "healingctl", "history")
+	if n := strings.Count(hist, "restarted by systemd"); n != 3 {
+		t.Errorf("healingctl history shows %d restarts by systemd; want 3:\n%s", n, hist)
+	}
+	if acts := m.restartsOf("lh-bouncy.service", t0); len(acts) != 0 {
+		t.Errorf("the daemon acted on a unit systemd restarts by itself: %v", acts)
+	}
+	report(t, "3 restarts by Restart=: 3 history records, %s", metric)
+}

@@ -57,6 +57,9 @@ type Recorder interface {
 	IssueDetected(rec issue.Record)
 	IssueResolved(rec issue.Record, open time.Duration)
 	ActionDone(res heal.Result)
+	// RestartedBySystemd counts n restarts systemd did by itself
+	// (Restart=) of a monitored unit.
+	RestartedBySystemd(unit string, n int)
 	Forecasts(fs []predict.Forecast)
 	// State follows every rebuild of the status, so that what it reports
 	// is right whichever path changed it: a restored breaker, a reset, a
@@ -147,6 +150,9 @@ type unitState struct {
 	stoppedAt     time.Time
 	stopJob       string
 	downSince     time.Time // when it was first seen inactive; zero otherwise
+	// nRestarts is systemd's NRestarts at the last look, once seen.
+	nRestarts    uint32
+	haveRestarts bool
 }
 
 // Auto is the Caller of the daemon's own decisions.

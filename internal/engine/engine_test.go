@@ -606,3 +606,30 @@ func TestAUnitEventIsCheckedAgainstSystemdBeforeItClearsAnythingOrRearmsABreaker
 		}
 	})
 }
+
+func TestRestartsSystemdDidItselfAreRecordedNotActedOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		web := active("web.service")
+		web.HasNRestarts, web.NRestarts = true, 4 // from before the daemon started: not counted
+		h := start(t, setup{units: []heal.UnitStatus{web}})
+		synctest.Wait()
+		h.sd.Units["web.service"].NRestarts = 6
+		h.unit("web.service", "active", "running")
+		synctest.Wait()
+		h.sd.Units["web.service"].NRestarts = 1 // an administrator restarted it, then systemd once more
+		h.unit("web.service", "active", "running")
+		synctest.Wait()
+		var got []string
+		for _, e := range h.audit.History(0) {
+			if e.Event == audit.RestartedBySystemd {
+				got = append(got, e.Message)
+			}
+		}
+		if len(got) != 3 {
+			t.Errorf("restarted-by-systemd records = %q; want 3", got)
+		}
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none", calls)
+		}
+	})
+}

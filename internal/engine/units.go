@@ -188,6 +188,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: u.Name, Issue: id, Outcome: "re-armed",
 			CallerUID: audit.Daemon, Message: fmt.Sprintf("%s was started again; healing re-armed", u.Name)})
 	}
+	restarts := st.restartsLocked(u)
 	v, sev, msg := judge(u, st.stopRequested)
 	if v == open && u.ActiveState == "inactive" && now.Sub(st.downSince) < inactiveGrace {
 		// Not yet: the stop job that explains it may still be on its way.
@@ -226,6 +227,48 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 			e.stateChanged()
 		}
 	}
+	for i := range min(restarts, maxRestartRecords) {
+		e.o.Audit.Record(audit.Entry{Event: audit.RestartedBySystemd, Target: u.Name, Issue: id, Outcome: "restarted",
+			CallerUID: audit.Daemon, Message: fmt.Sprintf("%s restarted by systemd itself (Restart=%s, NRestarts=%d); the daemon did not act",
+				u.Name, orUnknown(u.Restart), int(u.NRestarts)-restarts+1+i)})
+	}
 	e.mu.Unlock()
+	if r := e.o.Recorder; r != nil && restarts > 0 {
+		r.RestartedBySystemd(u.Name, restarts)
+	}
 	e.publish(pub...)
+}
+
+// maxRestartRecords bounds the history records of one look at a unit:
+// after a long gap (a daemon stopped for a day) the metric counts every
+// restart, the history the latest few.
+const maxRestartRecords = 20
+
+// restartsLocked returns how many times systemd restarted the unit by
+// itself since the last look. systemd's NRestarts counts only its own
+// restarts (Restart=) and goes back to zero when a job starts the unit —
+// an administrator's start or restart, or ours — so a smaller count means
+// that many since such a start. The invocation id is not used: it changes
+// on every start, whoever asked. The first look only takes the baseline.
+func (st *unitState) restartsLocked(u heal.UnitStatus) int {
+	if !u.HasNRestarts {
+		return 0
+	}
+	n := 0
+	switch {
+	case !st.haveRestarts:
+	case u.NRestarts >= st.nRestarts:
+		n = int(u.NRestarts - st.nRestarts)
+	default:
+		n = int(u.NRestarts)
+	}
+	st.nRestarts, st.haveRestarts = u.NRestarts, true
+	return n
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
 }

@@ -61,6 +61,11 @@ type UnitStatus struct {
 	Result        string // service Result: success, exit-code, signal, start-limit-hit, …
 	Restart       string // service Restart= setting: no, on-failure, always, …
 	UnitFileState string // enabled, disabled, static, …
+	// NRestarts is how often systemd restarted a service by itself
+	// (Restart=) since it was last started by a job; HasNRestarts says
+	// whether the unit has the counter (services only).
+	NRestarts     uint32
+	HasNRestarts  bool
 	CPUWeight     uint64 // Unset when the unit has no CPUWeight
 	MemoryHigh    uint64 // Unset (infinity) when the unit has no MemoryHigh
 	MemoryCurrent uint64 // Unset when unknown

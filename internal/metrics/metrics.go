@@ -60,6 +60,7 @@ type Recorder struct {
 	enabled        prometheus.Gauge
 	interval       prometheus.Gauge
 	active         *prometheus.GaugeVec
+	bySystemd      *prometheus.CounterVec
 
 	mu         sync.Mutex
 	succeeded  float64 // healing actions that succeeded, for the success ratio
@@ -175,6 +176,10 @@ func New(o Options) *Recorder {
 		Name: "healing_active_issues",
 		Help: "Issues open now, by severity.",
 	}, []string{"severity"})
+	r.bySystemd = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_unit_restarts_by_systemd_total",
+		Help: "Restarts systemd did by itself (Restart=) of a monitored unit, seen from its NRestarts; the daemon did not act.",
+	}, []string{"unit"})
 	accuracy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "healing_prediction_accuracy_ratio",
 		Help: "Share of scored forecasts that came true; NaN until forecasts have been scored.",
@@ -190,7 +195,7 @@ func New(o Options) *Recorder {
 		r.detected, r.resolved, r.failed, r.actions, r.lastCheck, successRatio,
 		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
 		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
-		r.enabled, r.interval, r.active, build,
+		r.enabled, r.interval, r.active, r.bySystemd, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -297,6 +302,11 @@ func forget(vec *prometheus.GaugeVec, old, now map[string]bool) {
 			vec.DeleteLabelValues(id)
 		}
 	}
+}
+
+// RestartedBySystemd counts restarts systemd did by itself.
+func (r *Recorder) RestartedBySystemd(unit string, n int) {
+	r.bySystemd.WithLabelValues(unit).Add(float64(n))
 }
 
 // IssueDetected counts a new issue.

@@ -43,6 +43,8 @@ func busy(r *metrics.Recorder) {
 	r.ActionDone(heal.Result{Action: issue.Restart, Outcome: heal.Refused, Err: heal.ErrBackoff})
 	r.ActionDone(heal.Result{Action: heal.Release, Outcome: heal.Succeeded, Duration: time.Millisecond})
 	r.IssueResolved(issue.Record{ID: "disk:/", Kind: issue.Disk}, 90*time.Second)
+	r.RestartedBySystemd("nginx.service", 2)
+	r.RestartedBySystemd("nginx.service", 1)
 	r.Forecasts([]predict.Forecast{{Series: "disk:/", Kind: issue.Disk, Subject: "/", TimeToThreshold: 2 * time.Hour}})
 	r.State(true, true, time.Minute,
 		[]issue.Record{{ID: "unit:nginx.service", Severity: issue.Critical}, {ID: "memory", Severity: issue.Warning}},

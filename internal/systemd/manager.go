@@ -109,6 +109,9 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	}
 	u.Result = str(tp["Result"])
 	u.Restart = str(tp["Restart"])
+	if n, ok := tp["NRestarts"].(uint32); ok {
+		u.NRestarts, u.HasNRestarts = n, true
+	}
 	u.CPUWeight = u64(tp["CPUWeight"])
 	u.MemoryHigh = u64(tp["MemoryHigh"])
 	u.MemoryCurrent = u64(tp["MemoryCurrent"])
@@ -305,4 +308,3 @@ func IsUnavailable(err error) bool {
 	}
 	return errors.Is(err, dbus.ErrClosed)
 }
-
