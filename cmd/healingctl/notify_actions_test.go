@@ -247,11 +247,13 @@ func TestDaemonTextIsMadeSafeForTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := server.next(t, "Warning: unit:x")
-	if got.summary != "Warning: unit:x[2J.service" {
-		t.Errorf("summary %q; want the escape character gone", got.summary)
+	// internal/client shows control characters as inert escapes as it
+	// decodes (see client.Printable); the notifier escapes markup.
+	if got.summary != `Warning: unit:x\x1b[2J.service` {
+		t.Errorf("summary %q; want the escape character shown as text", got.summary)
 	}
-	if got.body != "&lt;b&gt;bold&lt;/b&gt; &amp; ]0;title evil tab\nnext" {
-		t.Errorf("body %q; want markup escaped and control characters gone", got.body)
+	if got.body != `&lt;b&gt;bold&lt;/b&gt; &amp; \x1b]0;title\x07 \u202eevil\x09tab\x0d\x0anext` {
+		t.Errorf("body %q; want markup escaped and control characters shown as text", got.body)
 	}
 }
 

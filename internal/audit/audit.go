@@ -142,11 +142,18 @@ type Log struct {
 	store   *state.Dir
 	writer  *state.Writer
 
-	mu    sync.Mutex
-	ring  []Entry // oldest first, at most size
-	size  int
-	dirty bool
-	flush chan struct{}
+	mu   sync.Mutex
+	ring []Entry // oldest first, at most size
+	size int
+	// denied holds the call-denied records apart, oldest first, at most
+	// deniedSize: anyone on the bus can make the daemon deny calls, and
+	// those records must never push out what others did. When it is full
+	// the oldest record of the caller with the most records goes, so one
+	// caller's flood also leaves other callers' denials in place.
+	denied     []Entry
+	deniedSize int
+	dirty      bool
+	flush      chan struct{}
 }
 
 // historyFile is the history's name in the state directory.
@@ -158,7 +165,7 @@ const historyEvery = 250 * time.Millisecond
 
 // Options configure a Log.
 type Options struct {
-	Size  int        // entries kept; default 1000
+	Size  int        // entries kept; default 1000, plus a fifth of that for denied calls
 	Store *state.Dir // nil: history is not persisted
 	// Writer writes the history into Store, coalesced and off the
 	// caller's path; without it Run and Flush do.
@@ -173,13 +180,13 @@ func New(o Options) *Log {
 	if o.Size <= 0 {
 		o.Size = 1000
 	}
-	l := &Log{log: o.Logger, journal: o.Journal, store: o.Store, size: o.Size, flush: make(chan struct{}, 1)}
+	l := &Log{log: o.Logger, journal: o.Journal, store: o.Store, size: o.Size, deniedSize: max(o.Size/5, 1), flush: make(chan struct{}, 1)}
 	if o.Store != nil && o.Writer != nil {
 		l.writer = o.Writer
 		o.Writer.Register(historyFile, historyEvery, func() any {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			return slices.Clone(l.ring)
+			return l.merged()
 		})
 	}
 	if l.log == nil {
@@ -190,10 +197,9 @@ func New(o Options) *Log {
 		err := o.Store.Load(historyFile, &saved)
 		switch {
 		case err == nil:
-			if len(saved) > l.size {
-				saved = saved[len(saved)-l.size:]
+			for _, e := range saved {
+				l.add(e)
 			}
-			l.ring = saved
 		case errors.Is(err, os.ErrNotExist):
 		default:
 			l.log.Warn("history could not be read; starting a new one", "err", err)
@@ -230,11 +236,7 @@ func (l *Log) Record(e Entry) {
 		l.log.Log(context.Background(), slogLevel(e.priority()), e.Message, attrs...)
 	}
 	l.mu.Lock()
-	if len(l.ring) >= l.size {
-		copy(l.ring, l.ring[1:])
-		l.ring = l.ring[:l.size-1]
-	}
-	l.ring = append(l.ring, e)
+	l.add(e)
 	l.dirty = true
 	l.mu.Unlock()
 	if l.writer != nil {
@@ -245,6 +247,51 @@ func (l *Log) Record(e Entry) {
 	case l.flush <- struct{}{}:
 	default:
 	}
+}
+
+// add appends e to its ring, evicting as the rings' rules say. l.mu is held
+// (or l is not shared yet).
+func (l *Log) add(e Entry) {
+	if e.Event != CallDenied {
+		if len(l.ring) >= l.size {
+			copy(l.ring, l.ring[1:])
+			l.ring = l.ring[:l.size-1]
+		}
+		l.ring = append(l.ring, e)
+		return
+	}
+	if len(l.denied) >= l.deniedSize {
+		count := map[int64]int{}
+		top := e.CallerUID
+		for _, d := range l.denied {
+			count[d.CallerUID]++
+			if count[d.CallerUID] > count[top] {
+				top = d.CallerUID
+			}
+		}
+		i := slices.IndexFunc(l.denied, func(d Entry) bool { return d.CallerUID == top })
+		if i < 0 {
+			i = 0
+		}
+		l.denied = slices.Delete(l.denied, i, i+1)
+	}
+	l.denied = append(l.denied, e)
+}
+
+// merged returns both rings as one list, oldest first. l.mu is held.
+func (l *Log) merged() []Entry {
+	out := make([]Entry, 0, len(l.ring)+len(l.denied))
+	i, j := 0, 0
+	for i < len(l.ring) || j < len(l.denied) {
+		if j >= len(l.denied) || (i < len(l.ring) && !l.ring[i].Time.After(l.denied[j].Time)) {
+			out = append(out, l.ring[i])
+			i++
+		} else {
+			out = append(out, l.denied[j])
+			j++
+		}
+	}
+	return out
 }
 
 func slogLevel(p journal.Priority) slog.Level {
@@ -260,14 +307,15 @@ func slogLevel(p journal.Priority) slog.Level {
 // History returns up to limit entries, newest first; limit 0 means all.
 func (l *Log) History(limit int) []Entry {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(l.ring)
+	all := l.merged()
+	l.mu.Unlock()
+	n := len(all)
 	if limit <= 0 || limit > n {
 		limit = n
 	}
 	out := make([]Entry, limit)
 	for i := range limit {
-		out[i] = l.ring[n-1-i]
+		out[i] = all[n-1-i]
 	}
 	return out
 }
@@ -307,7 +355,7 @@ func (l *Log) Flush() error {
 		l.mu.Unlock()
 		return nil
 	}
-	snap := append([]Entry(nil), l.ring...)
+	snap := l.merged()
 	l.dirty = false
 	l.mu.Unlock()
 	if err := l.store.Save(historyFile, snap); err != nil {

@@ -74,3 +74,39 @@ func TestHistoryIsBoundedNewestFirstAndPersisted(t *testing.T) {
 		t.Errorf("after reload: %+v; want e, d, c", got)
 	}
 }
+
+func TestAFloodOfDeniedCallsEvictsNeitherWhatOthersDidNorOtherCallersDenials(t *testing.T) {
+	l := New(Options{Size: 50})
+	base := time.Unix(1000, 0)
+	for i := range 10 {
+		l.Record(Entry{Event: CallAllowed, Action: "RestartUnit", CallerUID: 0, Time: base.Add(time.Duration(i) * time.Second)})
+		l.Record(Entry{Event: ActionSucceeded, Action: "restart", Target: "web.service", CallerUID: 0, Time: base.Add(time.Duration(i) * time.Second)})
+	}
+	l.Record(Entry{Event: CallDenied, Action: "Heal", CallerUID: 1001, Time: base.Add(11 * time.Second)})
+	for i := range 1200 {
+		l.Record(Entry{Event: CallDenied, Action: "Heal", Outcome: "rate-limited", CallerUID: 1000, Time: base.Add(12*time.Second + time.Duration(i)*time.Millisecond)})
+	}
+	byEvent := map[Event]int{}
+	others := 0
+	for _, e := range l.History(0) {
+		byEvent[e.Event]++
+		if e.Event == CallDenied && e.CallerUID == 1001 {
+			others++
+		}
+	}
+	if byEvent[CallAllowed] != 10 || byEvent[ActionSucceeded] != 10 {
+		t.Errorf("after a flood of 1,200 denials: %d call-allowed and %d action-succeeded records; want 10 and 10", byEvent[CallAllowed], byEvent[ActionSucceeded])
+	}
+	if others != 1 {
+		t.Errorf("uid 1001's denial: %d records; want 1: one caller's flood evicted another's", others)
+	}
+	if byEvent[CallDenied] > 11 {
+		t.Errorf("%d denial records kept; want at most a fifth of the history (10) plus one", byEvent[CallDenied])
+	}
+	h := l.History(0)
+	for i := 1; i < len(h); i++ {
+		if h[i].Time.After(h[i-1].Time) {
+			t.Fatalf("history not newest first at %d: %v after %v", i, h[i].Time, h[i-1].Time)
+		}
+	}
+}

@@ -386,6 +386,7 @@ func (c *Client) convert(err error) error {
 	msg := ""
 	if len(de.Body) > 0 {
 		msg, _ = de.Body[0].(string)
+		msg = Printable(msg) // healingctl prints it
 	}
 	for _, n := range unreachableNames {
 		if de.Name == n || strings.HasSuffix(n, ".") && strings.HasPrefix(de.Name, n) {

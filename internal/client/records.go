@@ -233,7 +233,11 @@ func usec(t time.Time) dbus.Variant {
 
 func dur(d time.Duration) dbus.Variant { return v(uint64(max(d, 0).Microseconds())) }
 
-func str(m map[string]dbus.Variant, k string) string { s, _ := m[k].Value().(string); return s }
+// str decodes a string made printable: see Printable.
+func str(m map[string]dbus.Variant, k string) string {
+	s, _ := m[k].Value().(string)
+	return Printable(s)
+}
 
 func dbl(m map[string]dbus.Variant, k string) float64 { f, _ := m[k].Value().(float64); return f }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/polkit"
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // Authorizer decides whether a caller may perform an action: a
@@ -77,12 +78,17 @@ func (p privileged) details() map[string]string {
 	return d
 }
 
+// describe names the call for audit lines; the caller's argument is
+// quoted, so it reads as data whatever it holds.
 func (p privileged) describe() string {
 	arg := p.unit
 	if arg == "" {
 		arg = p.issue
 	}
-	return p.method + "(" + arg + ")"
+	if arg == "" {
+		return p.method + "()"
+	}
+	return p.method + "(" + unit.Quote(arg) + ")"
 }
 
 // authorize decides a privileged call, records the decision in the audit
@@ -90,24 +96,36 @@ func (p privileged) describe() string {
 // Its order is the spec's: rate limit, then polkit, fail closed.
 func (s *Server) authorize(ctx context.Context, msg dbus.Message, sender dbus.Sender, p privileged) (callerID, *dbus.Error) {
 	c := callerID{name: string(sender), uid: -1}
+	lim := s.o.Engine.Config().DBus
+	now := time.Now()
+	s.flushDenials(now, lim.Window.D())
 	deny := func(outcome, why string, e *dbus.Error) (callerID, *dbus.Error) {
-		s.o.Audit.Record(audit.Entry{Event: audit.CallDenied, Action: p.method, Target: p.unit, Issue: p.issue,
-			Outcome: outcome, CallerUID: c.uid, Caller: c.name,
-			Message: fmt.Sprintf("%s by uid %d denied: %s", p.describe(), c.uid, why)})
+		// Anyone can make the daemon deny calls: the first denial per
+		// caller, polkit action and outcome in a window is recorded, the
+		// rest are counted and summarised when the window ends, so a
+		// flood neither floods the journal nor the history.
+		if s.denials.first(denialKey{c.uid, p.action, outcome}, now, lim.Window.D()) {
+			s.o.Audit.Record(audit.Entry{Event: audit.CallDenied, Action: p.method, Target: p.unit, Issue: p.issue,
+				Outcome: outcome, CallerUID: c.uid, Caller: c.name,
+				Message: fmt.Sprintf("%s by uid %d denied: %s", p.describe(), c.uid, why)})
+		}
 		return c, e
 	}
 	uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	uid, err := unixUser(uctx, s.conn, c.name)
 	cancel()
 	if err != nil {
-		s.log.Warn("denying a call whose caller could not be identified", "method", p.method, "caller", c.name, "err", err)
+		s.log.Debug("denying a call whose caller could not be identified", "method", p.method, "caller", c.name, "err", err)
 		return deny("denied", "caller could not be identified", accessDenied())
 	}
 	c.uid = int64(uid)
-	lim := s.o.Engine.Config().DBus
-	if !s.limit.allow(rateKey{c.uid, p.method}, lim.CallsPerWindow, lim.Window.D(), time.Now()) {
+	// The limit keeps ordinary users from spamming polkit (and an
+	// administrator's password prompts). Root is not limited: it may do
+	// the same directly with systemctl, and polkit allows it without a
+	// prompt.
+	if c.uid != 0 && !s.limit.allow(rateKey{c.uid, p.action}, lim.CallsPerWindow, lim.Window.D(), now) {
 		return deny("rate-limited", "rate limit", newError(client.ErrorRateLimited,
-			"uid %d made more than %d %s calls in %s; wait and try again", c.uid, lim.CallsPerWindow, p.method, lim.Window))
+			"uid %d made more than %d calls needing %s in %s; wait and try again", c.uid, lim.CallsPerWindow, p.action, lim.Window))
 	}
 	if s.o.Authorizer == nil {
 		return deny("denied", "no authorizer", accessDenied())
@@ -136,6 +154,17 @@ func (s *Server) authorize(ctx context.Context, msg dbus.Message, sender dbus.Se
 	}
 }
 
+// flushDenials records a summary for each caller whose window of counted,
+// unrecorded denials has ended.
+func (s *Server) flushDenials(now time.Time, window time.Duration) {
+	for _, sum := range s.denials.ended(now, window) {
+		s.o.Audit.Record(audit.Entry{Event: audit.CallDenied, Action: sum.key.action, Outcome: sum.key.outcome,
+			CallerUID: sum.key.uid,
+			Message: fmt.Sprintf("uid %d: %d more calls needing %s denied (%s) between %s and %s, not recorded one by one",
+				sum.key.uid, sum.n, sum.key.action, sum.key.outcome, sum.since.Format(time.TimeOnly), sum.last.Format(time.TimeOnly))})
+	}
+}
+
 func accessDenied() *dbus.Error {
 	return &dbus.Error{Name: client.ErrorAccessDenied, Body: []any{"access denied by polkit"}}
 }
@@ -145,9 +174,10 @@ type callerID struct {
 	uid  int64
 }
 
-// rateLimit counts privileged calls per caller uid and method in a sliding
-// window. The uid, not the bus name, is the caller: a new connection is
-// free to make. It is safe for concurrent use.
+// rateLimit counts privileged calls per caller uid and polkit action in a
+// sliding window, as the spec says: five methods that need the same action
+// share one budget. The uid, not the bus name, is the caller: a new
+// connection is free to make. It is safe for concurrent use.
 type rateLimit struct {
 	mu    sync.Mutex
 	calls map[rateKey][]time.Time
@@ -155,7 +185,7 @@ type rateLimit struct {
 
 type rateKey struct {
 	uid    int64
-	method string
+	action string // polkit action id
 }
 
 // allow records a call at now if fewer than n calls were made in window.
@@ -185,4 +215,70 @@ func (r *rateLimit) allow(k rateKey, n int, window time.Duration, now time.Time)
 		}
 	}
 	return true
+}
+
+// denials decides which denied calls are recorded one by one: the first
+// per caller, polkit action and outcome in a window. It counts the others
+// and hands back a summary once the window has ended. It is safe for
+// concurrent use.
+type denials struct {
+	mu   sync.Mutex
+	keys map[denialKey]*denialRun
+}
+
+type denialKey struct {
+	uid     int64
+	action  string
+	outcome string
+}
+
+type denialRun struct {
+	start       time.Time // when the recorded denial was
+	n           int       // denials counted, not recorded
+	since, last time.Time // of the counted ones
+}
+
+type denialSummary struct {
+	key         denialKey
+	n           int
+	since, last time.Time
+}
+
+// first reports whether a denial at now is to be recorded; otherwise it is
+// counted.
+func (d *denials) first(k denialKey, now time.Time, window time.Duration) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.keys == nil {
+		d.keys = map[denialKey]*denialRun{}
+	}
+	r, ok := d.keys[k]
+	if !ok || (now.Sub(r.start) >= window && r.n == 0) {
+		d.keys[k] = &denialRun{start: now}
+		return true
+	}
+	if r.n == 0 {
+		r.since = now
+	}
+	r.n++
+	r.last = now
+	return false
+}
+
+// ended returns the summaries of runs whose window has ended, and forgets
+// those runs.
+func (d *denials) ended(now time.Time, window time.Duration) []denialSummary {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []denialSummary
+	for k, r := range d.keys {
+		if now.Sub(r.start) < window {
+			continue
+		}
+		if r.n > 0 {
+			out = append(out, denialSummary{key: k, n: r.n, since: r.since, last: r.last})
+		}
+		delete(d.keys, k)
+	}
+	return out
 }

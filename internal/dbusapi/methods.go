@@ -256,8 +256,16 @@ func injection(m map[string]dbus.Variant) (engine.Injection, *dbus.Error) {
 		if got := v.Signature().String(); got != want {
 			return in, invalid("issue: %s must have type %s, got %s", k, want, unit.Quote(got))
 		}
-		if s, ok := v.Value().(string); ok && len(s) > client.MaxStringLen {
-			return in, invalid("issue: %s is %d bytes long, at most %d allowed", k, len(s), client.MaxStringLen)
+		if s, ok := v.Value().(string); ok {
+			if len(s) > client.MaxStringLen {
+				return in, invalid("issue: %s is %d bytes long, at most %d allowed", k, len(s), client.MaxStringLen)
+			}
+			// Caller text is data: it reaches polkit's prompt, the
+			// history, the journal and terminals, so no control
+			// characters, refused before polkit is asked.
+			if unit.HasControl(s) {
+				return in, invalid("issue: %s contains control characters", k)
+			}
 		}
 	}
 	kind, ok := m["kind"].Value().(string)
@@ -286,7 +294,7 @@ func checkID(arg, id string) *dbus.Error {
 		return invalid("%s: empty; `healingctl issues` lists the ids", arg)
 	case len(id) > client.MaxStringLen:
 		return invalid("%s: %d bytes long, at most %d allowed", arg, len(id), client.MaxStringLen)
-	case strings.ContainsFunc(id, func(r rune) bool { return r < ' ' || r == 0x7f }):
+	case unit.HasControl(id):
 		return invalid("%s: contains control characters", arg)
 	}
 	return nil

@@ -51,12 +51,13 @@ type Options struct {
 
 // Server serves the API on one bus connection.
 type Server struct {
-	o     Options
-	conn  *dbus.Conn
-	log   *slog.Logger
-	limit rateLimit
-	sem   chan struct{}
-	cache atomic.Pointer[snapshot]
+	o       Options
+	conn    *dbus.Conn
+	log     *slog.Logger
+	limit   rateLimit
+	denials denials
+	sem     chan struct{}
+	cache   atomic.Pointer[snapshot]
 
 	ctx    context.Context // lives as long as Serve; actions run under it
 	cancel context.CancelFunc
@@ -118,8 +119,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.log.Info("serving on the bus", "name", client.BusName, "unique", s.conn.Names()[0])
 	close(s.ready)
 	last := s.snapshot().props
+	// Summaries of denied calls are written when their window ends, even
+	// if no call comes after.
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
 	for {
 		select {
+		case now := <-sweep.C:
+			s.flushDenials(now, s.o.Engine.Config().DBus.Window.D())
 		case <-ctx.Done():
 			if _, err := s.conn.ReleaseName(client.BusName); err != nil && s.conn.Connected() {
 				s.log.Debug("could not release the bus name", "err", err)

@@ -530,6 +530,12 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 		{"an injection with severity ok", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "severity", "ok")}}, client.ErrorInvalidArgument},
 		{"an injection with a 5,000-character message", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "message", long)}}, client.ErrorInvalidArgument},
 		{"an injection with a relative mount", raw{client.MethodInjectIssue, []any{inj("kind", "disk", "subject", "srv")}}, client.ErrorInvalidArgument},
+		{"an injection with an escape sequence in its disk subject", raw{client.MethodInjectIssue, []any{inj("kind", "disk", "subject", "/srv/\x1b]0;pwned\x07")}}, client.ErrorInvalidArgument},
+		{"an injection with an escape sequence in its message", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "message", "\x1b[2Jall is well")}}, client.ErrorInvalidArgument},
+		{"an injection with a bidi override in its message", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "message", "safe \u202elive")}}, client.ErrorInvalidArgument},
+		{"an injection with a C1 control in its severity", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "severity", "warning\u009b")}}, client.ErrorInvalidArgument},
+		{"an issue id with a C1 control", raw{client.MethodHeal, []any{"cpu\u009b31m"}}, client.ErrorInvalidArgument},
+		{"an issue id with an escape sequence", raw{client.MethodResetBreaker, []any{"cpu\x1b[31m"}}, client.ErrorInvalidArgument},
 	}
 	d := apitest.Start(t, apitest.Setup{})
 	d.Authority.Answer(client.ActionHeal, bustest.Yes)
@@ -631,10 +637,21 @@ func TestNoOpSettingsNeedNoAuthorization(t *testing.T) {
 	}
 }
 
-func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
+// ordinary returns a client that the bus sees as an ordinary user: nobody
+// when the test runs as root, else the test's own (non-root) user.
+func ordinary(t *testing.T, d *apitest.Daemon) *client.Client {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return client.New(d.Bus.ConnAs(t, 65534), client.Options{})
+	}
+	return d.Client(t, client.Options{})
+}
+
+func TestPrivilegedCallsAreRateLimitedPerCallerAndPolkitAction(t *testing.T) {
 	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.DBus.CallsPerWindow = 2 }})
 	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
-	c := d.Client(t, client.Options{})
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	c := ordinary(t, d)
 	ctx := t.Context()
 	for i, v := range []float64{50, 60} {
 		if err := c.SetThreshold(ctx, "cpu", v); err != nil {
@@ -645,19 +662,88 @@ func TestPrivilegedCallsAreRateLimitedPerCallerAndMethod(t *testing.T) {
 	if !errors.Is(err, client.ErrRateLimited) {
 		t.Fatalf("third call: got %v; want RateLimited", err)
 	}
-	// A new connection is the same caller.
-	if err := d.Client(t, client.Options{}).SetThreshold(ctx, "cpu", 70); !errors.Is(err, client.ErrRateLimited) {
-		t.Errorf("third call from a new connection: got %v; want RateLimited", err)
+	// Another method that needs the same polkit action shares the budget.
+	if err := c.Reload(ctx); !errors.Is(err, client.ErrRateLimited) {
+		t.Errorf("Reload after two SetThreshold calls: got %v; want RateLimited (same action, develop)", err)
 	}
 	if n := len(d.Authority.Requests()); n != 2 {
 		t.Errorf("polkit was asked %d times; want 2: limited calls are refused before", n)
 	}
-	if err := c.Reload(ctx); err != nil {
-		t.Errorf("another method: got %v; want it counted apart", err)
+	if _, err := c.Cleanup(ctx); err != nil {
+		t.Errorf("a call needing another action: got %v; want it counted apart", err)
 	}
 	denied := d.Events(audit.CallDenied)
-	if len(denied) != 2 || denied[0].Outcome != "rate-limited" {
-		t.Errorf("audit: got %+v; want two rate-limited denials", denied)
+	if len(denied) != 1 || denied[0].Outcome != "rate-limited" {
+		t.Errorf("audit: got %+v; want one rate-limited denial recorded, the repeat counted", denied)
+	}
+}
+
+func TestFiveHealTierMethodsShareOnePolkitBudget(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.DBus.CallsPerWindow = 10 }})
+	openUnitIssue(t, d)
+	c := ordinary(t, d) // polkit answers no to everything
+	ctx := t.Context()
+	calls := []func() error{
+		func() error { _, err := c.Heal(ctx, "unit:web.service"); return err },
+		func() error { _, err := c.RestartUnit(ctx, "web"); return err },
+		func() error { _, err := c.Cleanup(ctx); return err },
+		func() error { _, err := c.Throttle(ctx, "other"); return err },
+		func() error { _, err := c.Release(ctx, "other"); return err },
+	}
+	for range 10 {
+		for _, call := range calls {
+			_ = call()
+		}
+	}
+	if n := len(d.Authority.Requests()); n != 10 {
+		t.Errorf("50 heal-tier calls from one caller made %d polkit checks; want 10 (the limit per action)", n)
+	}
+}
+
+func TestRootIsNotRateLimited(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the exemption is for uid 0")
+	}
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.DBus.CallsPerWindow = 2 }})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
+	for i := range 6 {
+		if err := c.SetThreshold(t.Context(), "cpu", float64(50+i)); err != nil {
+			t.Fatalf("root's call %d with a limit of 2: %v; want success", i+1, err)
+		}
+	}
+}
+
+func TestAFloodOfDeniedCallsIsSummarisedAndKeepsOthersRecords(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) {
+		c.DBus.CallsPerWindow = 10
+		c.DBus.Window = config.Duration(300 * time.Millisecond)
+	}})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	admin := d.Client(t, client.Options{})
+	if err := admin.SetThreshold(t.Context(), "cpu", 70); err != nil {
+		t.Fatal(err)
+	}
+	evil := ordinary(t, d)
+	obj := evil.Conn().Object(client.BusName, client.ObjectPath)
+	for range 300 {
+		_ = obj.Call(client.MethodCleanup, 0).Err
+	}
+	time.Sleep(400 * time.Millisecond) // the window ends
+	_ = obj.Call(client.MethodCleanup, 0).Err
+	denied := d.Events(audit.CallDenied)
+	if len(denied) > 6 {
+		t.Errorf("%d denial records for 301 calls; want a few, the rest summarised", len(denied))
+	}
+	var summarised bool
+	for _, e := range denied {
+		summarised = summarised || strings.Contains(e.Message, "more calls needing")
+	}
+	if !summarised {
+		t.Errorf("no summary among %+v", denied)
+	}
+	if allowed := d.Events(audit.CallAllowed); len(allowed) != 1 {
+		t.Errorf("the administrator's allowed call: %d records; want it kept", len(allowed))
 	}
 }
 
