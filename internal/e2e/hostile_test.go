@@ -45,7 +45,7 @@ done
 echo "$n"
 `
 
-func TestAHostileUserCannotForgeSystemdSignals(t *testing.T) {
+func TestAHostileOrdinaryUserGetsNothing(t *testing.T) {
 	units := healingUnits()
 	// A restart that takes a second gives a forged JobRemoved time to land
 	// between the restart call and systemd's own JobRemoved.
@@ -129,5 +129,60 @@ func TestAHostileUserCannotForgeSystemdSignals(t *testing.T) {
 			return
 		}
 		report(t, "forged JobRemoved(failed) from an ordinary user: %d sent during a restart, refused, the restart succeeded", sent)
+	})
+
+	t.Run("a flood of denied calls keeps the administrator's records and the journal", func(t *testing.T) {
+		t0 := time.Now()
+		m.MustRun(t, "healingctl", "set", "threshold", "cpu", "85")
+		out, stderr, err := m.RunAs(t.Context(), "mallory", "sh", "-c", `
+n=0
+for i in $(seq 300); do
+	busctl call org.luminous.Healing /org/luminous/Healing org.luminous.Healing1 Cleanup >/dev/null 2>&1 || n=$((n+1))
+done
+echo "$n"`)
+		if err != nil {
+			t.Fatalf("flooding as mallory: %v\n%s", err, stderr)
+		}
+		refused, _ := strconv.Atoi(strings.TrimSpace(out))
+		if refused != 300 {
+			t.Errorf("%d of mallory's 300 Cleanup calls were refused; want all", refused)
+		}
+		denied := m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.CallDenied]))
+		if len(denied) > 4 {
+			t.Errorf("%d call-denied journal records for 300 calls; want a few, the rest summarised", len(denied))
+		}
+		hist := m.MustRun(t, "healingctl", "--json", "history", "-n", "0")
+		if !strings.Contains(hist, `"SetThreshold"`) || !strings.Contains(hist, `"call-allowed"`) {
+			t.Errorf("the administrator's SetThreshold is gone from the history after the flood:\n%.2000s", hist)
+		}
+		if t.Failed() {
+			return
+		}
+		report(t, "flood: 300 Cleanup calls from an ordinary user: all refused, %d journal records, the administrator's record kept", len(denied))
+	})
+
+	t.Run("control characters in an ordinary user's arguments are refused before polkit", func(t *testing.T) {
+		t0 := time.Now()
+		_, stderr, err := m.RunAs(t.Context(), "mallory", "sh", "-c",
+			`busctl call org.luminous.Healing /org/luminous/Healing org.luminous.Healing1 InjectIssue 'a{sv}' 2 kind s disk subject s "$(printf '/srv/\033]0;pwned\007')"`)
+		if err == nil || !strings.Contains(stderr, "control characters") {
+			t.Errorf("InjectIssue with an escape sequence: err %v, %q; want InvalidArgument saying control characters", err, stderr)
+		}
+		log := m.daemonLog()
+		if strings.ContainsRune(log, 0x1b) {
+			t.Errorf("an escape character reached the daemon's journal")
+		}
+		for _, args := range [][]string{{"healingctl", "history"}, {"healingctl", "--json", "history"}, {"healingctl", "issues"}} {
+			if out := m.MustRun(t, args...); strings.ContainsRune(out, 0x1b) || strings.Contains(out, "pwned") {
+				t.Errorf("%v shows the caller's escape sequence:\n%q", args, out)
+			}
+		}
+		if n := len(m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.CallDenied]))); n != 0 {
+			t.Errorf("%d call-denied records; want none: the argument is refused before polkit, unaudited", n)
+		}
+		if t.Failed() {
+			return
+		}
+		report(t, "bad input: an escape sequence in InjectIssue's disk subject from an ordinary user: refused as InvalidArgument before polkit, nothing recorded")
 	})
 }
