@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -124,10 +125,20 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	errc := make(chan error, 4)
-	go func() { errc <- eng.Run(ctx) }()
-	if api != nil {
+	// Every goroutine below is serve's: each ends when ctx does, and the
+	// stop waits for all of them (bounded, see stopBound).
+	var wg sync.WaitGroup
+	run := func(f func()) {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
+			f()
+		}()
+	}
+	errc := make(chan error, 4)
+	run(func() { errc <- eng.Run(ctx) })
+	if api != nil {
+		run(func() {
 			err := api.Serve(ctx)
 			switch {
 			case errors.Is(err, dbusapi.ErrBusLost) && ctx.Err() == nil:
@@ -137,24 +148,24 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 			case err != nil && ctx.Err() == nil:
 				errc <- err
 			}
-		}()
+		})
 	}
-	go httpd.Run(ctx)
+	run(func() { httpd.Run(ctx) })
 	if watcher != nil {
-		go func() {
+		run(func() {
 			if err := watcher.Run(ctx); err != nil {
 				// Without the bus there is no D-Bus API and no unit
 				// watching: exit non-zero so systemd restarts us.
 				cancel(busLost{err})
 			}
-		}()
+		})
 	}
 
 	// SIGHUP reloads, as `systemctl reload` expects.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
+	run(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -167,7 +178,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 				}
 			}
 		}
-	}()
+	})
 
 	var ready <-chan struct{}
 	if api != nil {
@@ -177,7 +188,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		close(now)
 		ready = now
 	}
-	go notifySystemd(ctx, eng, ready, log)
+	run(func() { notifySystemd(ctx, eng, ready, log) })
 	if o.user {
 		printBanner(os.Stdout, o, cfg, eng, b)
 	}
@@ -194,12 +205,18 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	cause := context.Cause(ctx)
 	cancel(nil)
 	var lost busLost
-	// The engine writes its state a last time at stop, bounded by itself
-	// (a state disk that does not answer cannot keep it); this bound is
-	// only the backstop, well inside the unit's TimeoutStopSec.
+	// The engine lets its actions in flight finish and writes its state a
+	// last time, each bounded by itself (a hung job or a state disk that
+	// does not answer cannot keep it); stopBound is only the backstop.
+	stopped := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(stopped)
+	}()
 	select {
-	case <-errc:
-	case <-time.After(5 * time.Second):
+	case <-stopped:
+	case <-time.After(stopBound):
+		log.Warn("not everything stopped in time; exiting anyway", "waited", stopBound)
 	}
 	if errors.As(cause, &lost) {
 		return fmt.Errorf("stopping: %w", lost.err)
@@ -207,6 +224,11 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	log.Info("stopped")
 	return nil
 }
+
+// stopBound is how long a stop waits for the daemon's goroutines: more
+// than the engine's own bounds (5 s for actions in flight, 2 s for the
+// last write), less than the unit's TimeoutStopSec=10s.
+const stopBound = 8 * time.Second
 
 // busLost is the cause of a stop because the bus connection died.
 type busLost struct{ err error }

@@ -117,6 +117,9 @@ type Engine struct {
 	enabled   bool
 	over      overrides
 	inflight  map[string]bool       // issue ids with an automatic action running
+	running   map[string]heal.Request // the same, with what each runs, for the stop's record
+	stopping  bool                    // Run is stopping: no new automatic action
+	quit      chan struct{}           // closed when Run has returned: late results are dropped
 	retry     map[string]time.Time  // issue id → when to try healing again
 	recheck   map[string]time.Time  // unit → when to read its state again
 	foreseen  map[string]*foresight // series predicted to cross within the horizon
@@ -189,6 +192,7 @@ func New(o Options) (*Engine, error) {
 		issues:   map[string]*issue.Record{},
 		units:    map[string]*unitState{},
 		inflight: map[string]bool{},
+		running:  map[string]heal.Request{},
 		retry:    map[string]time.Time{},
 		recheck:  map[string]time.Time{},
 		foreseen: map[string]*foresight{},
@@ -263,8 +267,17 @@ func (e *Engine) thresholdsLocked() map[issue.Kind]float64 {
 // Run samples every monitoring.interval and follows unit events until ctx
 // ends. It returns nil on a clean stop.
 func (e *Engine) Run(ctx context.Context) error {
+	// Automatic actions get a context of their own: a stop lets the ones
+	// in flight finish, for a while, so that their outcome is recorded
+	// rather than cut off (settleActions).
+	actx, cancelActions := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelActions()
+	quit := make(chan struct{})
+	defer close(quit)
 	e.mu.Lock()
-	e.ctx = ctx
+	e.ctx = actx
+	e.quit = quit
+	e.stopping = false
 	interval := e.cfg.Monitoring.Interval.D()
 	e.mu.Unlock()
 
@@ -291,6 +304,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.armRetry(retry)
 		select {
 		case <-ctx.Done():
+			e.settleActions(cancelActions)
 			// What changed last is written once more, outside the lock.
 			e.stateChanged()
 			stopWriter()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	default:
 		return
 	}
-	if e.inflight[rec.ID] {
+	if e.inflight[rec.ID] || e.stopping {
 		return
 	}
 	if at, ok := e.retry[rec.ID]; ok && time.Now().Before(at) {
@@ -55,14 +56,72 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 }
 
 // launchLocked runs an automatic action in its own goroutine; its result
-// comes back to Run through e.results.
+// comes back to Run through e.results. Run owns these goroutines: at stop
+// it waits for them, bounded (settleActions), and one that outlives Run
+// drops its result, which the stop has recorded as unknown.
 func (e *Engine) launchLocked(id string, req heal.Request) {
+	if e.stopping {
+		return
+	}
 	e.inflight[id] = true
-	ctx := e.ctx
+	e.running[id] = req
+	ctx, quit := e.ctx, e.quit
 	go func() {
 		res := e.heal.Do(ctx, req)
-		e.results <- done{id: id, res: res}
+		select {
+		case e.results <- done{id: id, res: res}:
+		case <-quit:
+		}
 	}()
+}
+
+// stopActions bounds how long a stop waits for automatic actions in
+// flight: a restart job usually settles in well under it, and it leaves the
+// last write and the exit inside the unit's TimeoutStopSec=10s.
+const stopActions = 5 * time.Second
+
+// settleActions is Run's stop: no new automatic action starts; the ones in
+// flight are waited for, up to stopActions, and their results recorded as
+// usual. What is still running then is recorded with the outcome unknown
+// and cancelled.
+func (e *Engine) settleActions(cancel context.CancelFunc) {
+	e.mu.Lock()
+	e.stopping = true
+	n := len(e.running)
+	e.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	t := time.NewTimer(stopActions)
+	defer t.Stop()
+	for n > 0 {
+		select {
+		case d := <-e.results:
+			e.finished(d.id, d.res, Auto)
+		case <-t.C:
+			e.mu.Lock()
+			left := maps.Clone(e.running)
+			e.running = map[string]heal.Request{}
+			e.inflight = map[string]bool{}
+			e.mu.Unlock()
+			for _, id := range slices.Sorted(maps.Keys(left)) {
+				req := left[id]
+				what := string(req.Action)
+				if req.Target != "" {
+					what += " of " + req.Target
+				}
+				e.o.Audit.Record(audit.Entry{Event: audit.ActionFailed, Action: string(req.Action), Target: req.Target,
+					Issue: req.Issue.ID, Outcome: "unknown", CallerUID: audit.Daemon, DryRun: e.heal.DryRun(),
+					Message: fmt.Sprintf("%s: outcome unknown: still running %s after the daemon was told to stop; its next start reads the state again",
+						what, stopActions)})
+			}
+			cancel()
+			return
+		}
+		e.mu.Lock()
+		n = len(e.running)
+		e.mu.Unlock()
+	}
 }
 
 // releaseAsync lifts a throttle whose pressure has cleared.
@@ -107,6 +166,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	ctx := e.ctx // Run sets it under mu, and operator calls get here from their own goroutines
 	if c == Auto {
 		delete(e.inflight, id)
+		delete(e.running, id)
 	}
 	rec := e.issues[id]
 	quiet := false
