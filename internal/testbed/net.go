@@ -17,10 +17,19 @@ import (
 // the machine's own loopback is: it reaches the machine's services listening
 // on 127.0.0.1 without giving the machine an address of any other network.
 //
-// The socket is made by a goroutine locked to a thread that enters the
-// machine's namespace and then ends: a socket keeps the namespace it was
-// made in, and a thread that was moved never runs other goroutines.
+// The socket is made on a thread locked to the calling goroutine that enters
+// the machine's namespace and then goes back to its own: a socket keeps the
+// namespace it was made in. The thread must go back rather than end (as a
+// goroutine that exits locked ends its thread): the thread may be the one
+// that started some machine's unshare, whose Pdeathsig would then kill that
+// machine.
 func (m *Machine) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	// The socket must be made here, on this thread: a host name could
+	// make the dialer race two addresses on goroutines of its own, whose
+	// sockets would be made in the host's namespace.
+	if host, _, err := net.SplitHostPort(address); err != nil || net.ParseIP(host) == nil {
+		return nil, fmt.Errorf("testbed: %s: dial %q: want an IP address and a port", m.name, address)
+	}
 	m.mu.RLock()
 	if m.nsFiles == nil {
 		m.mu.RUnlock()
@@ -33,29 +42,31 @@ func (m *Machine) DialContext(ctx context.Context, network, address string) (net
 	if err != nil {
 		return nil, fmt.Errorf("testbed: %s: network namespace: %w", m.name, err)
 	}
-	type result struct {
-		conn net.Conn
-		err  error
+	defer unix.Close(netns)
+
+	runtime.LockOSThread()
+	home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("testbed: %s: the host's network namespace: %w", m.name, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		// Never unlocked: the thread leaves with this goroutine instead
-		// of going back to the scheduler inside the machine's namespace.
-		runtime.LockOSThread()
-		defer unix.Close(netns)
-		if err := unix.Setns(netns, unix.CLONE_NEWNET); err != nil {
-			done <- result{nil, fmt.Errorf("testbed: %s: enter the network namespace: %w", m.name, err)}
-			return
-		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, address)
-		done <- result{c, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		return nil, fmt.Errorf("testbed: %s: %w", m.name, r.err)
+	defer unix.Close(home)
+	if err := unix.Setns(netns, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("testbed: %s: enter the network namespace: %w", m.name, err)
 	}
-	return r.conn, nil
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, address)
+	if serr := unix.Setns(home, unix.CLONE_NEWNET); serr != nil {
+		// Unlocking would let other goroutines run in the machine's
+		// namespace; this one's thread now ends with the process.
+		panic(fmt.Sprintf("testbed: %s: cannot leave the machine's network namespace: %v", m.name, serr))
+	}
+	runtime.UnlockOSThread()
+	if err != nil {
+		return nil, fmt.Errorf("testbed: %s: %w", m.name, err)
+	}
+	return conn, nil
 }
 
 // Forward listens on a free port of the host's loopback and forwards every

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -48,6 +51,40 @@ func TestReachingAServiceOnTheMachinesLoopback(t *testing.T) {
 
 	t.Run("DialContext reaches the machine's loopback", func(t *testing.T) {
 		echo(t, waitDial(t))
+	})
+
+	t.Run("dials end no thread, so no machine dies with one", func(t *testing.T) {
+		// A dial's thread that ended instead of going back could be the
+		// one that started some machine's unshare, whose Pdeathsig would
+		// kill that machine: in the first version, the fleet test lost
+		// a machine so. Go itself never ends a thread otherwise.
+		before := threads(t)
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if c, err := m.DialContext(ctx, "tcp", "127.0.0.1:7777"); err == nil {
+					c.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		after := threads(t)
+		for _, tid := range before {
+			if !slices.Contains(after, tid) {
+				t.Errorf("thread %s ended during the dials; want every thread kept", tid)
+			}
+		}
+		if out, _, err := m.Run(ctx, "true"); err != nil {
+			t.Fatalf("the machine no longer runs commands after the dials: %v %s", err, out)
+		}
+	})
+
+	t.Run("a host name is refused", func(t *testing.T) {
+		if _, err := m.DialContext(ctx, "tcp", "localhost:7777"); err == nil {
+			t.Error("dialled localhost:7777; want an error: only an IP address keeps the socket in the machine")
+		}
 	})
 
 	t.Run("a port of the host's loopback is not in the machine", func(t *testing.T) {
@@ -106,4 +143,18 @@ func TestReachingAServiceOnTheMachinesLoopback(t *testing.T) {
 			t.Errorf("read %d bytes through Forward after Kill; want the connection closed", n)
 		}
 	})
+}
+
+// threads lists the test process's thread ids.
+func threads(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range ents {
+		ids = append(ids, e.Name())
+	}
+	return ids
 }
