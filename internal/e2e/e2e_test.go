@@ -51,6 +51,7 @@ type machine struct {
 }
 
 type boot struct {
+	name          string                  // the machine's hostname; default lhtest
 	config        string                  // /etc/luminous-healing/config.toml
 	units         map[string]testbed.File // unit name → file in /etc/systemd/system
 	start         []string                // units to start before the daemon
@@ -95,6 +96,7 @@ func bootInstalled(t *testing.T, b boot) *machine {
 		files["/etc/luminous-healing/config.toml"] = testbed.File{Data: []byte(b.config), Mode: 0o644}
 	}
 	tb := testbed.Boot(t, testbed.Options{
+		Name:  b.name,
 		Files: files,
 		// The host's PostgreSQL takes 2 s to start in every machine.
 		Setup: []string{"systemctl mask --quiet postgresql@15-main.service postgresql.service || true"},
