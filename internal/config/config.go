@@ -44,6 +44,7 @@ type Config struct {
 	Predictive Predictive `toml:"predictive"`
 	Services   Services   `toml:"services"`
 	DBus       DBus       `toml:"dbus"`
+	Cleanup    Cleanup    `toml:"cleanup"`
 	// Actions overrides the issue-kind → action table, e.g. load = "throttle".
 	Actions map[issue.Kind]issue.Action `toml:"-"`
 
@@ -66,6 +67,10 @@ type Healing struct {
 	// CleanupUnits are started in order by the cleanup action. Nil means
 	// the built-in list, filtered to the units that exist on this machine.
 	CleanupUnits []string `toml:"cleanup_units"`
+	// MountCleanupUnits names the cleanup units for a disk issue (or a
+	// prediction) on one mount, e.g. "/boot"; a mount not listed gets
+	// CleanupUnits. Nil means the built-in choice (docs/cleanup.md).
+	MountCleanupUnits map[string][]string `toml:"mount_cleanup_units"`
 	// MaxActionsPerMinute is the global limit on executed actions.
 	MaxActionsPerMinute int `toml:"max_actions_per_minute"`
 	// Backoff is the breaker's first delay between attempts on one target;
@@ -161,6 +166,7 @@ func Default() *Config {
 		Monitoring: Monitoring{Interval: Duration(time.Minute), Metrics: true, Listen: "127.0.0.1:9955", For: 2, Margin: 5},
 		Predictive: Predictive{Enabled: true, HistorySize: 100, Horizon: Duration(6 * time.Hour), MinConfidence: 0.8},
 		DBus:       DBus{CallsPerWindow: 10, Window: Duration(5 * time.Minute)},
+		Cleanup:    Cleanup{Nix: NixCleanup{KeepGenerations: 5, KeepDays: 14, Boot: true}},
 		Actions:    map[issue.Kind]issue.Action{},
 		RawActions: map[string]string{},
 	}
@@ -270,6 +276,9 @@ func (c *Config) validate() error {
 			return err
 		}
 		h.CleanupUnits = units
+	}
+	if err := c.validateCleanup(); err != nil {
+		return err
 	}
 
 	if c.Throttle.CPUWeight < 1 || c.Throttle.CPUWeight > 10000 {

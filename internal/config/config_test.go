@@ -74,6 +74,18 @@ func TestParse(t *testing.T) {
 				t.Errorf("dashboard_listen = %q; want \"\" (served on listen)", c.Monitoring.DashboardListen)
 			}
 		}},
+		{"per-mount cleanup units are normalised", "[healing.mount_cleanup_units]\n\"/boot\" = [\"luminous-healing-nix-cleanup\"]", func(t *testing.T, c *Config) {
+			want := map[string][]string{"/boot": {"luminous-healing-nix-cleanup.service"}}
+			if !reflect.DeepEqual(c.Healing.MountCleanupUnits, want) || c.Healing.CleanupUnits != nil {
+				t.Errorf("mount_cleanup_units = %q, cleanup_units %q; want %q and nil", c.Healing.MountCleanupUnits, c.Healing.CleanupUnits, want)
+			}
+		}},
+		{"the nix cleanup policy is read", "[cleanup.nix]\nkeep_generations = 3\nkeep_days = 0\noptimise = true\nboot = false\nprofiles = [\"/nix/var/nix/profiles/per-user/alice/profile\"]", func(t *testing.T, c *Config) {
+			want := NixCleanup{KeepGenerations: 3, Optimise: true, Profiles: []string{"/nix/var/nix/profiles/per-user/alice/profile"}}
+			if !reflect.DeepEqual(c.Cleanup.Nix, want) {
+				t.Errorf("cleanup.nix = %+v; want %+v", c.Cleanup.Nix, want)
+			}
+		}},
 		{"pressure 0 means off", "[thresholds]\npressure = 0", func(t *testing.T, c *Config) {
 			if c.Thresholds.Pressure != 0 {
 				t.Errorf("pressure = %v; want 0", c.Thresholds.Pressure)
@@ -114,6 +126,12 @@ func TestParseRejects(t *testing.T) {
 		{"a bad kind in actions", "[actions]\nfan = \"restart\"", "actions.fan"},
 		{"backoff_max below backoff", "[healing]\nbackoff = \"1m\"\nbackoff_max = \"10s\"", "healing.backoff_max"},
 		{"a tiny history", "[predictive]\nhistory_size = 1", "predictive.history_size"},
+		{"keeping no generation", "[cleanup.nix]\nkeep_generations = 0", "cleanup.nix.keep_generations"},
+		{"negative days", "[cleanup.nix]\nkeep_days = -1", "cleanup.nix.keep_days"},
+		{"a relative profile", "[cleanup.nix]\nprofiles = [\"profile\"]", "cleanup.nix.profiles[0]"},
+		{"a relative mount in mount_cleanup_units", "[healing.mount_cleanup_units]\nboot = [\"x\"]", "healing.mount_cleanup_units"},
+		{"a mount with no cleanup unit", "[healing.mount_cleanup_units]\n\"/boot\" = []", "healing.mount_cleanup_units"},
+		{"a bad per-mount unit", "[healing.mount_cleanup_units]\n\"/boot\" = [\"a b\"]", "healing.mount_cleanup_units"},
 		{"bad TOML", "[thresholds\ncpu = 1", "line"},
 	}
 	for _, tt := range tests {

@@ -70,6 +70,11 @@ type UnitStatus struct {
 	MemoryHigh    uint64 // Unset (infinity) when the unit has no MemoryHigh
 	MemoryCurrent uint64 // Unset when unknown
 	CPUUsageNSec  uint64 // Unset when unknown
+	// InvocationID is the unit's current run (hex), and RuntimeDirectory
+	// its RuntimeDirectory= names under /run: a cleanup unit leaves its
+	// result file there (docs/cleanup.md).
+	InvocationID     string
+	RuntimeDirectory []string
 }
 
 // Unset is systemd's "[not set]" / infinity for the 64-bit properties.
@@ -123,9 +128,11 @@ type Result struct {
 	Started    time.Time
 	Duration   time.Duration
 	DryRun     bool
-	FreedBytes uint64            // cleanup
-	Units      []string          // cleanup: the units started; throttle: the unit chosen
-	Applied    map[string]uint64 // throttle/release: the properties as systemd reports them afterwards
+	FreedBytes uint64 // cleanup: the sum of FreedByMount
+	// FreedByMount is what cleanup freed per mount point.
+	FreedByMount map[string]uint64
+	Units        []string          // cleanup: the units started; throttle: the unit chosen
+	Applied      map[string]uint64 // throttle/release: the properties as systemd reports them afterwards
 	// Escalated is set when throttle restarted a monitored unit instead
 	// (a critical memory issue whose top consumer is monitored).
 	Escalated bool

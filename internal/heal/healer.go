@@ -10,6 +10,7 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/nixclean"
 )
 
 // Reasons an action did not run or failed. Result.Err wraps one of them so
@@ -38,7 +39,16 @@ type Settings struct {
 	MaxPerMinute  int
 	ActionTimeout time.Duration
 	// CleanupUnits nil means: the built-in list, filtered to units that exist.
-	CleanupUnits      []string
+	CleanupUnits []string
+	// MountCleanupUnits are the units for a disk issue on one mount; nil
+	// means the built-in DefaultMountCleanupUnits.
+	MountCleanupUnits map[string][]string
+	// Nix is what luminous-healing-nix-cleanup.service applies, for
+	// dry-run's list of the generations that would go.
+	Nix nixclean.Options
+	// RuntimeRoot is where cleanup units' RuntimeDirectory= live ("" is
+	// /run).
+	RuntimeRoot       string
 	CPUWeight         uint64
 	MemoryHighPercent float64
 	// MinShare is the percent of the pressure a service must cause to be
@@ -75,6 +85,8 @@ func SettingsFrom(c *config.Config, self string) Settings {
 		MaxPerMinute:      c.Healing.MaxActionsPerMinute,
 		ActionTimeout:     c.Healing.ActionTimeout.D(),
 		CleanupUnits:      c.Healing.CleanupUnits,
+		MountCleanupUnits: c.Healing.MountCleanupUnits,
+		Nix:               NixOptions(c),
 		CPUWeight:         c.Throttle.CPUWeight,
 		MemoryHighPercent: c.Throttle.MemoryHighPercent,
 		MinShare:          c.Throttle.MinShare,
@@ -90,7 +102,37 @@ func SettingsFrom(c *config.Config, self string) Settings {
 var DefaultCleanupUnits = []string{
 	"systemd-tmpfiles-clean.service",
 	"luminous-healing-journal-vacuum.service",
+	NixCleanupUnit,
 	"nix-gc.service",
+}
+
+// NixCleanupUnit runs `luminous-healingd nix-cleanup`: old NixOS
+// generations, the store's garbage, and /boot (docs/cleanup.md).
+const NixCleanupUnit = "luminous-healing-nix-cleanup.service"
+
+// DefaultMountCleanupUnits are tried for a disk issue on these mounts when
+// the configuration names no units for them; where none exists, the mount
+// gets the configured or built-in list like any other. Nothing but old
+// generations and the bootloader frees /boot, and on /nix the rest of the
+// list would free other mounts.
+var DefaultMountCleanupUnits = map[string][]string{
+	"/nix":  {NixCleanupUnit, "nix-gc.service"},
+	"/boot": {NixCleanupUnit},
+}
+
+// NixOptions is the nix cleanup as configured, on NixOS's paths.
+func NixOptions(c *config.Config) nixclean.Options {
+	n := c.Cleanup.Nix
+	return nixclean.Options{
+		Policy:        nixclean.Policy{KeepGenerations: n.KeepGenerations, KeepFor: time.Duration(n.KeepDays) * 24 * time.Hour},
+		SystemProfile: nixclean.SystemProfile,
+		Profiles:      n.Profiles,
+		CurrentSystem: nixclean.CurrentSystem,
+		BootedSystem:  nixclean.BootedSystem,
+		Boot:          n.Boot,
+		BootDir:       nixclean.BootDir,
+		Optimise:      n.Optimise,
+	}
 }
 
 // Healer runs actions behind the safety rules. It is safe for concurrent use.
@@ -188,7 +230,7 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 	}
 	planCtx, cancel := context.WithTimeout(ctx, s.ActionTimeout)
 	defer cancel()
-	st, err := act.plan(planCtx, &env{h: h, s: s}, req)
+	st, err := act.plan(planCtx, &env{h: h, s: s, dry: dry}, req)
 	if err != nil {
 		res.Err = err
 		if errors.Is(err, ErrProtected) || errors.Is(err, ErrSelf) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoAction) || errors.Is(err, ErrElsewhere) {
@@ -383,8 +425,9 @@ func register(a issue.Action, x action) { actions[a] = x }
 
 // env is what an action may use.
 type env struct {
-	h *Healer
-	s Settings
+	h   *Healer
+	s   Settings
+	dry bool // the action will only be planned
 }
 
 func (e *env) sd() Systemd { return e.h.sd }

@@ -42,10 +42,10 @@ type Policy struct {
 // Validate reports a policy that could delete more than it should.
 func (p Policy) Validate() error {
 	if p.KeepGenerations < 1 {
-		return fmt.Errorf("keep generations must be at least 1, got %d", p.KeepGenerations)
+		return fmt.Errorf("--keep-generations / keep_generations must be at least 1, got %d", p.KeepGenerations)
 	}
 	if p.KeepFor < 0 {
-		return fmt.Errorf("keep days must not be negative, got %s", p.KeepFor)
+		return fmt.Errorf("--keep-days / keep_days must not be negative, got %s", p.KeepFor)
 	}
 	return nil
 }

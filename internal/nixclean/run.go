@@ -183,18 +183,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return r.rep, err
 }
 
-func (r *runner) run(ctx context.Context, now time.Time) error {
-	var errs []error
-	pins := []Pin{{Resolve(r.o.CurrentSystem), "running"}, {Resolve(r.o.BootedSystem), "booted"}}
-	type plan struct {
-		profile string
-		gens    []Generation
-		current int
+// Plan lists the generations of every profile in o and decides their
+// fate, reading the profiles and changing nothing. It runs no Nix command.
+func Plan(o Options, now time.Time) ([]ProfileReport, error) {
+	plans, err := plan(o, now)
+	out := make([]ProfileReport, len(plans))
+	for i, p := range plans {
+		out[i] = p.report
 	}
-	var plans []plan
-	profiles := slices.Clone(r.o.Profiles)
-	if r.o.SystemProfile != "" {
-		profiles = append([]string{r.o.SystemProfile}, profiles...)
+	return out, err
+}
+
+type profilePlan struct {
+	profile string
+	gens    []Generation
+	report  ProfileReport
+}
+
+func (o Options) pins() []Pin {
+	return []Pin{{Resolve(o.CurrentSystem), "running"}, {Resolve(o.BootedSystem), "booted"}}
+}
+
+func plan(o Options, now time.Time) ([]profilePlan, error) {
+	var errs []error
+	var plans []profilePlan
+	profiles := slices.Clone(o.Profiles)
+	if o.SystemProfile != "" {
+		profiles = append([]string{o.SystemProfile}, profiles...)
 	}
 	for _, p := range profiles {
 		gens, current, err := Generations(p)
@@ -203,10 +218,10 @@ func (r *runner) run(ctx context.Context, now time.Time) error {
 			continue
 		}
 		var pp []Pin
-		if p == r.o.SystemProfile {
-			pp = pins
+		if p == o.SystemProfile {
+			pp = o.pins()
 		}
-		gens = Decide(gens, current, r.o.Policy, now, pp...)
+		gens = Decide(gens, current, o.Policy, now, pp...)
 		pr := ProfileReport{Profile: p, Current: current}
 		for _, g := range gens {
 			gr := GenReport{Number: g.Number, Date: g.Time, Why: g.Why}
@@ -216,24 +231,34 @@ func (r *runner) run(ctx context.Context, now time.Time) error {
 				pr.Deleted = append(pr.Deleted, gr)
 			}
 		}
-		r.rep.Profiles = append(r.rep.Profiles, pr)
-		plans = append(plans, plan{p, gens, current})
+		plans = append(plans, profilePlan{p, gens, pr})
+	}
+	return plans, errors.Join(errs...)
+}
+
+func (r *runner) run(ctx context.Context, now time.Time) error {
+	var errs []error
+	pins := r.o.pins()
+	plans, err := plan(r.o, now)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range plans {
+		r.rep.Profiles = append(r.rep.Profiles, p.report)
+	}
+	if len(plans) == 0 {
+		// No profile to clean: the store is someone else's business here
+		// (nix-bin on a distribution), so it is not collected either.
+		return errors.Join(errs...)
 	}
 
-	var kept, deleted []Generation
+	var deleted, systemKept []Generation
 	for _, p := range plans {
 		for _, g := range p.gens {
-			if g.Keep {
-				kept = append(kept, g)
-			} else {
+			switch {
+			case !g.Keep:
 				deleted = append(deleted, g)
-			}
-		}
-	}
-	var systemKept []Generation
-	if len(plans) > 0 && plans[0].profile == r.o.SystemProfile {
-		for _, g := range plans[0].gens {
-			if g.Keep {
+			case p.profile == r.o.SystemProfile:
 				systemKept = append(systemKept, g)
 			}
 		}
@@ -559,7 +584,9 @@ func (r *Report) summary() string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s generations %s", verb, filepath.Base(p.Profile), strings.Join(gs, ", ")))
 	}
-	if len(parts) == 0 {
+	if len(parts) == 0 && len(r.Profiles) == 0 {
+		parts = append(parts, "no profile to clean")
+	} else if len(parts) == 0 {
 		parts = append(parts, "no generation to delete")
 	}
 	if r.StorePaths > 0 {

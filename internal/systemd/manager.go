@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -98,6 +99,7 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 		MemoryHigh:    heal.Unset,
 		MemoryCurrent: heal.Unset,
 		CPUUsageNSec:  heal.Unset,
+		InvocationID:  invocationID(p["InvocationID"]),
 	}
 	typ := unitType(name)
 	if u.LoadState != "loaded" || !hasCgroup(typ) {
@@ -116,10 +118,21 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	u.MemoryHigh = u64(tp["MemoryHigh"])
 	u.MemoryCurrent = u64(tp["MemoryCurrent"])
 	u.CPUUsageNSec = u64(tp["CPUUsageNSec"])
+	u.RuntimeDirectory, _ = tp["RuntimeDirectory"].([]string)
 	if u.MemoryCurrent == heal.Unset || u.CPUUsageNSec == heal.Unset {
 		m.fromCgroup(str(tp["ControlGroup"]), &u.CPUUsageNSec, &u.MemoryCurrent)
 	}
 	return u, nil
+}
+
+// invocationID renders the unit's InvocationID (16 bytes) as the hex string
+// systemd gives a service in $INVOCATION_ID; "" when it has none.
+func invocationID(v any) string {
+	b, ok := v.([]byte)
+	if !ok || len(b) == 0 {
+		return ""
+	}
+	return hex.EncodeToString(b)
 }
 
 // ResetFailed implements heal.Systemd.

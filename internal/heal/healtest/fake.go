@@ -39,6 +39,8 @@ type Systemd struct {
 	OnRestart func(unit string)
 	// Down makes every read fail as if the bus were gone.
 	Down bool
+
+	invocations int
 }
 
 // New returns a fake with the given units, loaded unless LoadState says
@@ -141,6 +143,11 @@ func (f *Systemd) Start(ctx context.Context, name string, ch chan<- string) erro
 	f.log("StartUnit %s replace", name)
 	hook := f.OnStart
 	res := f.JobResult[name]
+	if u := f.Units[name]; u != nil {
+		// Every start is a new invocation, as in systemd.
+		f.invocations++
+		u.InvocationID = fmt.Sprintf("%032x", f.invocations)
+	}
 	f.mu.Unlock()
 	if hook != nil {
 		hook(name)
