@@ -44,6 +44,8 @@ install-data:
 	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing.service > $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing.service
 	install -m 0644 cmd/luminous-healingd/luminous-healing-journal-vacuum.service $(DESTDIR)$(UNITDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' cmd/luminous-healingd/luminous-healing-nix-cleanup.service > $(DESTDIR)$(UNITDIR)/luminous-healing-nix-cleanup.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/luminous-healing-nix-cleanup.service
 	@# The desktop notifier, at every graphical login: a systemd user unit,
 	@# enabled for everyone by its graphical-session.target.wants link, and
 	@# an XDG autostart entry for desktops that do not start that target
@@ -86,6 +88,7 @@ install-completion:
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/luminous-healingd $(DESTDIR)$(BINDIR)/healingctl \
 		$(DESTDIR)$(UNITDIR)/luminous-healing.service $(DESTDIR)$(UNITDIR)/luminous-healing-journal-vacuum.service \
+		$(DESTDIR)$(UNITDIR)/luminous-healing-nix-cleanup.service \
 		$(DESTDIR)$(USERUNITDIR)/luminous-healing-notifier.service \
 		$(DESTDIR)$(USERUNITDIR)/graphical-session.target.wants/luminous-healing-notifier.service \
 		$(DESTDIR)$(AUTOSTARTDIR)/luminous-healing-notifier.desktop \

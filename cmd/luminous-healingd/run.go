@@ -50,6 +50,7 @@ func run(args []string) int {
 			&cli.BoolFlag{Name: "check-config", Usage: "validate the configuration, print it as understood, and exit"},
 		},
 		Action:         daemonMain,
+		Commands:       []*cli.Command{nixCleanupCommand},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usageError{err} }

@@ -18,6 +18,7 @@ func TestMakeInstallPutsEveryFileWhereTheSpecSays(t *testing.T) {
 		"/usr/sbin/luminous-healingd",
 		"/usr/lib/systemd/system/luminous-healing.service",
 		"/usr/lib/systemd/system/luminous-healing-journal-vacuum.service",
+		"/usr/lib/systemd/system/luminous-healing-nix-cleanup.service",
 		"/usr/share/dbus-1/system.d/org.luminous.Healing.conf",
 		"/usr/share/dbus-1/system-services/org.luminous.Healing.service",
 		"/usr/share/dbus-1/interfaces/org.luminous.Healing1.xml",
