@@ -214,6 +214,9 @@ func (b *board) render(l look) []string {
 		if i.Synthetic {
 			msg += " [injected]"
 		}
+		if i.Cause != "" {
+			msg += " — because: " + safeText(i.Cause, false)
+		}
 		rows = append(rows, []string{mark + " " + p.sev(i.Severity, "● "+i.Severity), id, i.State, orDash(i.Action), agoAt(i.Since, now), msg})
 	}
 	add(gridIndent(rows, "")...)

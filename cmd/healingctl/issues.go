@@ -44,6 +44,9 @@ func printIssues(w io.Writer, is []client.Issue, color bool) {
 		if i.Synthetic {
 			msg += " [injected]"
 		}
+		if i.Cause != "" {
+			msg += " — because: " + safeText(i.Cause, false)
+		}
 		t.row(i.ID, paint(color, i.Severity, i.Severity), i.State, i.Action, ago(i.Since), msg)
 	}
 	t.flush()

@@ -59,8 +59,9 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	var sd heal.Systemd
 	var units engine.Units
 	var uw engine.Watcher
+	var journal engine.Journal
 	if mgr != nil {
-		sd, units, uw = mgr, mgr, watcher
+		sd, units, uw, journal = mgr, mgr, watcher, systemd.Journal{}
 		defer mgr.Close()
 	}
 
@@ -96,7 +97,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		Accuracy: func() (float64, bool) { return pred.Accuracy().Ratio() }})
 	eng, err = engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
-		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw,
+		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw, Journal: journal,
 		Audit: auditLog, State: store, Writer: writer, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
 	})
 	if err != nil {

@@ -135,8 +135,12 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 	}
 	e.issues[rec.ID] = rec
 	e.stateChanged() // the breaker may have counted a relapse
+	line := rec.Message
+	if rec.Cause != "" {
+		line += ": " + rec.Cause
+	}
 	e.o.Audit.Record(audit.Entry{Event: audit.IssueDetected, Issue: rec.ID, Target: unitTarget(rec),
-		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: rec.Message, CallerUID: audit.Daemon})
+		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: line, CallerUID: audit.Daemon})
 	if r := e.o.Recorder; r != nil {
 		r.IssueDetected(*rec)
 	}

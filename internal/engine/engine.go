@@ -81,6 +81,7 @@ type Options struct {
 	Healer     *heal.Healer
 	Units      Units   // nil without systemd
 	Watcher    Watcher // nil without systemd
+	Journal    Journal // nil: a unit's cause has no journal lines
 	Audit      *audit.Log
 	State      *state.Dir // nil: nothing persisted
 	// Writer writes the state directory's files; the engine runs it and
@@ -156,6 +157,7 @@ type unitState struct {
 	// nRestarts is systemd's NRestarts at the last look, once seen.
 	nRestarts    uint32
 	haveRestarts bool
+	readingCause bool // a journal read for its cause is running
 }
 
 // Auto is the Caller of the daemon's own decisions.

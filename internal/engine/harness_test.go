@@ -69,6 +69,7 @@ type setup struct {
 	units      []heal.UnitStatus
 	dir        *state.Dir
 	log        *slog.Logger
+	journal    engine.Journal
 }
 
 // start runs an engine on fakes. Call it inside a synctest bubble.
@@ -94,6 +95,7 @@ func start(t *testing.T, s setup) *harness {
 	h.audit = audit.New(audit.Options{})
 	eng, err := engine.New(engine.Options{
 		Version: "test", Config: cfg, ConfigPath: s.configPath, Healer: healer, Units: h.sd, Watcher: h.watcher, Audit: h.audit, State: s.dir, Log: s.log,
+		Journal:    s.journal,
 		NewSampler: func(*config.Config) (engine.Sampler, error) { return h.sampler, nil },
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
@@ -196,12 +197,19 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		v = keep
 	}
 	rec := e.issues[id]
+	var tail *causeRead
 	switch v {
 	case open:
+		cause := unitCause(u)
 		if rec == nil {
-			rec = &issue.Record{ID: id, Kind: issue.Unit, Subject: u.Name, Severity: sev, Since: now, State: issue.Open, Message: msg}
+			rec = &issue.Record{ID: id, Kind: issue.Unit, Subject: u.Name, Severity: sev, Since: now, State: issue.Open, Message: msg, Cause: cause}
 			pub = append(pub, e.openLocked(rec)...)
+			tail = e.causeReadLocked(rec, st, u, cause)
 		} else {
+			if cause != "" && !strings.HasPrefix(rec.Cause, cause) {
+				rec.Cause = cause
+				tail = e.causeReadLocked(rec, st, u, cause)
+			}
 			if rec.State == issue.Healed {
 				pub = append(pub, e.relapseLocked(rec)...) // it came back right after a restart
 			}
@@ -237,6 +245,9 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		r.RestartedBySystemd(u.Name, restarts)
 	}
 	e.publish(pub...)
+	if tail != nil {
+		go e.readCause(*tail)
+	}
 }
 
 // maxRestartRecords bounds the history records of one look at a unit:

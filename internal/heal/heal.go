@@ -72,9 +72,13 @@ type UnitStatus struct {
 	CPUUsageNSec  uint64 // Unset when unknown
 	// InvocationID is the unit's current run (hex), and RuntimeDirectory
 	// its RuntimeDirectory= names under /run: a cleanup unit leaves its
-	// result file there (docs/cleanup.md).
+	// result file there (docs/cleanup.md). The failed run's InvocationID
+	// also finds the journal lines that tell why it failed.
 	InvocationID     string
 	RuntimeDirectory []string
+	// What systemd knows of the last run, for the cause.
+	ExecMainCode   int32 // 1 exited, 2 killed, 3 dumped core; 0 unknown
+	ExecMainStatus int32 // the exit status, or the signal number
 }
 
 // Unset is systemd's "[not set]" / infinity for the 64-bit properties.

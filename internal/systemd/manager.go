@@ -119,6 +119,8 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	u.MemoryCurrent = u64(tp["MemoryCurrent"])
 	u.CPUUsageNSec = u64(tp["CPUUsageNSec"])
 	u.RuntimeDirectory, _ = tp["RuntimeDirectory"].([]string)
+	u.ExecMainCode, _ = tp["ExecMainCode"].(int32)
+	u.ExecMainStatus, _ = tp["ExecMainStatus"].(int32)
 	if u.MemoryCurrent == heal.Unset || u.CPUUsageNSec == heal.Unset {
 		m.fromCgroup(str(tp["ControlGroup"]), &u.CPUUsageNSec, &u.MemoryCurrent)
 	}

@@ -141,7 +141,7 @@
       st.issues.map((i) => el('tr', { class: 'issue', 'data-id': i.id },
         td(el('span', { class: 'sev ' + i.severity, text: i.severity })),
         td(i.id + (i.synthetic ? ' (synthetic)' : '')),
-        td(i.message, 'msg'),
+        td(i.cause ? el('span', {}, i.message, el('div', { class: 'cause', text: 'because: ' + i.cause })) : i.message, 'msg'),
         td(el('span', { class: 'state-' + i.state, text: i.state + (i.attempts ? ' · ' + i.attempts + ' tries' : '') })),
         td(i.action, 'wide'),
         td(rel(i.since), 'wide num'))),

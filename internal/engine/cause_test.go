@@ -1,0 +1,81 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+)
+
+// fakeJournal stands in for journalctl, which the engine tests cannot run
+// against a journal of their own; the e2e suite reads the real one.
+type fakeJournal struct {
+	mu    sync.Mutex
+	lines map[string][]string // by unit + " " + invocation
+	asked []string
+}
+
+func (j *fakeJournal) Tail(ctx context.Context, unit, invocation string) ([]string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.asked = append(j.asked, unit+" "+invocation)
+	return j.lines[unit+" "+invocation], nil
+}
+
+func TestAUnitIssueSaysWhyItFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j := &fakeJournal{lines: map[string][]string{
+			"web.service 0123abcd": {"listening on :443", "bind() to :443 failed: address in use"},
+		}}
+		web := active("web.service")
+		h := start(t, setup{units: []heal.UnitStatus{web}, journal: j})
+		synctest.Wait()
+		h.drain()
+
+		// It failed with exit status 1 after systemd had restarted it twice;
+		// our restart fails too, so the issue stays open to be read.
+		h.sd.Units["web.service"].Result = "exit-code"
+		h.sd.Units["web.service"].ExecMainCode = 1
+		h.sd.Units["web.service"].ExecMainStatus = 1
+		h.sd.Units["web.service"].NRestarts = 2
+		h.sd.Units["web.service"].InvocationID = "0123abcd"
+		h.sd.JobResult["web.service"] = "failed"
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+
+		rec, ok := h.issue("unit:web.service")
+		if !ok {
+			t.Fatal("no issue for the failed unit")
+		}
+		for _, want := range []string{"exit-code", "exited with status 1", "restarted 2 times by systemd", "bind() to :443 failed: address in use"} {
+			if !strings.Contains(rec.Cause, want) {
+				t.Errorf("cause = %q; want it to say %q", rec.Cause, want)
+			}
+		}
+		det := h.history(audit.IssueDetected)
+		if len(det) == 0 || !strings.Contains(det[0].Message, "exited with status 1") {
+			t.Errorf("issue-detected records = %+v; want the exit status in the history", det)
+		}
+	})
+}
+
+func TestACauseNamesTheSignal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		synctest.Wait()
+		h.sd.Units["web.service"].Result = "signal"
+		h.sd.Units["web.service"].ExecMainCode = 2
+		h.sd.Units["web.service"].ExecMainStatus = 9
+		h.sd.JobResult["web.service"] = "failed"
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		rec, _ := h.issue("unit:web.service")
+		if !strings.Contains(rec.Cause, "killed by SIGKILL") {
+			t.Errorf("cause = %q; want it to say killed by SIGKILL", rec.Cause)
+		}
+	})
+}
