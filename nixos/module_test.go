@@ -29,8 +29,9 @@ type evaluation struct {
 		Enable      bool
 		ExtraConfig string
 	}
-	Firewall     []int
-	DBusPackages []struct {
+	Firewall         []int
+	FirewallCommands string
+	DBusPackages     []struct {
 		Name string
 		Text string
 	}
@@ -39,6 +40,7 @@ type evaluation struct {
 		Script string
 	}
 	Users, Groups []string
+	UserAttrs     map[string]map[string]any
 	Prometheus    struct {
 		ScrapeConfigs []struct {
 			JobName       string                       `json:"job_name"`
@@ -59,6 +61,7 @@ type evaluation struct {
 type unit struct {
 	Description                       string
 	WantedBy, After, Requires, PartOf []string
+	Aliases, Documentation            []string
 	ReloadTriggers                    []string
 	ServiceConfig, UnitConfig         map[string]any
 }
@@ -352,8 +355,8 @@ func TestANonRootUserMayManageExactlyItsUnits(t *testing.T) {
 	if !strings.Contains(cleanup.Polkit.ExtraConfig, `var units = [ "nix-gc.service" ];`) {
 		t.Errorf("with cleanup_units set, rules:\n%s\nwant exactly nix-gc.service", cleanup.Polkit.ExtraConfig)
 	}
-	if len(cleanup.Users) != 0 {
-		t.Errorf("users %q for user = svc; want none created (only luminous-healing is)", cleanup.Users)
+	if !slices.Equal(cleanup.Users, []string{"svc"}) || !slices.Equal(cleanup.Groups, []string{"svc"}) {
+		t.Errorf("users %q, groups %q for user = svc; want svc created (TestTheDaemonsUserAndGroupExist has the rest)", cleanup.Users, cleanup.Groups)
 	}
 }
 
@@ -369,7 +372,6 @@ func TestSettingsThatCannotWorkAreRefused(t *testing.T) {
 		{"a unit name systemd refuses", `services.monitored = [ "ng inx" ];`, []string{"ng inx.service"}},
 		{"a template without an instance", `services.monitored = [ "getty@" ];`, []string{"getty@.service"}},
 		{"the daemon watching itself", `services.monitored = [ "luminous-healing" ];`, []string{"never acts on itself"}},
-		{"a listener off loopback behind IPAddressDeny", `settings.monitoring.listen = "0.0.0.0:9955";`, []string{"0.0.0.0:9955", "openFirewall"}},
 		{"an open firewall for a loopback listener", `openFirewall = true; settings.monitoring.listen = "127.0.0.1:9955";`, []string{"openFirewall", "loopback"}},
 		{"a zero threshold", `thresholds.cpu = 0;`, []string{"services.luminous-healing.thresholds.cpu", "above 0 and at most 100"}},
 		{"a threshold above 100", `thresholds.disk = 101;`, []string{"thresholds.disk"}},

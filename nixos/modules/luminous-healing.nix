@@ -78,18 +78,55 @@ let
     && builtins.match "${unitChars}(@${unitChars})?\\.(${concatStringsSep "|" unitTypes})" n != null;
 
   # Durations: integer seconds (the seed's form) or a Go duration string.
+  durationPattern = "([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+";
   durationType =
-    types.either types.ints.positive (types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+")
+    types.either types.ints.positive (types.strMatching durationPattern)
     // {
       description = "positive integer (seconds) or Go duration string";
     };
   renderDuration = d: if builtins.isInt d then "${toString d}s" else d;
+
+  # A Go duration string in milliseconds, as a float.
+  unitMillis = {
+    ns = 1.0e-6;
+    us = 1.0e-3;
+    "µs" = 1.0e-3;
+    ms = 1.0;
+    s = 1000.0;
+    m = 60000.0;
+    h = 3600000.0;
+  };
+  durationMillis =
+    d:
+    lib.foldl' (sum: part: sum + builtins.fromJSON (builtins.elemAt part 0) * unitMillis.${builtins.elemAt part 2}) 0.0 (
+      filter builtins.isList (builtins.split "([0-9]+(\\.[0-9]+)?)(ns|us|µs|ms|s|m|h)" d)
+    );
+  # The daemon refuses an interval outside these bounds
+  # (internal/config: monitoring.interval); the type does too, so that a
+  # build without the config check (a cross build) cannot ship one.
+  intervalType =
+    types.either (types.ints.between 1 86400) (
+      types.addCheck (types.strMatching durationPattern) (
+        d:
+        let
+          ms = durationMillis d;
+        in
+        ms >= 100 && ms <= 86400000
+      )
+    )
+    // {
+      description = "integer seconds between 1 and 86400, or Go duration string between 100ms and 24h";
+    };
 
   percent =
     types.addCheck types.number (x: x > 0 && x <= 100)
     // {
       description = "number above 0 and at most 100";
     };
+
+  # host and port → "host:port", "[::1]:port" for IPv6, ":port" for every
+  # address.
+  joinAddress = host: port: if lib.hasInfix ":" host then "[${host}]:${toString port}" else "${host}:${toString port}";
 
   # "host:port" → host and port, for IPv6 "[::1]:9955" too.
   splitAddress =
@@ -106,6 +143,23 @@ let
       };
   isLoopback = host: host == "localhost" || host == "::1" || hasPrefix "127." host;
 
+  # A size systemd reads (bytes, or K, M, G, T), in MiB; null where it is
+  # not one.
+  sizeMiB =
+    v:
+    let
+      m = builtins.match "([0-9]+)([KMGT]?)" v;
+      n = lib.toInt (builtins.elemAt m 0);
+      scale = {
+        "" = 1.0 / 1048576;
+        K = 1.0 / 1024;
+        M = 1.0;
+        G = 1024.0;
+        T = 1048576.0;
+      };
+    in
+    if m == null then null else n * scale.${builtins.elemAt m 1};
+
   s = cfg.settings;
   listen = splitAddress (s.monitoring.listen or "");
   dashboardListen = splitAddress (s.monitoring.dashboard_listen or "");
@@ -113,7 +167,9 @@ let
     listen
     dashboardListen
   ];
-  listenHost = if cfg.openFirewall then "" else "127.0.0.1";
+  # Only loopback may connect (IPAddressDeny) unless a listener is on
+  # another address.
+  loopbackOnly = lib.all (l: isLoopback l.host) listeners;
 
   monitoredUnits = map normalizeUnit (s.services.monitored or [ ]);
   # The daemon's built-in cleanup list, where cleanup_units is left out;
@@ -173,6 +229,12 @@ let
       key = "monitoring.listen";
       value = cfg.monitoring.metricsPort;
       get = v: (splitAddress v).port or null;
+    }
+    {
+      option = "listenAddress";
+      key = "monitoring.listen";
+      value = cfg.listenAddress;
+      get = v: (splitAddress v).host or null;
     }
     {
       option = "monitoring.enableDashboard";
@@ -302,9 +364,8 @@ let
     KeyringMode = "private";
     UMask = "0077";
   }
-  # Only loopback may talk to the listener, unless the firewall is opened
-  # for it.
-  // optionalAttrs (!cfg.openFirewall) {
+  # Only loopback may talk to the listener, unless it listens elsewhere.
+  // optionalAttrs loopbackOnly {
     IPAddressDeny = "any";
     IPAddressAllow = "localhost";
   };
@@ -356,7 +417,7 @@ in
 
     monitoring = {
       interval = mkOption {
-        type = durationType;
+        type = intervalType;
         default = 60;
         example = "15s";
         description = "How often resources are sampled: integer seconds, or a Go duration string such as `\"90s\"`. Unit failures are seen at once regardless.";
@@ -371,8 +432,7 @@ in
         default = 9955;
         description = ''
           Port of the daemon's HTTP listener: `/metrics`, `/healthz`, the read-only `/api/v1/`, and the
-          dashboard unless it has a port of its own. It listens on 127.0.0.1, or on every address when
-          {option}`services.luminous-healing.openFirewall` is set.
+          dashboard unless it has a port of its own, on {option}`services.luminous-healing.listenAddress`.
 
           The seed system's default was 9090. That is Prometheus's own port, so a machine that also ran
           Prometheus had two services fighting over it; the default is now 9955. Set 9090 here only if
@@ -389,8 +449,9 @@ in
         default = 8080;
         description = ''
           Port of the web dashboard, when {option}`services.luminous-healing.monitoring.enableDashboard`
-          is set. The daemon opens a second listener for it (`monitoring.dashboard_listen`) on the same
-          address as the first; the same port as `metricsPort` serves everything on one listener.
+          is set. The daemon opens a second listener for it (`monitoring.dashboard_listen`) on
+          {option}`services.luminous-healing.listenAddress`; the same port as `metricsPort` serves
+          everything on one listener.
         '';
       };
     };
@@ -418,14 +479,79 @@ in
       description = "systemd units the daemon watches and restarts when they fail; a name without a suffix is a `.service`.";
     };
 
+    listenAddress = mkOption {
+      type =
+        # One colon is "host:port"; an IPv6 address has more.
+        types.addCheck (types.strMatching "[^][ /]*") (v: builtins.length (lib.splitString ":" v) != 2)
+        // {
+          description = "IP address or host name without a port; empty for every address";
+        };
+      default = if cfg.openFirewall then "" else "127.0.0.1";
+      defaultText = literalExpression ''if config.services.luminous-healing.openFirewall then "" else "127.0.0.1"'';
+      example = "10.0.0.1";
+      description = ''
+        Address of the HTTP listener (its port is {option}`services.luminous-healing.monitoring.metricsPort`);
+        `""` listens on every address. Only loopback may connect to a loopback listener (the unit's
+        `IPAddressDeny=any`, `IPAddressAllow=localhost`); on any other address the unit lets everyone
+        connect and the firewall decides. Nothing on the listener changes anything, but it shows the
+        machine's state and unit names to whoever can reach it.
+      '';
+    };
+
     openFirewall = mkOption {
       type = types.bool;
       default = false;
       description = ''
-        Listen on every address instead of loopback, and open the listener's ports (metrics, and the
-        dashboard's when it has its own) in the firewall. Nothing on the listener changes anything, but
-        it shows the machine's state and unit names to whoever can reach it.
+        Open the listener's ports (metrics, and the dashboard's when it has its own) in the firewall, to
+        everyone or to what {option}`services.luminous-healing.firewallFilter` lets through. The listener
+        address is {option}`services.luminous-healing.listenAddress`, which defaults to every address
+        when this is set, as the seed system did.
       '';
+    };
+
+    firewallFilter = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "-i eth1 -p tcp -m tcp --dport 9955";
+      description = ''
+        With {option}`services.luminous-healing.openFirewall`, the iptables filter that may connect instead
+        of everyone: the module adds `ip46tables -A nixos-fw «filter» -m comment --comment luminous-healing
+        -j nixos-fw-accept` to `networking.firewall.extraCommands`, as nixpkgs' Prometheus exporters do.
+        `null` opens the ports to everyone (`networking.firewall.allowedTCPPorts`). Not with nftables.
+      '';
+    };
+
+    resources = {
+      memoryMax = mkOption {
+        type =
+          types.nullOr (
+            types.addCheck types.str (v: sizeMiB v != null && sizeMiB v >= 32)
+            // {
+              description = "size of at least 32M (bytes, or with K, M, G, T)";
+            }
+          );
+        default = "256M";
+        description = ''
+          The unit's `MemoryMax=`: a leak is killed and restarted (`Restart=on-failure`) instead of pressing
+          on the machine it is meant to heal. The daemon needs about 8 MiB steady and 12 MiB under load, so
+          the default never starves it; below 32M is refused. `null` sets no limit.
+        '';
+      };
+      cpuQuota = mkOption {
+        type =
+          types.nullOr (
+            types.addCheck (types.strMatching "[0-9]+%") (v: lib.toInt (lib.removeSuffix "%" v) >= 10)
+            // {
+              description = "percentage of one CPU, at least 10%";
+            }
+          );
+        default = null;
+        example = "50%";
+        description = ''
+          The unit's `CPUQuota=`. None by default: a quota would slow detection and healing exactly when the
+          machine is busiest, and the daemon uses well under 1 % of a core. Below 10% is refused.
+        '';
+      };
     };
 
     user = mkOption {
@@ -436,15 +562,16 @@ in
         D-Bus. Root is allowed everything by polkit; for any other user the module adds a polkit rule that
         lets it start, restart, reset and limit exactly the monitored and cleanup units, a bus policy that
         lets it own `org.luminous.Healing`, and makes it the owner of the polkit actions so it may check
-        its callers. `"luminous-healing"` is created as a system user; any other name must exist.
-        Throttling a unit that is neither monitored nor a cleanup unit is then refused by systemd.
+        its callers. A user other than root is created as a system user in
+        {option}`services.luminous-healing.group`, unless the configuration declares it itself. Throttling a unit that is neither monitored nor a cleanup unit is then refused by systemd.
       '';
     };
 
     group = mkOption {
       type = types.str;
-      default = "root";
-      description = "Group the daemon runs as. `\"luminous-healing\"` is created; any other name must exist.";
+      default = if cfg.user == "root" then "root" else cfg.user;
+      defaultText = literalExpression ''if user == "root" then "root" else user'';
+      description = "Group the daemon runs as. A group other than root is created (`users.groups`) where nothing else declares it.";
     };
 
     polkit.adminGroup = mkOption {
@@ -517,14 +644,16 @@ in
         message = "services.luminous-healing.services.monitored lists luminous-healing itself; the daemon never acts on itself (systemd restarts it: Restart=on-failure).";
       }
       {
-        assertion = cfg.openFirewall || lib.all (l: isLoopback l.host) listeners;
-        message = "services.luminous-healing: the listener ${
-          concatMapStringsSep ", " (l: "${l.host}:${toString l.port}") (filter (l: !isLoopback l.host) listeners)
-        } is not on loopback, but the unit lets only loopback connect (IPAddressDeny) unless services.luminous-healing.openFirewall = true.";
+        assertion = !cfg.openFirewall || !loopbackOnly;
+        message = "services.luminous-healing.openFirewall opens the firewall, but the daemon listens on loopback only (listenAddress, settings.monitoring.listen); remove one of the two.";
       }
       {
-        assertion = !cfg.openFirewall || lib.any (l: !isLoopback l.host) listeners;
-        message = "services.luminous-healing.openFirewall opens the firewall, but the daemon listens on loopback only (settings.monitoring.listen); remove one of the two.";
+        assertion = cfg.firewallFilter == null || cfg.openFirewall;
+        message = "services.luminous-healing.firewallFilter is set, but openFirewall is not; the filter is used only to open the firewall.";
+      }
+      {
+        assertion = cfg.firewallFilter == null || !(config.networking.nftables.enable or false);
+        message = "services.luminous-healing.firewallFilter is an iptables filter, but networking.nftables.enable is set; open the port with networking.firewall.extraInputRules instead.";
       }
     ];
 
@@ -542,11 +671,11 @@ in
       monitoring = {
         interval = mkDefault (renderDuration cfg.monitoring.interval);
         metrics = mkDefault cfg.monitoring.enableMetrics;
-        listen = mkDefault "${listenHost}:${toString cfg.monitoring.metricsPort}";
+        listen = mkDefault (joinAddress cfg.listenAddress cfg.monitoring.metricsPort);
         dashboard = mkDefault cfg.monitoring.enableDashboard;
       }
       // optionalAttrs (cfg.monitoring.enableDashboard && cfg.monitoring.dashboardPort != cfg.monitoring.metricsPort) {
-        dashboard_listen = mkDefault "${listenHost}:${toString cfg.monitoring.dashboardPort}";
+        dashboard_listen = mkDefault (joinAddress cfg.listenAddress cfg.monitoring.dashboardPort);
       };
       predictive = {
         enabled = mkDefault cfg.predictive.enabled;
@@ -567,11 +696,19 @@ in
       optional (cfg.polkit.adminGroup != null) adminRule ++ optional (cfg.user != "root") userRule
     );
 
-    networking.firewall.allowedTCPPorts = optionals cfg.openFirewall (lib.unique (map (l: l.port) listeners));
+    networking.firewall.allowedTCPPorts = optionals (cfg.openFirewall && cfg.firewallFilter == null) (
+      lib.unique (map (l: l.port) listeners)
+    );
+    networking.firewall.extraCommands = mkIf (cfg.openFirewall && cfg.firewallFilter != null) ''
+      ip46tables -A nixos-fw ${cfg.firewallFilter} -m comment --comment luminous-healing -j nixos-fw-accept
+    '';
 
     systemd.services.luminous-healing = {
       description = "luminous-healing self-healing daemon";
       documentation = [ "https://github.com/luminous-healing/luminous-healing/tree/main/docs" ];
+      # D-Bus activation asks systemd for this name
+      # (dbus/org.luminous.Healing.service); NixOS ignores [Install] Alias=.
+      aliases = [ "dbus-org.luminous.Healing.service" ];
       wantedBy = [ "multi-user.target" ];
       requires = [ "dbus.socket" ];
       after = [
@@ -595,6 +732,8 @@ in
         User = cfg.user;
         Group = cfg.group;
       }
+      // optionalAttrs (cfg.resources.memoryMax != null) { MemoryMax = cfg.resources.memoryMax; }
+      // optionalAttrs (cfg.resources.cpuQuota != null) { CPUQuota = cfg.resources.cpuQuota; }
       // hardening;
     };
 
@@ -625,13 +764,18 @@ in
       };
     };
 
-    users.users = optionalAttrs (cfg.user == "luminous-healing") {
-      luminous-healing = {
-        isSystemUser = true;
+    # A user or group that does not exist fails the unit at boot ("Failed to
+    # determine user credentials"): create them. What the configuration
+    # declares itself wins, even its mkDefaults (a normal user's group
+    # "users"): these are weaker than mkDefault, stronger than the options'
+    # own defaults.
+    users.users = optionalAttrs (cfg.user != "root") {
+      ${cfg.user} = lib.mapAttrs (_: lib.mkOverride 1100) {
+        isSystemUser = !(config.users.users.${cfg.user}.isNormalUser or false);
         group = cfg.group;
         description = "luminous-healing daemon";
       };
     };
-    users.groups = optionalAttrs (cfg.group == "luminous-healing") { luminous-healing = { }; };
+    users.groups = optionalAttrs (cfg.group != "root") { ${cfg.group} = { }; };
   };
 }

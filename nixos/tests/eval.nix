@@ -90,10 +90,40 @@ let
           type = types.listOf types.port;
           default = [ ];
         };
+        networking.nftables.enable = any false;
+        networking.firewall.extraCommands = mkOption {
+          type = types.lines;
+          default = "";
+        };
         systemd.package = any (fakePackage "systemd");
         systemd.services = attrs;
         systemd.user.services = attrs;
-        users.users = attrs;
+        # As NixOS declares them: a submodule, so that one option of a user
+        # may depend on another, and a normal user's group defaults to users.
+        users.users = mkOption {
+          default = { };
+          type = types.attrsOf (
+            types.submodule (
+              { config, ... }:
+              {
+                freeformType = types.attrsOf types.anything;
+                options = {
+                  isNormalUser = any false;
+                  isSystemUser = any false;
+                  group = mkOption {
+                    type = types.str;
+                    default = "";
+                  };
+                  description = mkOption {
+                    type = types.str;
+                    default = "";
+                  };
+                };
+                config = lib.mkIf config.isNormalUser { group = lib.mkDefault "users"; };
+              }
+            )
+          );
+        };
         users.groups = attrs;
       };
     };
@@ -129,6 +159,7 @@ else
       inherit (c.security.polkit) enable extraConfig;
     };
     firewall = c.networking.firewall.allowedTCPPorts;
+    firewallCommands = c.networking.firewall.extraCommands;
     dbusPackages = map (p: {
       inherit (p) name;
       text = p.text or null;
@@ -139,6 +170,7 @@ else
     }) c.environment.systemPackages;
     users = builtins.attrNames c.users.users;
     groups = builtins.attrNames c.users.groups;
+    userAttrs = c.users.users;
     # Declared only by configurations that stub them (the example's tests).
     prometheus = c.services.prometheus or null;
     grafana = c.services.grafana or null;
