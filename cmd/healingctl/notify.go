@@ -534,6 +534,9 @@ func notificationFor(ev client.Event, last *client.ActionResult) (notification, 
 		if i.Synthetic {
 			n.summary += " (injected)"
 		}
+		if i.Cause != "" {
+			n.body += "\nCause: " + i.Cause
+		}
 		if s := issueState(*i); s != "" {
 			n.body += "\n" + s
 		}
@@ -558,6 +561,9 @@ func notificationFor(ev client.Event, last *client.ActionResult) (notification, 
 			body: describeResult(f.ActionResult), icon: "dialog-error", urgency: urgencyNormal}
 		if f.Severity == "critical" {
 			n.urgency = urgencyCritical
+		}
+		if f.Cause != "" && f.Cause != f.Message {
+			n.body += "\nCause: " + f.Cause
 		}
 		if f.State == "given-up" {
 			n.summary = "Gave up healing: " + orDash(f.Issue)
