@@ -102,6 +102,7 @@ func (a *api) RestartUnit(msg dbus.Message, sender dbus.Sender, name string) (ma
 	if err != nil {
 		return nil, invalid("unit: %v", err)
 	}
+	u = a.s.o.Engine.CanonicalUnit(a.s.ctx, u)
 	p := privileged{method: "RestartUnit", action: client.ActionDevelop, what: "restart", unit: u}
 	if a.s.o.Engine.IsMonitored(u) {
 		p.action = client.ActionHeal
@@ -124,6 +125,7 @@ func (a *api) Throttle(msg dbus.Message, sender dbus.Sender, name string) (map[s
 	if err != nil {
 		return nil, invalid("unit: %v", err)
 	}
+	u = a.s.o.Engine.CanonicalUnit(a.s.ctx, u)
 	p := privileged{method: "Throttle", action: client.ActionHeal, what: "throttle", unit: u}
 	return a.s.act(msg, sender, p, func(ctx context.Context, c engine.Caller) (heal.Result, error) {
 		return a.s.o.Engine.Throttle(ctx, c, u)
@@ -137,6 +139,7 @@ func (a *api) Release(msg dbus.Message, sender dbus.Sender, name string) (map[st
 	if err != nil {
 		return nil, invalid("unit: %v", err)
 	}
+	u = a.s.o.Engine.CanonicalUnit(a.s.ctx, u)
 	p := privileged{method: "Release", action: client.ActionHeal, what: "release", unit: u}
 	return a.s.act(msg, sender, p, func(ctx context.Context, c engine.Caller) (heal.Result, error) {
 		return a.s.o.Engine.Release(ctx, c, u)

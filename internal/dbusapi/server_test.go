@@ -875,3 +875,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestPolkitIsAskedAboutTheUnitAnAliasNames(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{})
+	d.Systemd.Aliases = map[string]string{"www.service": "web.service", "lh-alias.service": "luminous-healing.service"}
+	d.Authority.Answer(client.ActionHeal, bustest.Yes)
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	c := d.Client(t, client.Options{})
+	res, err := c.RestartUnit(t.Context(), "www")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := d.Authority.Requests()
+	want := map[string]string{"action": "restart", "unit": "web.service"}
+	if len(reqs) != 1 || reqs[0].Action != client.ActionHeal || !reflect.DeepEqual(reqs[0].Details, want) {
+		t.Errorf("polkit was asked %+v; want %s with details %v: the unit the alias names, which is monitored", reqs, client.ActionHeal, want)
+	}
+	if res.Target != "web.service" {
+		t.Errorf("restarted %s; want web.service", res.Target)
+	}
+	if _, err := c.RestartUnit(t.Context(), "lh-alias"); !errors.Is(err, client.ErrInvalidArgument) {
+		t.Errorf("restarting an alias of the daemon: got %v; want InvalidArgument", err)
+	}
+}

@@ -54,7 +54,11 @@ type Machine struct {
 
 // UnitStatus is the part of a unit's state the actions and engine read.
 type UnitStatus struct {
-	Name          string
+	Name string
+	// ID is systemd's Id property: the unit's canonical name, which an
+	// alias (a symlinked unit file, dbus-org.freedesktop.login1.service)
+	// resolves to. "" when unknown.
+	ID            string
 	LoadState     string // loaded, not-found, masked, …
 	ActiveState   string // active, failed, inactive, activating, …
 	SubState      string // running, dead, auto-restart, …

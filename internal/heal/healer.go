@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,6 +202,28 @@ func (h *Healer) ActionFor(rec issue.Record) issue.Action {
 	return h.s.Table.For(rec)
 }
 
+// Canonical returns the unit name resolves to, by systemd's Id property
+// (an alias names its unit), or name itself when systemd cannot say.
+func (h *Healer) Canonical(ctx context.Context, name string) string {
+	if h.sd == nil || name == "" {
+		return name
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	u, err := h.sd.Unit(ctx, name)
+	if err != nil || u.ID == "" {
+		return name
+	}
+	return u.ID
+}
+
+// isGroup reports whether a unit is a slice or a scope: never throttled.
+// Slices hold whole parts of the system, the daemon's ancestors (-.slice,
+// system.slice) among them; a scope is a user's session or a container.
+func isGroup(unit string) bool {
+	return strings.HasSuffix(unit, ".slice") || strings.HasSuffix(unit, ".scope")
+}
+
 // Do runs one action behind every safety rule and returns what happened.
 // Gates, in order: the action plans (reading, never changing, anything);
 // the daemon never acts on itself; one action per target at a time; the
@@ -225,8 +248,19 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 		return res.refuse(ErrUnavailable, "systemd is not reachable on the system bus, so nothing can be %s", pastTense(req.Action))
 	}
 
+	if req.Operator && req.Target != "" && h.sd != nil {
+		// Every rule below compares names: resolve a caller's alias to the
+		// unit it names first, so an alias of logind is logind and an
+		// alias of the daemon is the daemon. (The daemon's own targets
+		// come from systemd's lists and are canonical already.)
+		req.Target = h.Canonical(ctx, req.Target)
+		res.Target = req.Target
+	}
 	if req.Target != "" && req.Target == s.Self {
 		return res.refuse(ErrSelf, "%s is the daemon itself: never acted on", req.Target)
+	}
+	if req.Action == issue.Throttle && isGroup(req.Target) {
+		return res.refuse(ErrProtected, "%s is a slice or scope: only services are throttled (a slice holds the daemon and the whole system, a scope a user's session)", req.Target)
 	}
 	planCtx, cancel := context.WithTimeout(ctx, s.ActionTimeout)
 	defer cancel()
@@ -249,6 +283,9 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 	}
 	if st.target != "" && st.target == s.Self {
 		return res.refuse(ErrSelf, "%s is the daemon itself: never acted on", st.target)
+	}
+	if req.Action == issue.Throttle && !st.escalated && isGroup(st.target) {
+		return res.refuse(ErrProtected, "%s is a slice or scope: only services are throttled", st.target)
 	}
 
 	key := st.lockKey()

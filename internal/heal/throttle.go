@@ -74,7 +74,11 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 			return step{}, err
 		}
 		usage, target = u, u.Unit
-		if res.mem && !res.cpu && req.Issue.Severity == issue.Critical && e.monitored(target) {
+		// An operator's Heal was authorized for the issue's action
+		// (throttle) as polkit's details said; it never becomes a restart
+		// of a unit the person was not asked about. Only the daemon's own
+		// decision escalates.
+		if !req.Operator && res.mem && !res.cpu && req.Issue.Severity == issue.Critical && e.monitored(target) {
 			st, err := restart{}.plan(ctx, e, Request{Target: target})
 			st.escalated = true
 			st.describe += fmt.Sprintf(" (top memory consumer, %s)", FormatBytes(u.MemoryCurrent))

@@ -91,6 +91,7 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	}
 	u := heal.UnitStatus{
 		Name:          name,
+		ID:            str(p["Id"]),
 		LoadState:     str(p["LoadState"]),
 		ActiveState:   str(p["ActiveState"]),
 		SubState:      str(p["SubState"]),

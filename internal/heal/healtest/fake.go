@@ -39,6 +39,9 @@ type Systemd struct {
 	OnRestart func(unit string)
 	// Down makes every read fail as if the bus were gone.
 	Down bool
+	// Aliases maps an alias to the unit it names, as a symlinked unit
+	// file does: Unit(alias) reads the unit, with its canonical ID.
+	Aliases map[string]string
 
 	invocations int
 }
@@ -91,11 +94,16 @@ func (f *Systemd) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	if f.Down {
 		return heal.UnitStatus{}, errors.New("connection closed")
 	}
+	if canonical, ok := f.Aliases[name]; ok {
+		name = canonical
+	}
 	u, ok := f.Units[name]
 	if !ok {
-		return heal.UnitStatus{Name: name, LoadState: "not-found", ActiveState: "inactive", CPUWeight: heal.Unset, MemoryHigh: heal.Unset}, nil
+		return heal.UnitStatus{Name: name, ID: name, LoadState: "not-found", ActiveState: "inactive", CPUWeight: heal.Unset, MemoryHigh: heal.Unset}, nil
 	}
-	return *u, nil
+	out := *u
+	out.ID = u.Name
+	return out, nil
 }
 
 // ResetFailed implements heal.Systemd.
