@@ -1,8 +1,9 @@
 # luminous-healing — build, test and install.
 #
-#   make                build bin/luminous-healingd and bin/healingctl
+#   make                build bin/luminous-healingd and bin/healingctl (Go $(GOVERSION) or later)
 #   make test           the whole test suite (the README's command)
-#   make install        install for systemd distributions; honours PREFIX and DESTDIR
+#   make install        install what make built, for systemd distributions; honours
+#                       PREFIX and DESTDIR. It never builds: sudo's PATH has no Go.
 
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -16,6 +17,9 @@ DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(DATADIR)/doc/luminous-healing
 
 GO      ?= go
+# Where make puts the binaries and install takes them from.
+BIN     ?= bin
+GOVERSION := $(shell sed -n 's/^go \([0-9]*\.[0-9]*\).*/\1/p' go.mod)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
 GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
@@ -24,7 +28,7 @@ GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 all: build
 
 build:
-	$(GO) build $(GOFLAGS_BUILD) -o bin/ ./cmd/...
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ ./cmd/...
 
 test:
 	$(GO) test -count=1 -timeout 20m ./...
@@ -32,12 +36,17 @@ test:
 # install is three steps so that packagers who build the binaries their own
 # way (the flake's buildGoModule) can run the last two alone:
 #   make install-data install-completion PREFIX=$out HEALINGCTL=$out/bin/healingctl
-install: build install-bin install-data install-completion
+# It depends on no build step: `make` as yourself, then `sudo make install`,
+# where sudo's PATH has no Go.
+install: install-bin install-data install-completion
+
+BUILT_FIRST = echo "$$f is missing: run make first (as yourself, with Go $(GOVERSION) or later), then sudo make install" >&2; exit 1
 
 install-bin:
+	@for f in $(BIN)/luminous-healingd $(BIN)/healingctl; do [ -x $$f ] || { $(BUILT_FIRST); }; done
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
-	install -m 0755 bin/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
-	install -m 0755 bin/healingctl $(DESTDIR)$(BINDIR)/healingctl
+	install -m 0755 $(BIN)/luminous-healingd $(DESTDIR)$(SBINDIR)/luminous-healingd
+	install -m 0755 $(BIN)/healingctl $(DESTDIR)$(BINDIR)/healingctl
 
 install-data:
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
@@ -78,8 +87,9 @@ install-data:
 		install -m 0644 internal/config/default.toml $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml
 
 # The completions are printed by healingctl itself.
-HEALINGCTL ?= bin/healingctl
+HEALINGCTL ?= $(BIN)/healingctl
 install-completion:
+	@f=$(HEALINGCTL); [ -x $$f ] || { $(BUILT_FIRST); }
 	install -d $(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions $(DESTDIR)$(DATADIR)/fish/vendor_completions.d
 	$(HEALINGCTL) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl
 	$(HEALINGCTL) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl
