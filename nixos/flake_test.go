@@ -235,14 +235,14 @@ func TestTheFlakesOutputsHaveTheirShape(t *testing.T) {
 		{"devShells.default has Go 1.26 and nix", slices.Contains(f.DevShell, "go_1_26") && slices.Contains(f.DevShell, "nix"), true},
 		{"devShells.default sets NIXPKGS_LIB", f.DevShellNixpkgsLib, "/nix/store/eval-nixpkgs/lib"},
 		{"checks", f.Checks, []string{"package", "vm"}},
-		{"checks.vm is the VM test", f.VMTest.Name + " " + strings.Join(f.VMTest.Nodes, ","), "luminous-healing machine"},
+		{"checks.vm is the VM test", f.VMTest.Name + " " + strings.Join(f.VMTest.Nodes, ","), "luminous-healing bootloader,machine"},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("%s: got %v; want %v", c.what, c.got, c.want)
 		}
 	}
-	for _, step := range []string{"healingctl --no-ask-password restart victim", "rc == 4", "systemctl kill --signal=KILL victim", "systemd-analyze security"} {
+	for _, step := range []string{"healingctl --no-ask-password restart victim", "rc == 4", "systemctl kill --signal=KILL victim", "systemd-analyze security", "nix-cleanup --dry-run", "healingctl --no-ask-password --json cleanup"} {
 		if !strings.Contains(f.VMTest.Script, step) {
 			t.Errorf("the VM test's script lacks %q", step)
 		}

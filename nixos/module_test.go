@@ -24,6 +24,7 @@ type evaluation struct {
 	ConfigFile       string
 	Service          *unit
 	Vacuum           *unit
+	NixCleanup       *unit
 	Notifier         *unit
 	Polkit           struct {
 		Enable      bool
@@ -59,6 +60,8 @@ type evaluation struct {
 }
 
 type unit struct {
+	Path                              []string
+	Environment                       map[string]string
 	Description                       string
 	WantedBy, After, Requires, PartOf []string
 	Aliases, Documentation            []string
@@ -323,7 +326,7 @@ func TestANonRootUserMayManageExactlyItsUnits(t *testing.T) {
 	rules := ev.Polkit.ExtraConfig
 	for _, want := range []string{
 		`action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "luminous-healing"`,
-		`var units = [ "nginx.service", "systemd-tmpfiles-clean.service", "luminous-healing-journal-vacuum.service", "nix-gc.service" ];`,
+		`var units = [ "nginx.service", "systemd-tmpfiles-clean.service", "luminous-healing-journal-vacuum.service", "luminous-healing-nix-cleanup.service", "nix-gc.service" ];`,
 		`var verbs = [ "start", "restart", "reset-failed", "set-property" ];`,
 	} {
 		if !strings.Contains(rules, want) {

@@ -38,6 +38,9 @@ func (c *Config) validateCleanup() error {
 	if n.KeepDays < 0 || n.KeepDays > 36500 {
 		return keyErr("cleanup.nix.keep_days", "must be between 0 (off) and 36500, got %d", n.KeepDays)
 	}
+	if len(n.Profiles) == 0 {
+		n.Profiles = nil // "profiles = []" is the default, not a different setting
+	}
 	for i, p := range n.Profiles {
 		if !filepath.IsAbs(p) || filepath.Clean(p) != p {
 			return keyErr(fmt.Sprintf("cleanup.nix.profiles[%d]", i), "must be a clean absolute path, got %q", p)

@@ -29,12 +29,18 @@ func TestDecideKeepsWhatAnyRuleKeeps(t *testing.T) {
 		{"the profile's current generation stays even when old", 2, Policy{KeepGenerations: 2}, nil, []int{2, 9, 10}},
 		{"the booted and running systems stay", 10, Policy{KeepGenerations: 1},
 			[]Pin{{"/nix/store/sys-4", "booted"}, {"/nix/store/sys-6", "running"}}, []int{4, 6, 10}},
+		{"a system several generations point to keeps only the newest of them", 10, Policy{KeepGenerations: 1},
+			[]Pin{{"/nix/store/dup", "booted"}}, []int{5, 10}},
 		{"an unknown booted system keeps nothing more", 10, Policy{KeepGenerations: 1}, []Pin{{"", "booted"}, {"/nix/store/other", "running"}}, []int{10}},
 		{"keeping more than there are deletes nothing", 10, Policy{KeepGenerations: 50}, nil, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var kept []int
-			for _, g := range Decide(gens, tc.current, tc.p, now, tc.pins...) {
+			in := slices.Clone(gens)
+			for _, n := range []int{2, 3, 5} { // three generations of one system
+				in[n-1].Target = "/nix/store/dup"
+			}
+			for _, g := range Decide(in, tc.current, tc.p, now, tc.pins...) {
 				if g.Keep {
 					kept = append(kept, g.Number)
 					if len(g.Why) == 0 {

@@ -134,28 +134,40 @@ type Pin struct {
 }
 
 // Decide marks which generations the policy keeps. gens must be sorted
-// oldest first. current is the profile's current generation; pinned store
-// paths (the running and the booted system) keep every generation that
-// points to them. A generation is deleted only when no rule keeps it.
+// oldest first. current is the profile's current generation. Each pinned
+// store path (the running and the booted system) keeps the newest
+// generation that points to it: older duplicates of it add no rollback.
+// A generation is deleted only when no rule keeps it.
 func Decide(gens []Generation, current int, p Policy, now time.Time, pinned ...Pin) []Generation {
 	out := slices.Clone(gens)
+	keep := func(g *Generation, why string) { g.Keep = true; g.Why = append(g.Why, why) }
+	for i := range out {
+		out[i].Keep, out[i].Why = false, nil
+	}
 	for i := range out {
 		g := &out[i]
-		g.Keep, g.Why = false, nil
-		keep := func(why string) { g.Keep = true; g.Why = append(g.Why, why) }
 		if g.Number == current {
-			keep("current")
+			keep(g, "current")
 		}
-		for _, pin := range pinned {
-			if pin.Target != "" && samePath(g.Target, pin.Target) {
-				keep(pin.Why)
+	}
+	for _, pin := range pinned {
+		if pin.Target == "" {
+			continue
+		}
+		for i := len(out) - 1; i >= 0; i-- {
+			if samePath(out[i].Target, pin.Target) {
+				keep(&out[i], pin.Why)
+				break
 			}
 		}
+	}
+	for i := range out {
+		g := &out[i]
 		if len(out)-i <= p.KeepGenerations {
-			keep(fmt.Sprintf("newest %d", p.KeepGenerations))
+			keep(g, fmt.Sprintf("newest %d", p.KeepGenerations))
 		}
 		if p.KeepFor > 0 && now.Sub(g.Time) < p.KeepFor {
-			keep("younger than " + days(p.KeepFor))
+			keep(g, "younger than "+days(p.KeepFor))
 		}
 	}
 	return out

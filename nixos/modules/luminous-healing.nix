@@ -172,14 +172,19 @@ let
   loopbackOnly = lib.all (l: isLoopback l.host) listeners;
 
   monitoredUnits = map normalizeUnit (s.services.monitored or [ ]);
-  # The daemon's built-in cleanup list, where cleanup_units is left out;
-  # units that do not exist are skipped by the daemon.
+  # The daemon's built-in cleanup list, where cleanup_units is left out,
+  # and the per-mount lists; units that do not exist are skipped by the
+  # daemon. The nix cleanup unit is ./nix-cleanup.nix's.
   cleanupUnits = map normalizeUnit (
-    s.healing.cleanup_units or [
-      "systemd-tmpfiles-clean.service"
-      "luminous-healing-journal-vacuum.service"
-      "nix-gc.service"
-    ]
+    s.healing.cleanup_units or (
+      [
+        "systemd-tmpfiles-clean.service"
+        "luminous-healing-journal-vacuum.service"
+      ]
+      ++ optional cfg.cleanup.nix.enable "luminous-healing-nix-cleanup.service"
+      ++ [ "nix-gc.service" ]
+    )
+    ++ lib.concatLists (lib.attrValues (s.healing.mount_cleanup_units or { }))
   );
 
   # A typed option and `settings` may not both set one key.
@@ -371,6 +376,8 @@ let
   };
 in
 {
+  imports = [ ./nix-cleanup.nix ];
+
   options.services.luminous-healing = {
     enable = mkEnableOption "luminous-healing, the self-healing daemon";
 

@@ -96,6 +96,7 @@ let
           default = "";
         };
         systemd.package = any (fakePackage "systemd");
+        nix.package = any (fakePackage "nix");
         systemd.services = attrs;
         systemd.user.services = attrs;
         # As NixOS declares them: a submodule, so that one option of a user
@@ -154,6 +155,7 @@ else
     configFile = c.environment.etc."luminous-healing/config.toml".source or null;
     service = c.systemd.services.luminous-healing or null;
     vacuum = c.systemd.services.luminous-healing-journal-vacuum or null;
+    nixCleanup = c.systemd.services.luminous-healing-nix-cleanup or null;
     notifier = c.systemd.user.services.luminous-healing-notifier or null;
     polkit = {
       inherit (c.security.polkit) enable extraConfig;

@@ -43,7 +43,29 @@
       virtualisation.memorySize = 2048;
     };
 
+  # A machine that boots through systemd-boot from its own disk, so that
+  # /boot is real: the nix cleanup (cleanup.nix, docs/cleanup.md) runs the
+  # real switch-to-configuration there.
+  nodes.bootloader =
+    { ... }:
+    {
+      imports = [ self.nixosModules.default ];
+      services.luminous-healing = {
+        enable = true;
+        cleanup.nix = {
+          keepGenerations = 2;
+          keepDays = 0;
+        };
+      };
+      virtualisation.useBootLoader = true;
+      virtualisation.useEFIBoot = true;
+      boot.loader.systemd-boot.enable = true;
+      boot.loader.efi.canTouchEfiVariables = true;
+      virtualisation.memorySize = 1024;
+    };
+
   testScript = ''
+    import json
     import re
 
     def invocation(unit):
@@ -100,5 +122,40 @@
             "curl -sf -u admin:vm-test-only 'http://127.0.0.1:3000/api/datasources/proxy/uid/prometheus/api/v1/query?query=healing_build_info' | grep -F healing_build_info",
             timeout=120,
         )
+    with subtest("nix cleanup: old generations go, the booted one stays, and /boot loses their entries"):
+        bootloader.wait_for_unit("multi-user.target")
+        toplevel = bootloader.succeed("readlink -f /run/current-system").strip()
+        # Five more generations of the same system, as five rebuilds would make.
+        for _ in range(5):
+            bootloader.succeed(f"nix-env -p /nix/var/nix/profiles/system --set {toplevel}")
+        bootloader.succeed("/nix/var/nix/profiles/system/bin/switch-to-configuration boot")
+        gens = sorted(int(l.split("-")[1]) for l in bootloader.succeed("ls /nix/var/nix/profiles | grep -E '^system-[0-9]+-link$'").split())
+        assert len(gens) == 6, f"generations before: {gens}"
+        bootloader.succeed(f"test -e /boot/loader/entries/nixos-generation-{gens[1]}.conf")
+
+        dry = bootloader.succeed("luminous-healingd nix-cleanup --dry-run --json")
+        would = [g["number"] for g in json.loads(dry)["profiles"][0]["deleted"]]
+        # The booted and running system is every generation's: the newest
+        # of them keeps it.
+        keep = gens[-2:]
+        assert would == [g for g in gens if g not in keep], f"dry-run would delete {would}; keep {keep}"
+        assert len(gens) == 6, "dry-run changed the profile"
+
+        # The daemon's cleanup action starts the unit and reads its result.
+        out = bootloader.succeed("healingctl --no-ask-password --json cleanup")
+        print(out)
+        assert "deleted system generations" in out, out
+        left = sorted(int(l.split("-")[1]) for l in bootloader.succeed("ls /nix/var/nix/profiles | grep -E '^system-[0-9]+-link$'").split())
+        assert left == keep, f"generations left {left}; want {keep}"
+        entries = bootloader.succeed("ls /boot/loader/entries").split()
+        for g in gens:
+            present = f"nixos-generation-{g}.conf" in entries
+            assert present == (g in keep), f"entry of generation {g} present={present}: {entries}"
+        bootloader.succeed("ls /boot/EFI/nixos/*.efi")
+        result = json.loads(bootloader.succeed("cat /run/luminous-healing-nix-cleanup/result.json"))
+        assert result["boot"]["ran"], result
+        for g in keep:
+            bootloader.succeed(f"nix-env -p /nix/var/nix/profiles/system --switch-generation {g}")
+            bootloader.succeed("nix-store --verify-path $(readlink -f /nix/var/nix/profiles/system)")
   '';
 }
