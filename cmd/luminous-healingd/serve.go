@@ -35,6 +35,9 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	if err != nil {
 		return err
 	}
+	if flag := os.Getenv(stallWritesEnv); flag != "" {
+		store.SetWriteFile(stallWhile(flag))
+	}
 
 	// systemd on the system bus. Without it (a container, a dev box, this
 	// try-it mode on a machine without systemd) the daemon warns once and
@@ -224,6 +227,24 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// stallWritesEnv names a test hook: while the file it gives exists, every
+// state write waits, as on a device that does not answer. The end-to-end
+// suite uses it because a real stall (a frozen file system on a loop
+// device) cannot be made inside its machines; nothing else sets it.
+const stallWritesEnv = "LUMINOUS_HEALING_TEST_STALL_WRITES"
+
+func stallWhile(flag string) func(path string, data []byte, perm os.FileMode) error {
+	return func(path string, data []byte, perm os.FileMode) error {
+		for {
+			if _, err := os.Stat(flag); err != nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return state.WriteFile(path, data, perm)
+	}
 }
 
 // stopBound is how long a stop waits for the daemon's goroutines: more

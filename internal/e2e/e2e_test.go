@@ -207,6 +207,9 @@ func report(t *testing.T, format string, args ...any) {
 // appendReport appends a line for name to the report and returns it.
 func appendReport(name, what string) string {
 	line := fmt.Sprintf("%-60s %s", name, what)
+	if name == "" {
+		line = what
+	}
 	path := os.Getenv("LUMINOUS_E2E_REPORT")
 	if path == "" {
 		path = filepath.Join("..", "..", "out", "e2e-report.txt")

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/luminous-healing/luminous-healing/internal/testbed"
@@ -13,5 +15,10 @@ func TestMain(m *testing.M) {
 	if why := testbed.AnnounceSkip("internal/e2e"); why != "" && os.Getenv("LUMINOUS_E2E_REPORT") != "" {
 		appendReport("internal/e2e", "SKIPPED, NOT PASSED: "+why)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if table := summaryTable(); table != "" {
+		fmt.Print(table)
+		appendReport("", "\n"+strings.TrimSuffix(table, "\n"))
+	}
+	os.Exit(code)
 }
