@@ -117,15 +117,15 @@ type Engine struct {
 	units     map[string]*unitState
 	enabled   bool
 	over      overrides
-	inflight  map[string]bool       // issue ids with an automatic action running
+	inflight  map[string]bool         // issue ids with an automatic action running
 	running   map[string]heal.Request // the same, with what each runs, for the stop's record
 	stopping  bool                    // Run is stopping: no new automatic action
 	quit      chan struct{}           // closed when Run has returned: late results are dropped
-	retry     map[string]time.Time  // issue id → when to try healing again
-	recheck   map[string]time.Time  // unit → when to read its state again
-	foreseen  map[string]*foresight // series predicted to cross within the horizon
-	healed    map[string]time.Time  // issue id → when its action succeeded
-	refused   map[string]string     // action id without an issue → its last refusal
+	retry     map[string]time.Time    // issue id → when to try healing again
+	recheck   map[string]time.Time    // unit → when to read its state again
+	foreseen  map[string]*foresight   // series predicted to cross within the horizon
+	healed    map[string]time.Time    // issue id → when its action succeeded
+	refused   map[string]string       // action id without an issue → its last refusal
 	sampleErr string
 
 	// statusMu makes building and storing the status one step, so that
