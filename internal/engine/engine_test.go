@@ -633,3 +633,43 @@ func TestRestartsSystemdDidItselfAreRecordedNotActedOn(t *testing.T) {
 		}
 	})
 }
+
+func TestRestoredOverridesPassTheChecksALiveCallDoes(t *testing.T) {
+	dir, err := state.Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := `{"Overrides":{"Thresholds":{"memory":1e9,"gpu":50,"disk":-3,"cpu":70}},"Stopped":["a/b","../etc"]}`
+	if err := os.WriteFile(filepath.Join(dir.Path(), "state.json"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{dir: dir, cfg: func(c *config.Config) { c.Monitoring.Interval = config.Duration(time.Second) }})
+		h.sampler.set(detect.Reading{ID: "memory", Kind: "memory", Subject: "memory", Value: 42},
+			detect.Reading{ID: "cpu", Kind: "cpu", Subject: "cpu", Value: 10})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		def := config.Default()
+		seen := 0
+		for _, r := range h.eng.Status().Resources {
+			switch r.Kind {
+			case "memory":
+				seen++
+				if r.Threshold != def.Thresholds.Memory {
+					t.Errorf("memory threshold = %v; want the configured %v: 1e9 is refused live and on restore", r.Threshold, def.Thresholds.Memory)
+				}
+			case "cpu":
+				seen++
+				if r.Threshold != 70 {
+					t.Errorf("cpu threshold = %v; want the saved, valid 70 kept", r.Threshold)
+				}
+			}
+		}
+		if seen != 2 {
+			t.Fatalf("status has %d of the memory and cpu resources; want both", seen)
+		}
+		if _, err := h.eng.SetThreshold(engine.Caller{UID: 0}, "memory", 1e9); err == nil {
+			t.Fatalf("SetThreshold(memory, 1e9) succeeded; the test's premise is wrong")
+		}
+	})
+}

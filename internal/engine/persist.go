@@ -10,6 +10,7 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // overrides are the settings changed at run time over D-Bus. They are kept
@@ -53,6 +54,18 @@ func (e *Engine) restore() {
 		return
 	}
 	e.over = rs.Overrides
+	// What comes back from disk passes the checks a live call does: a
+	// hand-edited or damaged file must not set memory = 1e9.
+	for k, v := range e.over.Thresholds {
+		if _, err := ThresholdKind(string(k)); err != nil {
+			e.log.Warn("saved state: dropping a threshold override", "kind", string(k), "err", err)
+			delete(e.over.Thresholds, k)
+		} else if err := CheckThreshold(k, v); err != nil {
+			e.log.Warn("saved state: dropping a threshold override", "kind", string(k), "value", v, "err", err)
+			delete(e.over.Thresholds, k)
+		}
+	}
+	rs.Stopped = slices.DeleteFunc(rs.Stopped, func(u string) bool { return !unit.IsValid(u) })
 	for _, u := range rs.Stopped {
 		e.units[u] = &unitState{stopRequested: true, stoppedAt: rs.StoppedAt[u]}
 	}

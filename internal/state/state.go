@@ -71,7 +71,15 @@ func (d *Dir) writeFile(path string, data []byte, perm os.FileMode) error {
 // so the caller starts fresh and says why.
 func (d *Dir) Load(name string, v any) error {
 	path := filepath.Join(d.path, name)
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
+	if errors.Is(err, ErrNotRegular) || errors.Is(err, errTooLarge) {
+		// Not the daemon's file: out of the way, as a corrupt one is.
+		aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return fmt.Errorf("%w: %v (and could not move it aside: %v)", ErrCorrupt, err, rerr)
+		}
+		return fmt.Errorf("%w: %v; moved aside to %s", ErrCorrupt, err, aside)
+	}
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -91,5 +92,55 @@ func TestKilledWriterLeavesOldOrNew(t *testing.T) {
 	}
 	if stale, _ := filepath.Glob(filepath.Join(dir, ".*")); len(stale) != 0 {
 		t.Errorf("Open left the killed writers' temporary files: %q", stale)
+	}
+}
+
+// The state directory is root's, but a file in it that the daemon did not
+// write must neither hang it nor be followed out of the directory: a FIFO
+// would block start-up and SIGTERM in open(2), a symbolic link could point
+// at any file, a huge file would be read whole.
+func TestLoadReadsOnlyRegularFilesOfBoundedSize(t *testing.T) {
+	d, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "elsewhere.json")
+	if err := os.WriteFile(target, []byte(`{"Name":"elsewhere","Count":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(d.Path(), "fifo.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(d.Path(), "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	big, err := os.Create(filepath.Join(d.Path(), "big.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := big.Truncate(MaxFileSize + 1); err != nil {
+		t.Fatal(err)
+	}
+	big.Close()
+	for _, name := range []string{"fifo.json", "link.json", "big.json"} {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			var got sample
+			go func() { done <- d.Load(name, &got) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("Load = %v; want ErrCorrupt", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Load blocked")
+			}
+			if got.Name != "" {
+				t.Errorf("read %+v; want nothing", got)
+			}
+			if _, err := os.Lstat(filepath.Join(d.Path(), name)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s is still in place; want it moved aside", name)
+			}
+		})
 	}
 }

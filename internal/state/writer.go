@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -216,5 +215,5 @@ func (w *Writer) writeDue(all bool) time.Time {
 }
 
 func (d *Dir) readFile(name string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(d.path, name))
+	return readRegular(filepath.Join(d.path, name))
 }
