@@ -653,3 +653,71 @@ func waitUntil(t *testing.T, d time.Duration, what string, diag func() string, c
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestSeriesPerHost measures what one host costs a Prometheus: the series
+// the daemon exposes with five monitored units and three watched mounts,
+// by family, for docs/fleet.md's formula. It checks that every label is
+// one of the bounded ones and every value one the configuration or a fixed
+// vocabulary explains, so that nothing grows with time or traffic.
+func TestSeriesPerHost(t *testing.T) {
+	const units, mounts = 5, 3
+	files := map[string]testbed.File{}
+	var monitored, start []string
+	for i := 1; i <= units; i++ {
+		name := fmt.Sprintf("lh-u%d", i)
+		files[name+".service"] = unitFile("/bin/sleep infinity")
+		monitored = append(monitored, `"`+name+`"`)
+		start = append(start, name+".service")
+	}
+	watched := []string{`"/"`}
+	for _, n := range []string{"a", "b"} {
+		files["srv-"+n+".mount"] = testbed.File{Data: []byte("[Mount]\nWhat=tmpfs\nWhere=/srv/" + n + "\nType=tmpfs\nOptions=size=8m\n")}
+		watched = append(watched, `"/srv/`+n+`"`)
+		start = append([]string{"srv-" + n + ".mount"}, start...)
+	}
+	m := bootInstalled(t, boot{
+		config: fleetThresholds + "[monitoring]\ninterval = \"1s\"\nmounts = [" + strings.Join(watched, ", ") +
+			"]\n[services]\nmonitored = [" + strings.Join(monitored, ", ") + "]\n",
+		units: files,
+		start: start,
+	})
+	var out string
+	m.waitFor(10*time.Second, "/metrics to show every watched mount", func() bool {
+		out, _ = m.run("curl", "-sSf", "http://127.0.0.1:9955/metrics")
+		return strings.Contains(out, `healing_resource_usage_ratio{resource="inodes:/srv/b"}`)
+	})
+	allowed := map[string]*regexp.Regexp{
+		"kind":     regexp.MustCompile(`^(cpu|memory|disk|load|pressure|unit)$`),
+		"action":   regexp.MustCompile(`^(restart|cleanup|throttle|release)$`),
+		"outcome":  regexp.MustCompile(`^(succeeded|failed|planned|refused)$`),
+		"severity": regexp.MustCompile(`^(warning|critical)$`),
+		"resource": regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b))$`),
+		"issue":    regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b)|unit:lh-u[1-5]\.service)$`),
+		"version":  regexp.MustCompile(`.`),
+		"le":       regexp.MustCompile(`.`),
+		"quantile": regexp.MustCompile(`.`),
+	}
+	label := regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
+	byPrefix := map[string]int{}
+	total := 0
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		total++
+		name := line[:strings.IndexAny(line, "{ ")]
+		byPrefix[name[:strings.Index(name, "_")]]++
+		if i := strings.IndexByte(line, '{'); i >= 0 {
+			for _, kv := range label.FindAllStringSubmatch(line[i:strings.LastIndexByte(line, '}')+1], -1) {
+				re, ok := allowed[kv[1]]
+				if !ok || !re.MatchString(kv[2]) {
+					t.Errorf("series %s has label %s=%q, which no bounded vocabulary or configured name explains", name, kv[1], kv[2])
+				}
+			}
+		}
+	}
+	report(t, "%d series with %d monitored units and %d mounts (healing_ %d, go_ %d, process_ %d), plus the 5 Prometheus adds per target; "+
+		"curl -s 127.0.0.1:9955/metrics | grep -vc '^#'",
+		total, units, mounts, byPrefix["healing"], byPrefix["go"], byPrefix["process"])
+}
