@@ -196,6 +196,9 @@ func (b *board) render(l look) []string {
 	if st.SampleError != "" {
 		addWrapped(p.sev("warning", "Sampling: "+st.SampleError))
 	}
+	if n := st.ActiveSilences; n > 0 {
+		addWrapped(p.sev("warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope (healingctl silence list)", n)))
+	}
 	if b.signal != "" {
 		add(p.style(styleDim, fmt.Sprintf("Last signal %s: %s", agoAt(b.signalAt, now), b.signal)))
 	}
@@ -217,6 +220,7 @@ func (b *board) render(l look) []string {
 		if i.Cause != "" {
 			msg += " — because: " + safeText(i.Cause, false)
 		}
+		msg += silencedMark(i)
 		rows = append(rows, []string{mark + " " + p.sev(i.Severity, "● "+i.Severity), id, i.State, orDash(i.Action), agoAt(i.Since, now), msg})
 	}
 	add(gridIndent(rows, "")...)
@@ -299,6 +303,18 @@ func (b *board) render(l look) []string {
 				next = "an attempt may run now"
 			}
 			rows = append(rows, []string{br.Issue, fmt.Sprintf("%d failure(s)", br.Failures), next})
+		}
+		add(grid(rows)...)
+	}
+	if len(st.Silences) > 0 {
+		add("", p.style(styleHeading, "SILENCES"))
+		rows = rows[:0]
+		for _, s := range st.Silences {
+			state := p.style(styleDim, "waiting")
+			if s.Active {
+				state = p.sev("warning", "in force")
+			}
+			rows = append(rows, []string{s.ID, state, s.Scope, s.Effect, silenceWhen(s, now), "by " + s.Author, s.Reason})
 		}
 		add(grid(rows)...)
 	}

@@ -47,7 +47,19 @@ func printIssues(w io.Writer, is []client.Issue, color bool) {
 		if i.Cause != "" {
 			msg += " — because: " + safeText(i.Cause, false)
 		}
+		msg += silencedMark(i)
 		t.row(i.ID, paint(color, i.Severity, i.Severity), i.State, i.Action, ago(i.Since), msg)
 	}
 	t.flush()
+}
+
+// silencedMark says that a silence covers an issue: " [silenced by ID]".
+func silencedMark(i client.Issue) string {
+	if i.Silenced == "" {
+		return ""
+	}
+	if i.SilenceEffect == "notify-only" {
+		return " [silenced by " + i.Silenced + ", notify-only]"
+	}
+	return " [silenced by " + i.Silenced + "]"
 }

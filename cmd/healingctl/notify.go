@@ -523,6 +523,11 @@ func outcomeFor(note notification, action string, r client.ActionResult, err err
 // bookkeeping (each check, an action whose issue's fate follows) is not
 // news.
 func notificationFor(ev client.Event, last *client.ActionResult) (notification, bool) {
+	if ev.Issue != nil && ev.Issue.SilenceEffect == "pause" {
+		// A silence that pauses healing holds its notifications back
+		// too; `healingctl issues` and the history still show them.
+		return notification{}, false
+	}
 	switch ev.Signal {
 	case client.SignalIssueDetected, client.SignalIssueChanged:
 		i := ev.Issue
@@ -626,7 +631,7 @@ func issueActions(i client.Issue) []string {
 	switch {
 	case i.State == "given-up":
 		return []string{actHeal, actReset, actDetails}
-	case applies && (i.State == "planned" || i.State == "watching"):
+	case applies && (i.State == "planned" || i.State == "watching" || i.State == "silenced"):
 		return []string{actHeal, actDetails}
 	}
 	return []string{actDetails}
@@ -649,6 +654,8 @@ func issueState(i client.Issue) string {
 		return "Healing gave up: 'healingctl reset " + i.ID + "' re-arms it."
 	case "planned":
 		return "Dry-run: " + i.Action + " planned, not executed."
+	case "silenced":
+		return "Silenced by " + i.Silenced + ": not healed automatically until it ends ('healingctl heal " + i.ID + "' acts now)."
 	}
 	return fmt.Sprintf("%s: %s.", title(orDash(i.Action)), i.State)
 }

@@ -316,3 +316,20 @@ func TestTheNixOSNotifierUnitRunsACommandHealingctlKnows(t *testing.T) {
 		}
 	}
 }
+
+func TestSilencedIssuesNotifyOnlyWhenTheSilenceSaysSo(t *testing.T) {
+	paused := client.Issue{ID: "unit:web.service", Severity: "critical", State: "silenced", Action: "restart", Message: "web.service failed (signal)",
+		Silenced: "silence-1", SilenceEffect: "pause"}
+	for _, sig := range []string{client.SignalIssueDetected, client.SignalIssueChanged, client.SignalIssueResolved} {
+		if n, ok := notificationFor(client.Event{Signal: sig, Issue: &paused}, nil); ok {
+			t.Errorf("%s of an issue under a pausing silence notified: %+v", sig, n)
+		}
+	}
+	notify := paused
+	notify.SilenceEffect = "notify-only"
+	n, ok := notificationFor(client.Event{Signal: client.SignalIssueDetected, Issue: &notify}, nil)
+	want := "web.service failed (signal)\nSilenced by silence-1: not healed automatically until it ends ('healingctl heal unit:web.service' acts now)."
+	if !ok || n.body != want {
+		t.Errorf("notify-only: got %q, %v; want %q", n.body, ok, want)
+	}
+}

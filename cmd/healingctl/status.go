@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -84,6 +85,9 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintf(w, "  Systemd:  not reachable; watching resources only, no unit is watched or healed\n")
 	}
 	fmt.Fprintf(w, "  Checked:  %s (every %s)\n", ago(st.LastCheck), duration(st.Interval))
+	if st.ActiveSilences > 0 {
+		fmt.Fprintf(w, "  Silenced: %s\n", paint(color, "warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope", st.ActiveSilences)))
+	}
 	if st.SampleError != "" {
 		fmt.Fprintf(w, "  Sampling: %s\n", paint(color, "warning", st.SampleError))
 	}
@@ -127,6 +131,10 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 			t.row(b.Issue, fmt.Sprint(b.Failures), next)
 		}
 		t.flush()
+	}
+	if len(st.Silences) > 0 {
+		fmt.Fprintln(w)
+		printSilences(w, st.Silences, time.Now())
 	}
 	if len(st.Throttles) > 0 {
 		fmt.Fprintln(w)

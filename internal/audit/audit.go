@@ -48,6 +48,10 @@ const (
 	// RestartedBySystemd: systemd restarted a monitored unit by itself
 	// (Restart=); the daemon did not act.
 	RestartedBySystemd Event = "restarted-by-systemd"
+	// SilenceAdded: an operator added a silence, or a maintenance window
+	// started; SilenceEnded: one was removed, expired or ended.
+	SilenceAdded Event = "silence-added"
+	SilenceEnded Event = "silence-ended"
 )
 
 // MessageIDs are the journal MESSAGE_IDs, one per event type, fixed forever
@@ -68,6 +72,8 @@ var MessageIDs = map[Event]string{
 	DaemonStarted:   "e6165d364cb0430ab5ef167a43ef7f6d",
 
 	StoppedOnPurpose:   "d65c4bc41c104c34a1439d3ebe2f53be",
+	SilenceAdded:       "a9f9f7d4bf29444697d33c136b69ed7f",
+	SilenceEnded:       "60d7a1e011d74bfdb715a8e555892a46",
 	RestartedBySystemd: "615be55e33a948aab399f2e2810f4da4",
 }
 
@@ -96,7 +102,7 @@ func (e Entry) priority() journal.Priority {
 		return journal.PriErr
 	case IssueDetected, CallDenied, ActionRefused, PredictionAlert, RestartedBySystemd:
 		return journal.PriWarning
-	case ActionSucceeded, IssueResolved, SettingChanged, BreakerReset, StoppedOnPurpose:
+	case ActionSucceeded, IssueResolved, SettingChanged, BreakerReset, StoppedOnPurpose, SilenceAdded, SilenceEnded:
 		return journal.PriNotice
 	}
 	return journal.PriInfo

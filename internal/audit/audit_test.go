@@ -12,7 +12,7 @@ import (
 func TestEveryEventHasItsOwnMessageID(t *testing.T) {
 	events := []Event{IssueDetected, IssueResolved, ActionSucceeded, ActionFailed, ActionPlanned, ActionRefused,
 		CallAllowed, CallDenied, BreakerOpened, BreakerReset, SettingChanged, PredictionAlert, DaemonStarted,
-		StoppedOnPurpose, RestartedBySystemd}
+		StoppedOnPurpose, RestartedBySystemd, SilenceAdded, SilenceEnded}
 	seen := map[string]Event{}
 	id128 := regexp.MustCompile(`^[0-9a-f]{32}$`)
 	for _, e := range events {

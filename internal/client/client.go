@@ -113,15 +113,15 @@ func (c *Client) Close() error {
 func (c *Client) Conn() *dbus.Conn { return c.conn }
 
 // Status returns everything `healingctl status` shows. It sends GetStatus
-// and the six list calls at once and then waits for the seven replies, so
+// and the seven list calls at once and then waits for the eight replies, so
 // it costs about one round trip.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var sum map[string]dbus.Variant
-	var res, units, issues, preds, breakers, throttles []map[string]dbus.Variant
+	var res, units, issues, preds, breakers, throttles, silences []map[string]dbus.Variant
 	err := c.batch(ctx, []reply{
 		{MethodGetStatus, &sum}, {MethodListResources, &res}, {MethodListUnits, &units},
 		{MethodListIssues, &issues}, {MethodGetPredictions, &preds}, {MethodListBreakers, &breakers},
-		{MethodListThrottles, &throttles},
+		{MethodListThrottles, &throttles}, {MethodListSilences, &silences},
 	})
 	if err != nil {
 		return Status{}, err
@@ -134,6 +134,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		Predictions: decodeAll(preds, DecodePrediction),
 		Breakers:    decodeAll(breakers, DecodeBreaker),
 		Throttles:   decodeAll(throttles, DecodeThrottle),
+		Silences:    decodeAll(silences, DecodeSilence),
 	}, nil
 }
 
@@ -200,6 +201,26 @@ func (c *Client) Throttle(ctx context.Context, unit string) (ActionResult, error
 // Release lifts the daemon's limits from a unit.
 func (c *Client) Release(ctx context.Context, unit string) (ActionResult, error) {
 	return c.action(ctx, MethodRelease, unit)
+}
+
+// Silences returns the silences and maintenance windows, soonest end first.
+func (c *Client) Silences(ctx context.Context) ([]Silence, error) {
+	return list(ctx, c, MethodListSilences, DecodeSilence)
+}
+
+// AddSilence pauses automatic healing within a scope until the silence
+// expires, and returns it.
+func (c *Client) AddSilence(ctx context.Context, req SilenceRequest) (Silence, error) {
+	var m map[string]dbus.Variant
+	if err := c.call(ctx, MethodAddSilence, true, &m, req.Map()); err != nil {
+		return Silence{}, err
+	}
+	return DecodeSilence(m), nil
+}
+
+// RemoveSilence ends a silence before its expiry.
+func (c *Client) RemoveSilence(ctx context.Context, id string) error {
+	return c.call(ctx, MethodRemoveSilence, true, nil, id)
 }
 
 // ResetBreaker re-arms healing of an issue that was given up or backs off.

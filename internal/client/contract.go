@@ -47,6 +47,9 @@ const (
 	MethodSetThreshold      = Interface + ".SetThreshold"
 	MethodReload            = Interface + ".Reload"
 	MethodInjectIssue       = Interface + ".InjectIssue"
+	MethodListSilences      = Interface + ".ListSilences"
+	MethodAddSilence        = Interface + ".AddSilence"
+	MethodRemoveSilence     = Interface + ".RemoveSilence"
 )
 
 // Signals of Interface, by member name. Each carries one a{sv} record.
@@ -68,6 +71,7 @@ const (
 	PropActiveIssues   = "ActiveIssues"   // u
 	PropLastCheck      = "LastCheck"      // t: µs since the epoch, 0 before the first check
 	PropMonitoredUnits = "MonitoredUnits" // as
+	PropActiveSilences = "ActiveSilences" // u: silences and maintenance windows in force
 )
 
 // Error names. The daemon's own errors carry one human line meant for the

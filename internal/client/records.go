@@ -22,11 +22,15 @@ type Issue struct {
 	Threshold float64   `dbus:"threshold"` //
 	Since     time.Time `dbus:"since"`     // t
 	Action    string    `dbus:"action"`    // restart, cleanup, throttle or none
-	State     string    `dbus:"state"`     // open, healing, planned, waiting, healed, failed, given-up, watching, resolved
+	State     string    `dbus:"state"`     // open, healing, planned, waiting, healed, failed, given-up, watching, silenced, resolved
 	Message   string    `dbus:"message"`   // one human line
 	Synthetic bool      `dbus:"synthetic"` // injected with InjectIssue
 	Attempts  uint32    `dbus:"attempts"`  // failed healing attempts within the breaker's window
 	Cause     string    `dbus:"cause"`     // why, as far as the daemon knows; "" when unknown
+	// Silenced is the id of the silence or maintenance window covering
+	// the issue, "" when none; SilenceEffect is its effect.
+	Silenced      string `dbus:"silenced"`
+	SilenceEffect string `dbus:"silence_effect"` // pause or notify-only; "" when not silenced
 }
 
 // Map encodes i as a{sv}.
@@ -35,7 +39,7 @@ func (i Issue) Map() map[string]dbus.Variant {
 		"id": v(i.ID), "kind": v(i.Kind), "subject": v(i.Subject), "severity": v(i.Severity),
 		"value": v(i.Value), "threshold": v(i.Threshold), "since": usec(i.Since), "action": v(i.Action),
 		"state": v(i.State), "message": v(i.Message), "synthetic": v(i.Synthetic), "attempts": v(i.Attempts),
-		"cause": v(i.Cause),
+		"cause": v(i.Cause), "silenced": v(i.Silenced), "silence_effect": v(i.SilenceEffect),
 	}
 }
 
@@ -45,7 +49,7 @@ func DecodeIssue(m map[string]dbus.Variant) Issue {
 		ID: str(m, "id"), Kind: str(m, "kind"), Subject: str(m, "subject"), Severity: str(m, "severity"),
 		Value: dbl(m, "value"), Threshold: dbl(m, "threshold"), Since: tim(m, "since"), Action: str(m, "action"),
 		State: str(m, "state"), Message: str(m, "message"), Synthetic: boolean(m, "synthetic"), Attempts: u32(m, "attempts"),
-		Cause: str(m, "cause"),
+		Cause: str(m, "cause"), Silenced: str(m, "silenced"), SilenceEffect: str(m, "silence_effect"),
 	}
 }
 
@@ -182,6 +186,69 @@ func (f Failure) Map() map[string]dbus.Variant {
 func DecodeFailure(m map[string]dbus.Variant) Failure {
 	return Failure{ActionResult: DecodeActionResult(m), State: str(m, "state"), Severity: str(m, "severity"), Attempts: u32(m, "attempts"), Cause: str(m, "cause")}
 }
+
+// Silence is an operator's silence or a maintenance window's current or
+// next occurrence: ListSilences's records and AddSilence's reply.
+type Silence struct {
+	ID        string    `dbus:"id"`     // silence-…, or window-N for a configured window
+	Scope     string    `dbus:"scope"`  // all, unit:NAME, issue:ID or kind:KIND
+	Effect    string    `dbus:"effect"` // pause or notify-only
+	Reason    string    `dbus:"reason"`
+	Author    string    `dbus:"author"`     // "alice (uid 1000)"; "configuration" for a window
+	AuthorUID int64     `dbus:"author_uid"` // x: -1 for a window
+	Created   time.Time `dbus:"created"`    // 0 for a window
+	Starts    time.Time `dbus:"starts"`     // a window's current or next start
+	Expires   time.Time `dbus:"expires"`    // every silence ends by itself
+	Window    string    `dbus:"window"`     // a window's calendar expression, e.g. "Sun 02:00..04:00"
+	Active    bool      `dbus:"active"`     // in force now
+}
+
+// Map encodes s as a{sv}.
+func (s Silence) Map() map[string]dbus.Variant {
+	return map[string]dbus.Variant{
+		"id": v(s.ID), "scope": v(s.Scope), "effect": v(s.Effect), "reason": v(s.Reason), "author": v(s.Author),
+		"author_uid": v(s.AuthorUID), "created": usec(s.Created), "starts": usec(s.Starts), "expires": usec(s.Expires),
+		"window": v(s.Window), "active": v(s.Active),
+	}
+}
+
+// DecodeSilence decodes a Silence record.
+func DecodeSilence(m map[string]dbus.Variant) Silence {
+	return Silence{
+		ID: str(m, "id"), Scope: str(m, "scope"), Effect: str(m, "effect"), Reason: str(m, "reason"), Author: str(m, "author"),
+		AuthorUID: i64(m, "author_uid"), Created: tim(m, "created"), Starts: tim(m, "starts"), Expires: tim(m, "expires"),
+		Window: str(m, "window"), Active: boolean(m, "active"),
+	}
+}
+
+// SilenceRequest is AddSilence's argument. Scope and Reason are required,
+// and exactly one of Until and For.
+type SilenceRequest struct {
+	Scope  string        `dbus:"scope"`
+	Effect string        `dbus:"effect"` // pause (default) or notify-only
+	Reason string        `dbus:"reason"`
+	Until  time.Time     `dbus:"until"`    // t
+	For    time.Duration `dbus:"for_usec"` // t
+}
+
+// Map encodes r as a{sv}, leaving out the empty fields.
+func (r SilenceRequest) Map() map[string]dbus.Variant {
+	m := map[string]dbus.Variant{"scope": v(r.Scope), "reason": v(r.Reason)}
+	if r.Effect != "" {
+		m["effect"] = v(r.Effect)
+	}
+	if !r.Until.IsZero() {
+		m["until"] = usec(r.Until)
+	}
+	if r.For != 0 {
+		m["for_usec"] = dur(r.For)
+	}
+	return m
+}
+
+// SilenceKeys are the keys AddSilence accepts and their D-Bus types; the
+// daemon rejects any other key and any other type.
+var SilenceKeys = map[string]string{"scope": "s", "effect": "s", "reason": "s", "until": "t", "for_usec": "t"}
 
 // Injection is InjectIssue's argument: a synthetic issue that runs the whole
 // pipeline. Only kind is required.

@@ -18,6 +18,7 @@ type Summary struct {
 	ActiveIssues   uint32    `dbus:"active_issues"`
 	LastCheck      time.Time `dbus:"last_check"`
 	MonitoredUnits []string  `dbus:"monitored_units"`
+	ActiveSilences uint32    `dbus:"active_silences"` // silences and maintenance windows in force
 
 	Mode        string        `dbus:"mode"` // system, or user for the try-it mode
 	Hostname    string        `dbus:"hostname"`
@@ -42,6 +43,7 @@ type Status struct {
 	Predictions []Prediction `dbus:"predictions"` // aa{sv}
 	Breakers    []Breaker    `dbus:"breakers"`    // aa{sv}
 	Throttles   []Throttle   `dbus:"throttles"`   // aa{sv}
+	Silences    []Silence    `dbus:"silences"`    // aa{sv}, soonest end first
 }
 
 // Resource is one series' latest reading against its threshold.
@@ -94,6 +96,7 @@ func (s Summary) Map() map[string]dbus.Variant {
 		"active_issues": v(s.ActiveIssues), "last_check": usec(s.LastCheck), "monitored_units": v(units),
 		"mode": v(s.Mode), "hostname": v(s.Hostname), "config_path": v(s.ConfigPath), "started": usec(s.Started),
 		"interval_usec": dur(s.Interval), "systemd": v(s.Systemd), "sample_error": v(s.SampleError),
+		"active_silences": v(s.ActiveSilences),
 	}
 }
 
@@ -104,7 +107,7 @@ func DecodeSummary(m map[string]dbus.Variant) Summary {
 		HealingEnabled: boolean(m, "healing_enabled"), ActiveIssues: u32(m, "active_issues"),
 		LastCheck: tim(m, "last_check"), Mode: str(m, "mode"), Hostname: str(m, "hostname"),
 		ConfigPath: str(m, "config_path"), Started: tim(m, "started"), Interval: durOf(m, "interval_usec"),
-		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"),
+		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"), ActiveSilences: u32(m, "active_silences"),
 	}
 	s.MonitoredUnits, _ = m["monitored_units"].Value().([]string)
 	return s
@@ -121,6 +124,7 @@ func (s Status) Map() map[string]dbus.Variant {
 	m["predictions"] = v(Maps(s.Predictions))
 	m["breakers"] = v(Maps(s.Breakers))
 	m["throttles"] = v(Maps(s.Throttles))
+	m["silences"] = v(Maps(s.Silences))
 	return m
 }
 

@@ -2,8 +2,8 @@
 // struct every other package receives, its defaults, and the TOML file format
 // of /etc/luminous-healing/config.toml (SPEC §7).
 //
-// It imports only the shared leaf packages (issue, unit); the daemon's main
-// and the engine import it.
+// It imports only the shared leaf packages (issue, unit, silence); the
+// daemon's main and the engine import it.
 package config
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/silence"
 	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	Services   Services   `toml:"services"`
 	DBus       DBus       `toml:"dbus"`
 	Cleanup    Cleanup    `toml:"cleanup"`
+	// Maintenance are recurring windows that pause healing within their
+	// scope ([[maintenance]] tables; docs/healing.md).
+	Maintenance []Maintenance `toml:"maintenance"`
 	// Actions overrides the issue-kind → action table, e.g. load = "throttle".
 	Actions map[issue.Kind]issue.Action `toml:"-"`
 
@@ -140,6 +144,16 @@ type Predictive struct {
 type Services struct {
 	Monitored []string `toml:"monitored"`
 	Protected []string `toml:"protected"`
+}
+
+// Maintenance is one recurring maintenance window.
+type Maintenance struct {
+	// When is the window in the calendar subset of internal/silence,
+	// e.g. "Sun 02:00..04:00".
+	When   string `toml:"when"`
+	Scope  string `toml:"scope"`  // all (default), unit:NAME, issue:ID, kind:KIND
+	Effect string `toml:"effect"` // pause (default) or notify-only
+	Reason string `toml:"reason"`
 }
 
 // DBus controls the per-caller rate limit on privileged calls.
@@ -358,6 +372,33 @@ func (c *Config) validate() error {
 	}
 	if c.DBus.Window.D() < time.Second {
 		return keyErr("dbus.window", "must be at least 1s, got %s", c.DBus.Window)
+	}
+
+	for i := range c.Maintenance {
+		w := &c.Maintenance[i]
+		key := fmt.Sprintf("maintenance[%d]", i)
+		if _, err := silence.ParseCalendar(w.When, time.Local); err != nil {
+			return keyErr(key+".when", "%v", err)
+		}
+		if w.Scope == "" {
+			w.Scope = string(silence.All)
+		}
+		sc, err := silence.ParseScope(w.Scope)
+		if err != nil {
+			return keyErr(key+".scope", "%v", err)
+		}
+		w.Scope = string(sc)
+		eff, err := silence.ParseEffect(w.Effect)
+		if err != nil {
+			return keyErr(key+".effect", "%v", err)
+		}
+		w.Effect = string(eff)
+		if w.Reason == "" {
+			w.Reason = "maintenance window " + w.When
+		}
+		if err := silence.CheckReason(w.Reason); err != nil {
+			return keyErr(key+".reason", "%v", err)
+		}
 	}
 
 	c.Actions = map[issue.Kind]issue.Action{}

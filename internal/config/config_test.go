@@ -164,3 +164,28 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Errorf("Load(missing) = %v; want an error wrapping os.ErrNotExist", err)
 	}
 }
+
+func TestMaintenanceWindowsAreValidatedAndCanonical(t *testing.T) {
+	c, err := Parse([]byte("[[maintenance]]\nwhen = \"Sun 02:00..04:00\"\nscope = \"unit:nginx\"\n\n[[maintenance]]\nwhen = \"Mon..Fri 22:00..06:00 UTC\"\neffect = \"notify-only\"\nreason = \"nightly batch\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Maintenance{
+		{When: "Sun 02:00..04:00", Scope: "unit:nginx.service", Effect: "pause", Reason: "maintenance window Sun 02:00..04:00"},
+		{When: "Mon..Fri 22:00..06:00 UTC", Scope: "all", Effect: "notify-only", Reason: "nightly batch"},
+	}
+	if !reflect.DeepEqual(c.Maintenance, want) {
+		t.Errorf("maintenance = %+v; want %+v", c.Maintenance, want)
+	}
+	for body, key := range map[string]string{
+		"when = \"Sun 02:00\"":                                "maintenance[0].when",
+		"when = \"Sun 02:00..04:00\"\nscope = \"host:x\"":     "maintenance[0].scope",
+		"when = \"Sun 02:00..04:00\"\neffect = \"mute\"":      "maintenance[0].effect",
+		"when = \"Sun 02:00..04:00\"\nreason = \"a\\u001bb\"": "maintenance[0].reason",
+	} {
+		_, err := Parse([]byte("[[maintenance]]\n" + body + "\n"))
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: error %v; want one naming %s", body, err, key)
+		}
+	}
+}

@@ -65,6 +65,7 @@ type privileged struct {
 	what   string // the operation for the "action" detail: restart, cleanup, set-dry-run, …
 	unit   string // normalised unit, or ""
 	issue  string // issue id, or ""
+	scope  string // a silence's scope, or ""
 }
 
 func (p privileged) details() map[string]string {
@@ -75,6 +76,9 @@ func (p privileged) details() map[string]string {
 	if p.issue != "" {
 		d["issue"] = p.issue
 	}
+	if p.scope != "" {
+		d["scope"] = p.scope
+	}
 	return d
 }
 
@@ -84,6 +88,9 @@ func (p privileged) describe() string {
 	arg := p.unit
 	if arg == "" {
 		arg = p.issue
+	}
+	if p.scope != "" {
+		arg = p.scope
 	}
 	if arg == "" {
 		return p.method + "()"

@@ -2,6 +2,7 @@ package dbusapi
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/silence"
 	"github.com/luminous-healing/luminous-healing/internal/unit"
 	"github.com/luminous-healing/luminous-healing/internal/wire"
 )
@@ -75,6 +77,98 @@ func (a *api) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) 
 		out[i] = wire.History(e).Map()
 	}
 	return out, nil
+}
+
+// ListSilences returns the operator's silences and the configured
+// maintenance windows' current or next occurrences. Open to everyone.
+func (a *api) ListSilences() ([]map[string]dbus.Variant, *dbus.Error) {
+	return a.s.snapshot().silences, nil
+}
+
+// AddSilence pauses automatic healing within a scope until the silence
+// expires. Polkit: org.luminous.healing.heal.
+func (a *api) AddSilence(msg dbus.Message, sender dbus.Sender, m map[string]dbus.Variant) (map[string]dbus.Variant, *dbus.Error) {
+	req, derr := silenceRequest(m)
+	if derr != nil {
+		return nil, derr
+	}
+	s, err := a.s.o.Engine.ValidateSilence(req, time.Now())
+	if err != nil {
+		return nil, a.s.replyErr("AddSilence", err)
+	}
+	p := privileged{method: "AddSilence", action: client.ActionHeal, what: "silence", scope: string(s.Scope)}
+	if u, ok := strings.CutPrefix(string(s.Scope), "unit:"); ok {
+		p.unit = u
+	} else if id, ok := strings.CutPrefix(string(s.Scope), "issue:"); ok {
+		p.issue = id
+	}
+	var out silence.Silence
+	derr = a.s.setting(msg, sender, p, func(c engine.Caller) error {
+		var err error
+		out, err = a.s.o.Engine.AddSilence(c, req)
+		return err
+	})
+	if derr != nil {
+		return nil, derr
+	}
+	return wire.Silence(out, time.Now()).Map(), nil
+}
+
+// RemoveSilence ends an operator's silence before its expiry. Polkit:
+// org.luminous.healing.heal.
+func (a *api) RemoveSilence(msg dbus.Message, sender dbus.Sender, id string) *dbus.Error {
+	if err := checkID("id", id); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(a.s.o.Engine.Silences(), func(s silence.Silence) bool { return s.ID == id })
+	if i < 0 {
+		return newError(client.ErrorNotFound, "no silence %s; `healingctl silence list` lists them", unit.Quote(id))
+	}
+	s := a.s.o.Engine.Silences()[i]
+	if s.Window != "" {
+		return invalid("%s is a maintenance window from the configuration; change the configuration and reload", unit.Quote(id))
+	}
+	p := privileged{method: "RemoveSilence", action: client.ActionHeal, what: "unsilence", scope: string(s.Scope)}
+	if u, ok := strings.CutPrefix(string(s.Scope), "unit:"); ok {
+		p.unit = u
+	}
+	return a.s.setting(msg, sender, p, func(c engine.Caller) error {
+		return a.s.o.Engine.RemoveSilence(c, id)
+	})
+}
+
+// silenceRequest decodes AddSilence's a{sv}: known keys with exact types
+// only.
+func silenceRequest(m map[string]dbus.Variant) (engine.SilenceRequest, *dbus.Error) {
+	var req engine.SilenceRequest
+	for k, v := range m {
+		want, ok := client.SilenceKeys[k]
+		if !ok {
+			return req, invalid("silence: unknown key %s (want scope, effect, reason, until, for_usec)", unit.Quote(k))
+		}
+		if got := v.Signature().String(); got != want {
+			return req, invalid("silence: %s must have type %s, got %s", k, want, unit.Quote(got))
+		}
+		if s, ok := v.Value().(string); ok && len(s) > client.MaxStringLen {
+			return req, invalid("silence: %s is %d bytes long, at most %d allowed", k, len(s), client.MaxStringLen)
+		}
+	}
+	req.Scope, _ = m["scope"].Value().(string)
+	req.Effect, _ = m["effect"].Value().(string)
+	req.Reason, _ = m["reason"].Value().(string)
+	if u, ok := m["until"].Value().(uint64); ok {
+		if u == 0 || u > uint64(math.MaxInt64/1000) {
+			return req, invalid("silence: until must be µs since the epoch, got %d", u)
+		}
+		req.Until = time.UnixMicro(int64(u))
+	}
+	if u, ok := m["for_usec"].Value().(uint64); ok {
+		if u == 0 || u > uint64(math.MaxInt64/1000) {
+			return req, invalid("silence: for_usec must be a positive duration in µs, got %d", u)
+		}
+		req.For = time.Duration(u) * time.Microsecond
+	}
+	return req, nil
 }
 
 // Heal runs an active issue's action now. Polkit: org.luminous.healing.heal.

@@ -191,6 +191,7 @@ type snapshot struct {
 	preds     []map[string]dbus.Variant
 	breakers  []map[string]dbus.Variant
 	throttles []map[string]dbus.Variant
+	silences  []map[string]dbus.Variant
 	props     map[string]dbus.Variant
 }
 
@@ -204,10 +205,10 @@ func (s *Server) snapshot() *snapshot {
 	rec := wire.Status(st)
 	c := &snapshot{st: st, status: rec.Summary.Map(), resources: client.Maps(rec.Resources),
 		units: client.Maps(rec.Units), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions),
-		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles)}
+		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles), silences: client.Maps(rec.Silences)}
 	c.props = map[string]dbus.Variant{}
 	for _, k := range []string{client.PropVersion, client.PropHealth, client.PropDryRun, client.PropHealingEnabled,
-		client.PropActiveIssues, client.PropLastCheck, client.PropMonitoredUnits} {
+		client.PropActiveIssues, client.PropLastCheck, client.PropMonitoredUnits, client.PropActiveSilences} {
 		c.props[k] = c.status[propKeys[k]]
 	}
 	s.cache.Store(c)
@@ -219,6 +220,7 @@ var propKeys = map[string]string{
 	client.PropVersion: "version", client.PropHealth: "health", client.PropDryRun: "dry_run",
 	client.PropHealingEnabled: "healing_enabled", client.PropActiveIssues: "active_issues",
 	client.PropLastCheck: "last_check", client.PropMonitoredUnits: "monitored_units",
+	client.PropActiveSilences: "active_silences",
 }
 
 // signal emits the signal an engine event stands for.

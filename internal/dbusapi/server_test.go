@@ -137,7 +137,7 @@ func TestReadsAreOpenToEveryoneWithoutPolkit(t *testing.T) {
 	if err := obj.Call("org.freedesktop.DBus.Properties.GetAll", 0, client.Interface).Store(&all); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"Version": "s", "Health": "s", "DryRun": "b", "HealingEnabled": "b", "ActiveIssues": "u", "LastCheck": "t", "MonitoredUnits": "as"}
+	want := map[string]string{"Version": "s", "Health": "s", "DryRun": "b", "HealingEnabled": "b", "ActiveIssues": "u", "LastCheck": "t", "MonitoredUnits": "as", "ActiveSilences": "u"}
 	if len(all) != len(want) {
 		t.Errorf("GetAll: got %d properties; want %d", len(all), len(want))
 	}
@@ -346,6 +346,15 @@ func privilegedCalls() []privilegedCall {
 		{"ResetBreaker", func(ctx context.Context, c *client.Client) error { return c.ResetBreaker(ctx, "unit:web.service") },
 			client.ActionHeal, map[string]string{"action": "reset", "unit": "web.service", "issue": "unit:web.service"},
 			func(d *apitest.Daemon) bool { return len(d.Events(audit.BreakerReset)) == 1 }, openUnitIssue},
+		{"AddSilence", func(ctx context.Context, c *client.Client) error {
+			_, err := c.AddSilence(ctx, client.SilenceRequest{Scope: "unit:web", Reason: "upgrading", For: time.Hour})
+			return err
+		},
+			client.ActionHeal, map[string]string{"action": "silence", "unit": "web.service", "scope": "unit:web.service"},
+			func(d *apitest.Daemon) bool { return d.Engine.Status().ActiveSilences == 1 }, nil},
+		{"RemoveSilence", func(ctx context.Context, c *client.Client) error { return c.RemoveSilence(ctx, "silence-1") },
+			client.ActionHeal, map[string]string{"action": "unsilence", "scope": "kind:disk"},
+			func(d *apitest.Daemon) bool { return d.Engine.Status().ActiveSilences == 0 }, addSilence},
 		{"SetDryRun", func(ctx context.Context, c *client.Client) error { return c.SetDryRun(ctx, true) },
 			client.ActionDevelop, map[string]string{"action": "set-dry-run"},
 			func(d *apitest.Daemon) bool { return d.Engine.Status().DryRun }, nil},
@@ -371,6 +380,15 @@ func privilegedCalls() []privilegedCall {
 
 func isAction(a string) func(audit.Entry) bool {
 	return func(e audit.Entry) bool { return e.Action == a }
+}
+
+// addSilence adds a silence on disks for RemoveSilence to remove; its id
+// is made predictable.
+func addSilence(t *testing.T, d *apitest.Daemon) {
+	t.Helper()
+	if _, err := d.Engine.AddSilence(engine.Caller{Name: "test"}, engine.SilenceRequest{Scope: "kind:disk", Reason: "resizing", For: time.Hour, ID: "silence-1"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // openUnitIssue opens a synthetic issue for web.service, with automatic
@@ -460,7 +478,8 @@ func TestPolkitAnswersOtherThanYesExecuteNothing(t *testing.T) {
 				}
 				after := d.Engine.Status()
 				if before.DryRun != after.DryRun || before.HealingEnabled != after.HealingEnabled ||
-					!reflect.DeepEqual(before.Resources, after.Resources) || before.ActiveIssues != after.ActiveIssues {
+					!reflect.DeepEqual(before.Resources, after.Resources) || before.ActiveIssues != after.ActiveIssues ||
+					len(before.Silences) != len(after.Silences) {
 					t.Errorf("state changed: before %+v; after %+v", before, after)
 				}
 				denied := d.Events(audit.CallDenied)
@@ -536,6 +555,18 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 		{"an injection with a C1 control in its severity", raw{client.MethodInjectIssue, []any{inj("kind", "cpu", "severity", "warning\u009b")}}, client.ErrorInvalidArgument},
 		{"an issue id with a C1 control", raw{client.MethodHeal, []any{"cpu\u009b31m"}}, client.ErrorInvalidArgument},
 		{"an issue id with an escape sequence", raw{client.MethodResetBreaker, []any{"cpu\x1b[31m"}}, client.ErrorInvalidArgument},
+		{"a silence without expiry", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "r")}}, client.ErrorInvalidArgument},
+		{"a silence without reason", raw{client.MethodAddSilence, []any{inj("scope", "all", "for_usec", uint64(3600e6))}}, client.ErrorInvalidArgument},
+		{"a silence with both expiries", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "r", "for_usec", uint64(3600e6), "until", uint64(time.Now().Add(time.Hour).UnixMicro()))}}, client.ErrorInvalidArgument},
+		{"a silence that ended already", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "r", "until", uint64(time.Now().Add(-time.Hour).UnixMicro()))}}, client.ErrorInvalidArgument},
+		{"a silence for a year", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "r", "for_usec", uint64(365*24*3600e6))}}, client.ErrorInvalidArgument},
+		{"a silence with a bad scope", raw{client.MethodAddSilence, []any{inj("scope", "unit:a/b", "reason", "r", "for_usec", uint64(3600e6))}}, client.ErrorInvalidArgument},
+		{"a silence with an unknown effect", raw{client.MethodAddSilence, []any{inj("scope", "all", "effect", "mute", "reason", "r", "for_usec", uint64(3600e6))}}, client.ErrorInvalidArgument},
+		{"a silence with for_usec of type i", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "r", "for_usec", int32(3600))}}, client.ErrorInvalidArgument},
+		{"a silence with an unknown key", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "r", "for_usec", uint64(3600e6), "author", "root")}}, client.ErrorInvalidArgument},
+		{"a silence reason with escape sequences", raw{client.MethodAddSilence, []any{inj("scope", "all", "reason", "a\x1b[2Jb", "for_usec", uint64(3600e6))}}, client.ErrorInvalidArgument},
+		{"removing a silence that does not exist", raw{client.MethodRemoveSilence, []any{"silence-nope"}}, client.ErrorNotFound},
+		{"removing a silence id with a newline", raw{client.MethodRemoveSilence, []any{"a\nb"}}, client.ErrorInvalidArgument},
 	}
 	d := apitest.Start(t, apitest.Setup{})
 	d.Authority.Answer(client.ActionHeal, bustest.Yes)

@@ -86,6 +86,7 @@ func (e *Engine) check(ctx context.Context) {
 			pub = append(pub, e.relapseLocked(rec)...)
 		}
 	}
+	pub = append(pub, e.resilenceLocked(t0)...)
 	for _, rec := range e.issues {
 		e.maybeHealLocked(rec)
 	}
@@ -129,6 +130,11 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 	if rec.Message == "" {
 		rec.Message = describe(rec)
 	}
+	silenced := ""
+	if s, ok := e.silenceForLocked(*rec, time.Now()); ok {
+		rec.Silence, rec.SilenceEffect = s.ID, string(s.Effect)
+		silenced = fmt.Sprintf(" (silenced by %s until %s: %s)", s.ID, s.Expires.Local().Format("2006-01-02 15:04:05"), s.Reason)
+	}
 	gaveUp := e.heal.Reopened(rec.ID)
 	if gaveUp {
 		rec.State = issue.GivenUp
@@ -140,7 +146,7 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 		line += ": " + rec.Cause
 	}
 	e.o.Audit.Record(audit.Entry{Event: audit.IssueDetected, Issue: rec.ID, Target: unitTarget(rec),
-		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: line, CallerUID: audit.Daemon})
+		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: line + silenced, CallerUID: audit.Daemon})
 	if r := e.o.Recorder; r != nil {
 		r.IssueDetected(*rec)
 	}
@@ -239,6 +245,9 @@ func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
 		}
 		if _, open := e.issues[f.Series]; open {
 			continue // the detector has it: it heals through the issue
+		}
+		if _, silenced := e.silenceForLocked(issue.Record{ID: f.Series, Kind: f.Kind, Subject: f.Subject}, now); silenced {
+			continue // a silence pauses prevention too; the alert went out
 		}
 		rec := issue.Record{ID: f.Series, Kind: issue.Disk, Subject: f.Subject, Value: f.Value,
 			Threshold: f.Threshold, Since: f.At, State: issue.Open, Severity: issue.Warning}

@@ -25,6 +25,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/silence"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
 )
@@ -126,6 +127,8 @@ type Engine struct {
 	foreseen  map[string]*foresight   // series predicted to cross within the horizon
 	healed    map[string]time.Time    // issue id → when its action succeeded
 	refused   map[string]string       // action id without an issue → its last refusal
+	silences  []silence.Silence       // the operator's, persisted in silences.json
+	windows   []*window               // maintenance windows from the configuration
 	sampleErr string
 
 	// statusMu makes building and storing the status one step, so that
@@ -210,8 +213,10 @@ func New(o Options) (*Engine, error) {
 		e.w = state.NewWriter(o.State, o.Log)
 	}
 	e.restore()
+	e.restoreSilences()
 	if e.w != nil {
 		e.w.Register(stateFile, stateEvery, e.snapshotState)
+		e.w.Register(silenceFile, silenceEvery, e.snapshotSilences)
 		if o.Predictor != nil {
 			o.Predictor.Persist(e.w)
 		}
@@ -240,6 +245,7 @@ func (e *Engine) applyConfigLocked() {
 	} else {
 		e.eval.SetSettings(settings)
 	}
+	e.applyWindowsLocked()
 	for _, u := range c.Services.Monitored {
 		if _, ok := e.units[u]; !ok {
 			e.units[u] = &unitState{}
@@ -372,6 +378,9 @@ func (e *Engine) armRetry(t *time.Timer) {
 				next = at
 			}
 		}
+	}
+	if at := e.nextSilenceChangeLocked(time.Now()); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+		next = at
 	}
 	e.mu.Unlock()
 	d := time.Hour

@@ -20,7 +20,7 @@ import (
 // the breaker asked to wait.
 func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	switch rec.State {
-	case issue.Open, issue.Failed, issue.Waiting:
+	case issue.Open, issue.Failed, issue.Waiting, issue.Silenced:
 	default:
 		return
 	}
@@ -46,6 +46,14 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	case e.heal.GivenUp(rec.ID):
 		rec.State = issue.GivenUp
 		return
+	}
+	if s, ok := e.silenceForLocked(*rec, time.Now()); ok {
+		// Paused, not forgotten: it heals once the silence ends.
+		rec.State, rec.Silence, rec.SilenceEffect = issue.Silenced, s.ID, string(s.Effect)
+		return
+	}
+	if rec.State == issue.Silenced {
+		rec.State = issue.Open
 	}
 	req := heal.Request{Action: act, Issue: *rec}
 	if act == issue.Restart {
@@ -137,6 +145,7 @@ func (e *Engine) retryDue(ctx context.Context) {
 	now := time.Now()
 	var units []string
 	e.mu.Lock()
+	pub := e.resilenceLocked(now)
 	for id, at := range e.retry {
 		if now.Before(at) {
 			continue
@@ -156,6 +165,7 @@ func (e *Engine) retryDue(ctx context.Context) {
 	for _, u := range units {
 		e.pollUnit(ctx, u)
 	}
+	e.publish(pub...)
 	e.publishStatus()
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/silence"
 )
 
 // Status is everything the daemon reports about itself, rebuilt after every
@@ -34,6 +35,12 @@ type Status struct {
 	Accuracy       predict.Accuracy   // the score of the recorded forecasts
 	Breakers       []heal.BreakerState
 	Throttles      []heal.Throttled
+	// Silences are the operator's silences and every maintenance window's
+	// current or next occurrence, soonest end first; ActiveSilences counts
+	// those in force.
+	Silences       []silence.Silence
+	ActiveSilences int
+	Built          time.Time // when this status was built: what "active" is judged at
 	SampleError    string
 }
 
@@ -86,6 +93,14 @@ func (e *Engine) publishStatus() {
 		Interval:       e.cfg.Monitoring.Interval.D(),
 		Systemd:        e.o.Units != nil,
 		SampleError:    e.sampleErr,
+	}
+	now := time.Now()
+	st.Built = now
+	st.Silences = e.silencesLocked(now)
+	for _, s := range st.Silences {
+		if s.ActiveAt(now) {
+			st.ActiveSilences++
+		}
 	}
 	for _, rec := range e.issues {
 		st.Issues = append(st.Issues, *rec)
@@ -144,7 +159,7 @@ func (e *Engine) publishStatus() {
 func changed(a, b *Status) bool {
 	return a.Health != b.Health || a.DryRun != b.DryRun || a.HealingEnabled != b.HealingEnabled ||
 		a.ActiveIssues != b.ActiveIssues || !a.LastCheck.Equal(b.LastCheck) ||
-		!slices.Equal(a.MonitoredUnits, b.MonitoredUnits) || a.Version != b.Version
+		!slices.Equal(a.MonitoredUnits, b.MonitoredUnits) || a.Version != b.Version || a.ActiveSilences != b.ActiveSilences
 }
 
 // EventType says what an Event reports.

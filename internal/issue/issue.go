@@ -115,6 +115,9 @@ const (
 	// Watching: no action applies (the table maps the kind to none,
 	// healing is disabled, or the target is protected).
 	Watching State = "watching"
+	// Silenced: detected, but a silence or maintenance window pauses its
+	// healing; it heals once the silence ends, if it is still there.
+	Silenced State = "silenced"
 	// Resolved: the signal cleared. Only ever seen in IssueResolved and history.
 	Resolved State = "resolved"
 )
@@ -135,6 +138,12 @@ type Record struct {
 	Message   string // one human line: what is wrong
 	Synthetic bool   // injected through InjectIssue
 	Attempts  int    // healing attempts on this target within the breaker window
+	// Silence is the id of the silence or maintenance window that covers
+	// the issue, "" when none does; SilenceEffect is its effect (pause or
+	// notify-only). A silenced issue is detected, recorded and exported as
+	// any other; only its automatic healing waits.
+	Silence       string
+	SilenceEffect string
 	// Cause says why, as far as the daemon knows: for a unit, what systemd
 	// reports of its failure and its last journal lines; for CPU or memory
 	// that no service causes, where the load is. Empty when unknown.

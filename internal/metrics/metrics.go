@@ -61,6 +61,7 @@ type Recorder struct {
 	interval       prometheus.Gauge
 	active         *prometheus.GaugeVec
 	bySystemd      *prometheus.CounterVec
+	silenced       prometheus.Gauge
 
 	mu         sync.Mutex
 	succeeded  float64 // healing actions that succeeded, for the success ratio
@@ -180,6 +181,10 @@ func New(o Options) *Recorder {
 		Name: "healing_unit_restarts_by_systemd_total",
 		Help: "Restarts systemd did by itself (Restart=) of a monitored unit, seen from its NRestarts; the daemon did not act.",
 	}, []string{"unit"})
+	r.silenced = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "healing_issues_silenced",
+		Help: "Issues open now that a silence or maintenance window covers: detected and counted as any other, not healed automatically.",
+	})
 	accuracy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "healing_prediction_accuracy_ratio",
 		Help: "Share of scored forecasts that came true; NaN until forecasts have been scored.",
@@ -195,7 +200,7 @@ func New(o Options) *Recorder {
 		r.detected, r.resolved, r.failed, r.actions, r.lastCheck, successRatio,
 		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
 		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
-		r.enabled, r.interval, r.active, r.bySystemd, build,
+		r.enabled, r.interval, r.active, r.bySystemd, r.silenced, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -370,8 +375,11 @@ func (r *Recorder) State(dryRun, healingEnabled bool, interval time.Duration, is
 	r.dryRun.Set(b2f(dryRun))
 	r.enabled.Set(b2f(healingEnabled))
 	r.interval.Set(interval.Seconds())
-	var warn, crit float64
+	var warn, crit, silenced float64
 	for _, rec := range issues {
+		if rec.Silence != "" {
+			silenced++
+		}
 		switch rec.Severity {
 		case issue.Warning:
 			warn++
@@ -381,6 +389,7 @@ func (r *Recorder) State(dryRun, healingEnabled bool, interval time.Duration, is
 	}
 	r.active.WithLabelValues(issue.Warning.String()).Set(warn)
 	r.active.WithLabelValues(issue.Critical.String()).Set(crit)
+	r.silenced.Set(silenced)
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -169,10 +169,10 @@ func TestJSONKeys(t *testing.T) {
 		path string
 		want string
 	}{
-		{"/api/v1/issues", "action attempts cause id kind message severity since state subject synthetic threshold value"},
+		{"/api/v1/issues", "action attempts cause id kind message severity silence_effect silenced since state subject synthetic threshold value"},
 		{"/api/v1/predictions", "confidence eta kind samples series subject threshold time_to_threshold_usec trend_per_hour value"},
 		{"/api/v1/history", "action caller caller_uid dry_run duration_usec event freed_bytes issue message outcome target time"},
-		{"/api/v1/status", "active_issues breakers config_path dry_run healing_enabled health hostname interval_usec last_check mode monitored_units predictions issues resources sample_error started systemd throttles units version"},
+		{"/api/v1/status", "active_issues active_silences breakers config_path dry_run healing_enabled health hostname interval_usec last_check mode monitored_units predictions issues resources sample_error silences started systemd throttles units version"},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {

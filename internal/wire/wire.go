@@ -5,12 +5,15 @@
 package wire
 
 import (
+	"time"
+
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/silence"
 )
 
 // Issue is an issue record.
@@ -19,6 +22,16 @@ func Issue(r issue.Record) client.Issue {
 		ID: r.ID, Kind: string(r.Kind), Subject: r.Subject, Severity: r.Severity.String(), Value: r.Value,
 		Threshold: r.Threshold, Since: r.Since, Action: string(r.Action), State: string(r.State),
 		Message: r.Message, Synthetic: r.Synthetic, Attempts: uint32(max(r.Attempts, 0)), Cause: r.Cause,
+		Silenced: r.Silence, SilenceEffect: r.SilenceEffect,
+	}
+}
+
+// Silence is a silence or maintenance window occurrence, active at now.
+func Silence(s silence.Silence, now time.Time) client.Silence {
+	return client.Silence{
+		ID: s.ID, Scope: string(s.Scope), Effect: string(s.Effect), Reason: s.Reason, Author: s.Author,
+		AuthorUID: s.AuthorUID, Created: s.Created, Starts: s.Starts, Expires: s.Expires, Window: s.Window,
+		Active: s.ActiveAt(now),
 	}
 }
 
@@ -62,6 +75,7 @@ func Status(st *engine.Status) client.Status {
 		ActiveIssues: uint32(max(st.ActiveIssues, 0)), LastCheck: st.LastCheck, MonitoredUnits: st.MonitoredUnits,
 		Mode: st.Mode, Hostname: st.Hostname, ConfigPath: st.ConfigPath, Started: st.Started,
 		Interval: st.Interval, Systemd: st.Systemd, SampleError: st.SampleError,
+		ActiveSilences: uint32(max(st.ActiveSilences, 0)),
 	}}
 	for _, r := range st.Resources {
 		s.Resources = append(s.Resources, client.Resource{ID: r.ID, Kind: string(r.Kind), Subject: r.Subject,
@@ -80,6 +94,9 @@ func Status(st *engine.Status) client.Status {
 	for _, b := range st.Breakers {
 		s.Breakers = append(s.Breakers, client.Breaker{Issue: b.IssueID, Failures: uint32(max(b.Failures, 0)),
 			NextAttempt: b.NextAttempt, GivenUp: b.GivenUp})
+	}
+	for _, x := range st.Silences {
+		s.Silences = append(s.Silences, Silence(x, st.Built))
 	}
 	for _, t := range st.Throttles {
 		s.Throttles = append(s.Throttles, client.Throttle{Unit: t.Unit, Since: t.Since, Issues: t.Issues,

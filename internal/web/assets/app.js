@@ -39,6 +39,9 @@
     if (m) return m + 'm ' + s + 's';
     return s + 's';
   }
+  function silencedMark(i) {
+    return i.silenced ? ' [silenced by ' + i.silenced + (i.silence_effect === 'notify-only' ? ', notify-only' : '') + ']' : '';
+  }
   function since(sec) {
     return sec < 1 ? 'just now' : fmtDur(sec) + ' ago';
   }
@@ -141,7 +144,7 @@
       st.issues.map((i) => el('tr', { class: 'issue', 'data-id': i.id },
         td(el('span', { class: 'sev ' + i.severity, text: i.severity })),
         td(i.id + (i.synthetic ? ' (synthetic)' : '')),
-        td(i.cause ? el('span', {}, i.message, el('div', { class: 'cause', text: 'because: ' + i.cause })) : i.message, 'msg'),
+        td(i.cause ? el('span', {}, i.message + silencedMark(i), el('div', { class: 'cause', text: 'because: ' + i.cause })) : i.message + silencedMark(i), 'msg'),
         td(el('span', { class: 'state-' + i.state, text: i.state + (i.attempts ? ' · ' + i.attempts + ' tries' : '') })),
         td(i.action, 'wide'),
         td(rel(i.since), 'wide num'))),
@@ -178,6 +181,14 @@
           : b.next_attempt ? el('span', null, 'backing off, next try ', rel(b.next_attempt, 'in'))
             : 'closed'))),
       'No breaker holds anything back.'));
+
+    $('silences').replaceChildren(table(
+      ['silence', 'state', 'scope', 'effect', 'until', { label: 'by', wide: true }, { label: 'reason', wide: true }],
+      (st.silences || []).map((s) => el('tr', { class: 'silence', 'data-id': s.id },
+        td(s.id + (s.window ? ' (' + s.window + ')' : '')),
+        td(el('span', { class: s.active ? 'state-silenced' : 'state-waiting', text: s.active ? 'in force' : 'next ' + when(s.starts) })),
+        td(s.scope), td(s.effect), td(rel(s.expires, 'in'), 'num'), td(s.author, 'wide'), td(s.reason, 'wide msg'))),
+      'No silence: healing runs everywhere it applies.'));
 
     $('units').replaceChildren(table(
       ['unit', 'state'],
