@@ -202,6 +202,17 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes and validates TOML over the defaults.
 func Parse(data []byte) (*Config, error) {
+	c, err := parse(data)
+	if err != nil {
+		// The message quotes parts of the file (a key, a bad value, the
+		// parser's view of a bad byte); it goes to logs, the Reload reply
+		// and terminals, so its non-printable bytes are escaped.
+		return nil, safeError{err}
+	}
+	return c, nil
+}
+
+func parse(data []byte) (*Config, error) {
 	c := Default()
 	md, err := toml.Decode(string(data), c)
 	if err != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParse: any file either parses into a configuration that validates
@@ -16,8 +17,14 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		c, err := Parse([]byte(in))
 		if err != nil {
-			if strings.Contains(err.Error(), "\n") {
+			// The error reaches logs, the Reload reply and a terminal:
+			// one line, valid UTF-8, none of the file's control bytes.
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
 				t.Fatalf("error spans lines: %q", err)
+			}
+			if !utf8.ValidString(msg) || strings.ContainsFunc(msg, unsafeRune) {
+				t.Fatalf("error echoes raw bytes: %q", err)
 			}
 			return
 		}
