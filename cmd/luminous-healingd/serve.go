@@ -45,11 +45,15 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	var mgr *systemd.Manager
 	var watcher *systemd.Watcher
 	{
-		// The connections live as long as ctx: godbus closes a connection
-		// when the context it was made with ends.
-		mgr, err = systemd.Dial(ctx, "")
+		// godbus closes a connection when the context it was made with
+		// ends. These outlive ctx until serve returns: at stop, the
+		// actions in flight still need systemd to hear how their jobs
+		// end (the engine waits for them, bounded).
+		sysCtx, closeSystemd := context.WithCancel(context.WithoutCancel(ctx))
+		defer closeSystemd()
+		mgr, err = systemd.Dial(sysCtx, "")
 		if err == nil {
-			watcher, err = systemd.NewWatcher(ctx, "", log)
+			watcher, err = systemd.NewWatcher(sysCtx, "", log)
 			if err != nil {
 				mgr.Close()
 				mgr = nil

@@ -249,3 +249,109 @@ func TestStalledStateWritesHoldUpNeitherChecksNorDBusNorTheWatchdog(t *testing.T
 		len(gaps), stall, missed, slowRead.Round(time.Millisecond), heal.Round(time.Millisecond),
 		time.Since(thawed).Round(10*time.Millisecond), len(logged))
 }
+
+// 9a. SIGTERM during a restart action: the stop waits for the job, bounded,
+// and the history says how it ended — or that its outcome is unknown when
+// it outlived the bound.
+func TestSIGTERMDuringARestartRecordsItsOutcome(t *testing.T) {
+	sc := newScenario(t, "9a SIGTERM during a restart")
+	cfg := strings.Replace(resilienceConfig, `monitored = ["lh-web"]`, `monitored = ["lh-slow", "lh-slower"]`, 1)
+	m := bootInstalled(t, boot{config: cfg,
+		units: map[string]testbed.File{
+			// Their restart jobs take 2 s and 9 s: one ends within the
+			// stop's 5 s, one does not.
+			"lh-slow.service":   unitFile("/bin/sleep infinity", "ExecStartPre=/bin/sleep 2"),
+			"lh-slower.service": unitFile("/bin/sleep infinity", "ExecStartPre=/bin/sleep 9"),
+		},
+		start: []string{"lh-slow.service", "lh-slower.service"}})
+	var stops []time.Duration
+	for _, tc := range []struct{ unit, outcome string }{{"lh-slow.service", "succeeded"}, {"lh-slower.service", "unknown"}} {
+		t0 := time.Now()
+		m.MustRun(t, "systemctl", "kill", "--signal=KILL", tc.unit)
+		m.waitFor(10*time.Second, tc.unit+"'s restart job running", func() bool { return m.state(tc.unit) == "activating" })
+		time.Sleep(500 * time.Millisecond)
+		ts := time.Now()
+		m.MustRun(t, "systemctl", "stop", "luminous-healing.service")
+		stops = append(stops, time.Since(ts))
+		hist, err := m.history()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range hist {
+			if e.Target == tc.unit && !e.Time.Before(t0) && (e.Event == audit.ActionSucceeded || e.Event == audit.ActionFailed) {
+				got = append(got, e.Outcome)
+			}
+		}
+		if len(got) != 1 || got[0] != tc.outcome {
+			t.Errorf("%s: restart records after SIGTERM = %q; want one, %s", tc.unit, got, tc.outcome)
+		}
+		m.MustRun(t, "systemctl", "start", "luminous-healing.service")
+		m.waitFor(20*time.Second, tc.unit+" active again", func() bool { return m.isActive(tc.unit) })
+	}
+	if stops[1] > 8*time.Second {
+		t.Errorf("the stop with a hung restart took %s; want it bounded well inside TimeoutStopSec=10s", stops[1])
+	}
+	sc.set("restart in flight at SIGTERM: recorded succeeded (stop took %s); outlived the 5 s bound: recorded unknown (stop took %s); records lost 0",
+		stops[0].Round(10*time.Millisecond), stops[1].Round(10*time.Millisecond))
+}
+
+// 9b. SIGKILL while the daemon writes its state: after each kill the files
+// are whole and hold every record that was on disk before it.
+func TestSIGKILLDuringStateWritesLosesNothingSaved(t *testing.T) {
+	sc := newScenario(t, "9b SIGKILL during state writes")
+	cfg := strings.Replace(resilienceConfig, `monitored = ["lh-web"]`, `monitored = ["lh-web", "lh-flaky"]`, 1)
+	cfg = strings.Replace(cfg, "max_attempts = 5", "max_attempts = 100", 1)
+	m := bootInstalled(t, boot{config: cfg,
+		units: map[string]testbed.File{
+			"lh-web.service": unitFile("/bin/sleep infinity"),
+			// Fails a moment after every start: a record every few
+			// hundred milliseconds, so writes are always under way.
+			"lh-flaky.service":                        unitFile("/bin/sh -c 'sleep 0.2; exit 3'", "StartLimitIntervalSec=0"),
+			"luminous-healing.service.d/restart.conf": {Data: []byte("[Unit]\nStartLimitIntervalSec=0\n[Service]\nRestartSec=200ms\n"), Mode: 0o644},
+		},
+		start: []string{"lh-web.service", "lh-flaky.service"}})
+	const kills = 4
+	lost, torn := 0, 0
+	for i := range kills {
+		time.Sleep(time.Duration(700+137*i) * time.Millisecond) // writes under way, at varying phases
+		before, err := m.history()
+		if err != nil {
+			t.Fatalf("history before kill %d: %v", i+1, err)
+		}
+		pid := m.prop("luminous-healing.service", "MainPID")
+		m.MustRun(t, "systemctl", "kill", "--signal=KILL", "luminous-healing.service")
+		m.waitFor(20*time.Second, "systemd to restart the daemon", func() bool {
+			return m.isActive("luminous-healing.service") && m.prop("luminous-healing.service", "MainPID") != pid
+		})
+		after, err := m.history()
+		if err != nil {
+			torn++
+			t.Errorf("after kill %d: %v", i+1, err)
+			continue
+		}
+		have := map[string]bool{}
+		for _, e := range after {
+			have[e.Time.String()+string(e.Event)+e.Target] = true
+		}
+		for _, e := range before {
+			if !have[e.Time.String()+string(e.Event)+e.Target] {
+				lost++
+			}
+		}
+		if _, err := m.ReadFile(stateDir + "/state.json"); err == nil {
+			data, _ := m.ReadFile(stateDir + "/state.json")
+			var v map[string]any
+			if json.Unmarshal(data, &v) != nil {
+				torn++
+				t.Errorf("state.json after kill %d does not decode: %s", i+1, data)
+			}
+		}
+	}
+	m.MustRun(t, "systemctl", "stop", "lh-flaky.service")
+	if lost != 0 {
+		t.Errorf("%d records that were on disk before a kill were gone after it; want 0", lost)
+	}
+	hist, _ := m.history()
+	sc.set("%d SIGKILLs under constant writes: %d torn files, records lost %d; %d records kept", kills, torn, lost, len(hist))
+}
