@@ -355,3 +355,119 @@ func TestSIGKILLDuringStateWritesLosesNothingSaved(t *testing.T) {
 	hist, _ := m.history()
 	sc.set("%d SIGKILLs under constant writes: %d torn files, records lost %d; %d records kept", kills, torn, lost, len(hist))
 }
+
+// 10. Dry-run and healing toggled while a disk fills and while a unit is
+// failed: what was only planned acts once dry-run goes off or healing
+// comes back on, before the disk crosses its threshold.
+func TestPlansActOnceDryRunGoesOffOrHealingComesBack(t *testing.T) {
+	sc := newScenario(t, "10 dry-run/healing toggled, filling disk + failed unit")
+	const (
+		mount     = "/srv/lhfill"
+		fsBytes   = 64 << 20
+		threshold = 90.0
+	)
+	fill := `#!/bin/bash
+# 20 MiB at once, then 512 KiB every 500 ms: 0.78 points a second.
+set -eu
+mkdir -p ` + mount + `/junk
+head -c 20M /dev/zero > ` + mount + `/junk/base
+while :; do head -c 512K /dev/zero >> ` + mount + `/junk/fill; sleep 0.5; done
+`
+	m := bootInstalled(t, boot{
+		config: `
+[thresholds]
+disk = 90.0
+[monitoring]
+interval = "1s"
+mounts = ["` + mount + `"]
+[healing]
+dry_run = true
+cleanup_units = ["lh-empty.service"]
+[predictive]
+enabled = true
+history_size = 100
+horizon = "1m"
+min_confidence = 0.8
+[services]
+monitored = ["lh-web"]
+`,
+		units: map[string]testbed.File{
+			"srv-lhfill.mount": {Data: []byte(fmt.Sprintf("[Mount]\nWhat=tmpfs\nWhere=%s\nType=tmpfs\nOptions=size=%d,mode=0755\n", mount, fsBytes)), Mode: 0o644},
+			"lh-fill.service":  unitFile("/usr/local/bin/lh-fill"),
+			"lh-empty.service": {Data: []byte("[Unit]\nDescription=empty the test file system\n\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'rm -f " + mount + "/junk/*'\n"), Mode: 0o644},
+			"lh-web.service":   unitFile("/bin/sleep infinity"),
+		},
+		files:         map[string]testbed.File{"/usr/local/bin/lh-fill": {Data: []byte(fill), Mode: 0o755}},
+		start:         []string{"srv-lhfill.mount", "lh-web.service"},
+		noStartDaemon: true,
+	})
+	m.MustRun(t, "systemctl", "start", "lh-fill.service")
+	m.MustRun(t, "systemctl", "start", "luminous-healing.service")
+	t0 := time.Now()
+
+	// The disk: a cleanup planned in dry-run, then dry-run off.
+	planned := func(e testbed.JournalEntry) bool {
+		return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.ActionPlanned] && e.Field("HEALING_ACTION") == "cleanup"
+	}
+	m.waitFor(90*time.Second, "a cleanup planned in dry-run", func() bool {
+		return len(m.journal("luminous-healing.service", t0, planned)) > 0
+	})
+	left := time.Duration((threshold - m.used(mount)) / 0.78 * float64(time.Second))
+	if r := m.healingctl("", "set", "dry-run", "off"); r.code != 0 {
+		t.Fatalf("set dry-run off: exit %d %q", r.code, r.stderr)
+	}
+	off := time.Now()
+	peak := 0.0
+	var cleaned []testbed.JournalEntry
+	m.waitFor(30*time.Second, "the planned cleanup run once dry-run went off", func() bool {
+		peak = max(peak, m.used(mount))
+		cleaned = m.journal("luminous-healing.service", off, func(e testbed.JournalEntry) bool {
+			return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.ActionSucceeded] && e.Field("HEALING_ACTION") == "cleanup"
+		})
+		return len(cleaned) > 0
+	})
+	m.MustRun(t, "systemctl", "stop", "lh-fill.service")
+	if opened := m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+		return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.IssueDetected] && e.Field("HEALING_ISSUE") == "disk:"+mount
+	}); len(opened) > 0 {
+		t.Errorf("the disk issue opened (%s); want the forecast acted on before the disk crossed", opened[0].Field("MESSAGE"))
+	}
+	if peak >= threshold {
+		t.Errorf("the disk reached %.1f %%; want it cleaned before %g %%", peak, threshold)
+	}
+	cleanAfter := at(cleaned[0]).Sub(off)
+
+	// The unit: failed while dry-run is on (planned), healing off, dry-run
+	// off, healing on again.
+	m.healingctl("", "set", "dry-run", "on")
+	t1 := time.Now()
+	m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-web.service")
+	m.waitFor(10*time.Second, "a restart planned in dry-run", func() bool {
+		return len(m.journal("luminous-healing.service", t1, func(e testbed.JournalEntry) bool {
+			return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.ActionPlanned] && e.Field("HEALING_TARGET") == "lh-web.service"
+		})) > 0
+	})
+	m.healingctl("", "set", "healing", "off")
+	m.healingctl("", "set", "dry-run", "off")
+	time.Sleep(2 * time.Second)
+	if m.isActive("lh-web.service") {
+		t.Errorf("lh-web was restarted while healing was off")
+	}
+	on := time.Now()
+	m.healingctl("", "set", "healing", "on")
+	m.waitFor(10*time.Second, "lh-web restarted once healing came back on", func() bool { return m.isActive("lh-web.service") })
+	unitAfter := time.Since(on)
+	sc.set("disk: planned in dry-run with %s to go, cleaned %s after dry-run off, peak %.1f %%; unit: restarted %s after healing on",
+		left.Round(time.Second), cleanAfter.Round(10*time.Millisecond), peak, unitAfter.Round(10*time.Millisecond))
+}
+
+// used is a mount's use in percent, as df says.
+func (m *machine) used(mount string) float64 {
+	out, _ := m.run("df", "--output=pcent", mount)
+	f := strings.Fields(out)
+	if len(f) < 2 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
+	return v
+}
