@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -470,4 +473,98 @@ func (m *machine) used(mount string) float64 {
 	}
 	v, _ := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
 	return v
+}
+
+// timedCtl runs healingctl as user and returns its exit code and how long
+// it took; safe from any goroutine.
+func (m *machine) timedCtl(user string, args ...string) (int, time.Duration) {
+	t0 := time.Now()
+	_, _, err := m.RunAs(m.t.Context(), orRoot(user), append([]string{"healingctl"}, args...)...)
+	took := time.Since(t0)
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), took
+	case err != nil:
+		return -1, took
+	}
+	return 0, took
+}
+
+// 5. polkitd answers slower than the authorization timeout (it is stopped
+// with SIGSTOP: the real polkitd, not a fake): the privileged call is
+// denied once the timeout passes, and other callers' calls and reads are
+// not held up behind it.
+func TestASlowPolkitdDeniesThatCallAndHoldsUpNoOther(t *testing.T) {
+	sc := newScenario(t, "5 polkitd slower than the authorization timeout")
+	m := bootInstalled(t, boot{config: resilienceConfig,
+		units: map[string]testbed.File{"lh-web.service": unitFile("/bin/sleep infinity")},
+		start: []string{"lh-web.service"}})
+	for _, u := range []string{"alice", "bob"} {
+		if err := m.AddUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _ := m.timedCtl("", "--no-ask-password", "restart", "lh-web"); code != 0 {
+		t.Fatalf("with polkitd answering, root's restart: exit %d; want 0", code)
+	}
+	polkitd := m.prop("polkit.service", "MainPID")
+	m.MustRun(t, "kill", "-STOP", polkitd)
+	t.Cleanup(func() { m.Run(context.Background(), "kill", "-CONT", polkitd) })
+	pid := m.prop("lh-web.service", "MainPID")
+	t0 := time.Now()
+
+	type call struct {
+		who  string
+		code int
+		took time.Duration
+	}
+	calls := make(chan call, 3)
+	for _, u := range []string{"", "alice", "bob"} {
+		go func() {
+			code, took := m.timedCtl(u, "--no-ask-password", "restart", "lh-web")
+			calls <- call{orRoot(u), code, took}
+		}()
+	}
+	// Reads while three authorizations hang.
+	var slowRead time.Duration
+	reads := 0
+	for time.Since(t0) < 4*time.Second {
+		for _, u := range []string{"alice", "bob"} {
+			code, took := m.timedCtl(u, "status")
+			if code != 0 {
+				t.Errorf("status as %s while polkitd hangs: exit %d", u, code)
+			}
+			slowRead = max(slowRead, took)
+			reads++
+		}
+	}
+	var slowest time.Duration
+	for range 3 {
+		c := <-calls
+		if c.code != 4 {
+			t.Errorf("restart as %s while polkitd hangs: exit %d after %s; want 4, denied", c.who, c.code, c.took)
+		}
+		slowest = max(slowest, c.took)
+	}
+	m.MustRun(t, "kill", "-CONT", polkitd)
+	if m.prop("lh-web.service", "MainPID") != pid {
+		t.Errorf("lh-web was restarted although no authorization came")
+	}
+	// Three callers at once: each waits its own timeout, not the others'.
+	if slowest > 12*time.Second {
+		t.Errorf("the slowest of three concurrent denied calls took %s; want each bounded by its own timeout", slowest)
+	}
+	if slowRead > 2*time.Second {
+		t.Errorf("slowest read while polkitd hung took %s; want reads served at once", slowRead)
+	}
+	denied := m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.CallDenied]))
+	if len(denied) != 3 {
+		t.Errorf("%d denied calls audited; want 3", len(denied))
+	}
+	if code, _ := m.timedCtl("", "--no-ask-password", "restart", "lh-web"); code != 0 {
+		t.Errorf("root's restart once polkitd answers again: exit %d; want 0", code)
+	}
+	sc.set("3 concurrent calls denied (exit 4), slowest after %s; %d reads meanwhile, slowest %s; allowed again once polkitd answers",
+		slowest.Round(10*time.Millisecond), reads, slowRead.Round(time.Millisecond))
 }
