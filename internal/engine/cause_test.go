@@ -6,9 +6,13 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
 )
 
 // fakeJournal stands in for journalctl, which the engine tests cannot run
@@ -76,6 +80,54 @@ func TestACauseNamesTheSignal(t *testing.T) {
 		rec, _ := h.issue("unit:web.service")
 		if !strings.Contains(rec.Cause, "killed by SIGKILL") {
 			t.Errorf("cause = %q; want it to say killed by SIGKILL", rec.Cause)
+		}
+	})
+}
+
+// A unit that fails right after every start is given up with one
+// HealingFailed that names it and carries its cause.
+func TestACrashLoopIsGivenUpWithOneHealingFailedThatNamesIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{
+			cfg: func(c *config.Config) {
+				c.Healing.Backoff = config.Duration(time.Second)
+				c.Healing.MaxAttempts = 3
+			},
+			units: []heal.UnitStatus{active("web.service")},
+		})
+		synctest.Wait()
+		h.drain()
+		h.sd.Units["web.service"].Result = "exit-code"
+		h.sd.Units["web.service"].ExecMainCode = 1
+		h.sd.Units["web.service"].ExecMainStatus = 1
+		var failures []engine.Event
+		for range 10 {
+			h.unit("web.service", "failed", "failed") // right after its start
+			synctest.Wait()
+			for {
+				select {
+				case ev := <-h.events:
+					if ev.Type == engine.HealingFailed {
+						failures = append(failures, ev)
+					}
+					continue
+				default:
+				}
+				break
+			}
+			time.Sleep(5 * time.Second) // past any backoff
+			synctest.Wait()
+		}
+		if n := h.countCalls("RestartUnit"); n != 3 {
+			t.Errorf("%d restarts; want max_attempts, 3", n)
+		}
+		if len(failures) != 1 {
+			t.Fatalf("%d HealingFailed; want one", len(failures))
+		}
+		f := failures[0]
+		if f.Result.IssueID != "unit:web.service" || f.Result.Target != "web.service" || f.Result.Message == "" ||
+			f.Issue.State != issue.GivenUp || !strings.Contains(f.Issue.Cause, "exited with status 1") || f.Issue.Attempts != 3 {
+			t.Errorf("HealingFailed = %+v, issue %+v; want it to name unit:web.service, say it was given up after 3 attempts and why", f.Result, f.Issue)
 		}
 	})
 }

@@ -187,10 +187,14 @@ func (e *Engine) relapseLocked(rec *issue.Record) []Event {
 // breakerOpenedLocked records that healing rec was given up and returns
 // the HealingFailed event that says so.
 func (e *Engine) breakerOpenedLocked(rec *issue.Record) Event {
+	msg := fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)
 	e.o.Audit.Record(audit.Entry{Event: audit.BreakerOpened, Issue: rec.ID, Target: unitTarget(rec),
-		Outcome: "given-up", CallerUID: audit.Daemon,
-		Message: fmt.Sprintf("healing %s given up after repeated failures; `healingctl reset %s` re-arms it", rec.ID, rec.ID)})
-	return Event{Type: HealingFailed, Issue: *rec}
+		Outcome: "given-up", CallerUID: audit.Daemon, Message: msg})
+	rec.Attempts = e.attemptsLocked(rec.ID)
+	// A relapse gives up without an action of its own: the record still
+	// names the issue, its target and why, for whoever is told.
+	return Event{Type: HealingFailed, Issue: *rec, Result: heal.Result{Action: rec.Action, Target: unitTarget(rec),
+		IssueID: rec.ID, Outcome: heal.Failed, Message: msg, Started: time.Now()}}
 }
 
 // foresight is a series predicted to cross its threshold within the
