@@ -122,6 +122,12 @@ type Monitoring struct {
 	// port or address than /metrics — the seed system's dashboardPort.
 	// Empty means the dashboard is served on Listen.
 	DashboardListen string `toml:"dashboard_listen"`
+	// AllowedHosts are the names, besides loopback names, the machine's
+	// host name and the listener's own address, that a request's Host may
+	// carry on a listener that is not bound to loopback (the names a
+	// proxy or people use to reach it). Any other Host is refused, so a
+	// web page cannot read the API through DNS rebinding.
+	AllowedHosts []string `toml:"allowed_hosts"`
 	// For is how many consecutive samples a value must stay above its
 	// threshold before an issue opens.
 	For int `toml:"for"`
@@ -352,6 +358,11 @@ func (c *Config) validate() error {
 			m.DashboardListen = ""
 		}
 	}
+	for i, h := range m.AllowedHosts {
+		if !validHostName(h) {
+			return keyErr(fmt.Sprintf("monitoring.allowed_hosts[%d]", i), "must be a DNS name or an IP address without port, got %q", h)
+		}
+	}
 	if m.For < 1 || m.For > 1000 {
 		return keyErr("monitoring.for", "must be between 1 and 1000 samples, got %d", m.For)
 	}
@@ -465,6 +476,23 @@ func normalizeUnits(key string, names []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// validHostName reports whether h is a DNS name (letters, digits, '-' and
+// '.') or an IP address.
+func validHostName(h string) bool {
+	if net.ParseIP(strings.Trim(h, "[]")) != nil {
+		return true
+	}
+	if h == "" || len(h) > 253 || strings.HasPrefix(h, ".") || strings.Contains(h, "..") {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkListen(addr string) error {

@@ -98,6 +98,12 @@ const (
 // serveEvents is the dashboard's server-sent event stream: a snapshot on
 // connect and after every change.
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.clients.take(clientOf(r))
+	if !ok {
+		http.Error(w, fmt.Sprintf("this client has %d dashboards open already; close one and reload", maxStreamsPerClient), http.StatusTooManyRequests)
+		return
+	}
+	defer release()
 	select {
 	case s.streams <- struct{}{}:
 		defer func() { <-s.streams }()

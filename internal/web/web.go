@@ -63,6 +63,7 @@ type Server struct {
 	loopback atomic.Bool
 	series   *seriesCache
 	streams  chan struct{} // a token per open event stream
+	clients  clientStreams // open event streams per client
 	addr     atomic.Pointer[string]
 	dashAddr atomic.Pointer[string] // the dashboard's own listener, if any
 }
@@ -108,9 +109,10 @@ func (s *Server) dashboardOn() bool {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // guard applies what holds for every response: the headers that keep a
-// browser from doing anything but showing the page, and, on a loopback
-// listener, the refusal of Host names that are not loopback, so that a web
-// page cannot read the API through DNS rebinding.
+// browser from doing anything but showing the page, and the refusal of Host
+// names the listener does not answer to (on loopback: names that are not
+// loopback; elsewhere: see allowedHost), so that a web page cannot read
+// the API through DNS rebinding.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -124,6 +126,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		if loopback && !loopbackHost(r.Host) {
 			http.Error(w, "this listener is bound to loopback and answers to loopback host names only (localhost, 127.0.0.1, [::1])", http.StatusMisdirectedRequest)
+			return
+		}
+		if !loopback && !s.allowedHost(r) {
+			http.Error(w, "this listener answers to loopback names, the machine's host name, its own address and monitoring.allowed_hosts only", http.StatusMisdirectedRequest)
 			return
 		}
 		next.ServeHTTP(w, r)
