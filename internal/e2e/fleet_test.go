@@ -33,9 +33,13 @@ import (
 //
 //   - fleet-a monitors lh-flaky, which fails until /run/lh-flaky-ok exists;
 //     its breaker gives up fast (three attempts, backoff 200 ms).
-//   - fleet-b monitors lh-web, which is killed once and healed.
+//   - fleet-b checks every 15 s, not 1 s; it monitors lh-web, which is
+//     killed once and healed; then its daemon is stopped, and its healing
+//     turned off.
 //   - fleet-c is in dry-run and watches a small file system being filled:
-//     a forecast is recorded, the series crosses, the forecast is scored.
+//     a forecast is recorded, the series crosses, the forecast is scored
+//     (min_confidence 0.5, so that one is recorded well before the
+//     crossing even on a loaded machine).
 //
 // Each daemon listens on its machine's loopback, as it does by default;
 // Prometheus and Alertmanager run on the host's loopback and reach the
@@ -86,9 +90,11 @@ monitored = ["lh-flaky"]
 	alertmanager := testbed.NeedTool(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	b := bootInstalled(t, boot{
 		name: "fleet-b",
+		// A slower interval than the others, as a mixed fleet has: the
+		// overview must show the machine whose last check is oldest.
 		config: fleetThresholds + `
 [monitoring]
-interval = "1s"
+interval = "15s"
 [services]
 monitored = ["lh-web"]
 `,
@@ -237,6 +243,32 @@ scrape_configs:
 	time.Sleep(2 * fleetInterval) // one more scrape of each
 	empty := checkPanels(t, prom, promStart, time.Now())
 
+	// With every machine selected, the overview's stats must show the
+	// machine that needs a look, as Health shows the worst severity: the
+	// oldest last check (fleet-b's 15 s interval), and healing off
+	// anywhere.
+	lag := 0.0
+	for _, s := range prom.queryRange(panelExpr(t, "Since last check"), promStart, time.Now()) {
+		for _, v := range s.Values {
+			if f, err := strconv.ParseFloat(fmt.Sprint(v[1]), 64); err == nil && f > lag {
+				lag = f
+			}
+		}
+	}
+	if lag < 5 {
+		t.Errorf("the Since last check panel peaked at %.1f s over the fleet; fleet-b checks every 15 s, so want it to show fleet-b's age (≥ 5 s at times)", lag)
+	}
+	if r := b.healingctl("", "--no-ask-password", "set", "healing", "off"); r.code != 0 {
+		t.Fatalf("healingctl set healing off: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	waitUntil(t, 30*time.Second, "Prometheus to see healing off on fleet-b", prom.logs, func() bool {
+		return len(prom.query(`healing_enabled{instance="fleet-b:9955"} == 0`)) == 1
+	})
+	if mode := prom.query(panelExpr(t, "Mode")); len(mode) != 1 || int(mode[0].value())&1 != 0 {
+		t.Errorf("the Mode panel over the fleet = %v with healing off on fleet-b; want a value saying healing is off (0 or 2)", mode)
+	}
+	b.healingctl("", "--no-ask-password", "set", "healing", "on")
+
 	// Series per host, as Prometheus counted them at the last scrape.
 	series := map[string]int{}
 	for _, s := range prom.query(`scrape_samples_scraped{job="luminous-healing"}`) {
@@ -261,10 +293,10 @@ scrape_configs:
 		breaker = at(opened[0]).Sub(failure).Round(time.Millisecond).String()
 	}
 	report(t, "unit failure → breaker open %s → pending %s → firing %s → webhook %s; reset → resolved in Prometheus %s → webhook %s; "+
-		"daemon SIGSTOPped → HealingDaemonDown at the webhook %s; series per host %v; panels empty: %d; alerts delivered %v; every for: rewritten to %s",
+		"daemon SIGSTOPped → HealingDaemonDown at the webhook %s; series per host %v; panels empty: %d; oldest check over the fleet %.0f s; alerts delivered %v; every for: rewritten to %s",
 		breaker, pending.Sub(failure).Round(time.Millisecond), firing.Sub(failure).Round(time.Millisecond),
 		delivered.Sub(failure).Round(time.Millisecond), resolvedInProm.Sub(reset).Round(time.Millisecond),
-		resolved.Sub(reset).Round(time.Millisecond), down.Sub(stopped).Round(time.Millisecond), series, empty, hook.summary(), fleetFor)
+		resolved.Sub(reset).Round(time.Millisecond), down.Sub(stopped).Round(time.Millisecond), series, empty, lag, hook.summary(), fleetFor)
 }
 
 // fillingMachine is fleet-c: dry-run, with a 32 MiB file system filled at
@@ -301,7 +333,7 @@ dry_run = true
 enabled = true
 history_size = 20
 horizon = "1m"
-min_confidence = 0.8
+min_confidence = 0.5
 `,
 		units: map[string]testbed.File{
 			"srv-lhfill.mount": {Data: []byte(fmt.Sprintf("[Mount]\nWhat=tmpfs\nWhere=%s\nType=tmpfs\nOptions=size=%d,mode=0755\n", mount, fsBytes)), Mode: 0o644},
@@ -370,6 +402,19 @@ func dashboardPanels(t *testing.T) []panel {
 		out = append(out, pn)
 	}
 	return out
+}
+
+// panelExpr returns the first query of the dashboard's panel title, with
+// the Machine variable set to all.
+func panelExpr(t *testing.T, title string) string {
+	t.Helper()
+	for _, p := range dashboardPanels(t) {
+		if p.title == title && len(p.exprs) > 0 {
+			return strings.NewReplacer("$instance", ".*", "$__rate_interval", fleetRateInterval).Replace(p.exprs[0])
+		}
+	}
+	t.Fatalf("the dashboard has no panel %q", title)
+	return ""
 }
 
 // checkPanels runs every query of the dashboard over the scenario as
