@@ -36,6 +36,11 @@ func silenceAddCommand() *cli.Command {
 			&cli.BoolFlag{Name: "notify-only", Usage: "keep desktop notifications on (the default effect, pause, holds them back too)"},
 		},
 		Action: func(c *cli.Context) error {
+			// People type the flags after the scope too, as the help
+			// shows; the parser stops at the first argument.
+			if flags, rest := flagsFirst(c.Args().Slice()); len(flags) > 0 {
+				return c.Command.Run(c, append(append([]string{c.Command.Name}, flags...), rest...)...)
+			}
 			a, err := args(c, "scope")
 			if err != nil {
 				return err
@@ -74,6 +79,28 @@ func silenceAddCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// flagsFirst splits arguments left after the first positional one into
+// flags (with the values of those that take one) and the rest.
+func flagsFirst(args []string) (flags, rest []string) {
+	valued := map[string]bool{"--for": true, "-for": true, "--until": true, "-until": true, "--reason": true, "-reason": true}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(rest, args[i+1:]...)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			flags = append(flags, a)
+			if valued[a] && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return flags, rest
 }
 
 // parseUntil reads --until: RFC 3339, a local date and time, or a local

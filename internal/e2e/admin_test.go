@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,84 @@ func TestRestartsSystemdDidItselfAreRecordedAndCounted(t *testing.T) {
 		t.Errorf("the daemon acted on a unit systemd restarts by itself: %v", acts)
 	}
 	report(t, "3 restarts by Restart=: 3 history records, %s", metric)
+}
+
+// TestSilencesAndWindowsPauseHealingInTheirScopeAndEndOnTime adds a silence
+// on lh-web (as root; an ordinary user is refused) and a maintenance window
+// on lh-api from the configuration, restarts the daemon, and checks that
+// both crashed units stay down while lh-db is healed, then that each is
+// healed as soon as its silence ends.
+func TestSilencesAndWindowsPauseHealingInTheirScopeAndEndOnTime(t *testing.T) {
+	units := map[string]testbed.File{
+		"lh-web.service": unitFile("/bin/sleep infinity"),
+		"lh-api.service": unitFile("/bin/sleep infinity"),
+		"lh-db.service":  unitFile("/bin/sleep infinity"),
+	}
+	cfg := strings.Replace(adminConfig, `monitored = ["lh-web"]`, `monitored = ["lh-web", "lh-api", "lh-db"]`, 1)
+	m := bootInstalled(t, boot{config: cfg, units: units, start: []string{"lh-web.service", "lh-api.service", "lh-db.service"}})
+	if err := m.AddUser(t.Context(), "mallory"); err != nil {
+		t.Fatal(err)
+	}
+
+	// An ordinary user cannot add a silence: polkit says no, nothing changes.
+	if r := m.healingctl("mallory", "--no-ask-password", "silence", "add", "all", "--for", "1h", "--reason", "quiet"); r.code != 4 {
+		t.Errorf("mallory's silence add: exit %d (%s); want 4, access denied", r.code, r.stderr)
+	}
+
+	// A window on lh-api in force from now for 25 s, from the configuration.
+	now := time.Now().UTC()
+	winEnd := now.Add(25 * time.Second).Truncate(time.Second)
+	window := fmt.Sprintf("\n[[maintenance]]\nwhen = %q\nscope = \"unit:lh-api\"\nreason = \"api maintenance\"\n",
+		now.Add(-10*time.Second).Format("15:04:05")+".."+winEnd.Format("15:04:05")+" UTC")
+	if err := m.WriteFile("/etc/luminous-healing/config.toml", []byte(cfg+window), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.MustRun(t, "systemctl", "reload", "luminous-healing.service")
+	// A silence on lh-web for 20 s, as root.
+	out := m.MustRun(t, "healingctl", "silence", "add", "unit:lh-web", "--for", "20s", "--reason", "upgrading web")
+	silEnd := time.Now().Add(20 * time.Second)
+	id := strings.SplitN(out, ":", 2)[0]
+	if !strings.HasPrefix(id, "silence-") {
+		t.Fatalf("silence add printed %q; want the silence's id first", out)
+	}
+	m.waitFor(5*time.Second, "the window to be in force", func() bool {
+		return strings.Contains(m.MustRun(t, "healingctl", "silence", "list"), "window-1")
+	})
+
+	t0 := time.Now()
+	for _, u := range []string{"lh-web", "lh-api", "lh-db"} {
+		m.MustRun(t, "systemctl", "kill", "--signal=KILL", u+".service")
+	}
+	m.waitFor(10*time.Second, "lh-db to be healed", func() bool { return m.isActive("lh-db.service") })
+
+	// The daemon restarts; both silences hold.
+	m.MustRun(t, "systemctl", "restart", "luminous-healing.service")
+	list := m.MustRun(t, "healingctl", "silence", "list")
+	for _, want := range []string{id, "unit:lh-web.service", "upgrading web", "window-1", "unit:lh-api.service", "api maintenance"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("silence list after a daemon restart lacks %q:\n%s", want, list)
+		}
+	}
+	issues := m.MustRun(t, "healingctl", "issues")
+	if !strings.Contains(issues, "[silenced by "+id+"]") || !strings.Contains(issues, "[silenced by window-1]") {
+		t.Errorf("healingctl issues does not mark the silenced issues:\n%s", issues)
+	}
+
+	// Each is healed once its silence ends, not before.
+	for _, c := range []struct {
+		unit string
+		end  time.Time
+	}{{"lh-web.service", silEnd}, {"lh-api.service", winEnd}} {
+		for time.Now().Before(c.end.Add(-time.Second)) {
+			if st := m.state(c.unit); st != "failed" {
+				t.Fatalf("%s is %s %s before its silence ends; want failed and left alone\n%s", c.unit, st, time.Until(c.end).Round(time.Millisecond), m.daemonLog())
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		m.waitFor(time.Until(c.end)+5*time.Second, c.unit+" to be healed once its silence ended", func() bool { return m.isActive(c.unit) })
+		report(t, "%s healed %s after its silence ended", c.unit, time.Since(c.end).Round(100*time.Millisecond))
+	}
+	if n := len(m.journal("luminous-healing.service", t0, field("HEALING_EVENT", "silence-ended"))); n < 2 {
+		t.Errorf("%d silence-ended records; want the silence's expiry and the window's end", n)
+	}
 }
