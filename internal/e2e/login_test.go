@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+// loginConfig heals nothing by itself: issues wait for a person.
+const loginConfig = `
+[monitoring]
+interval = "1s"
+[healing]
+enabled = false
+[services]
+monitored = ["lh-web"]
+`
+
+// lhSession stands in for a desktop's session manager: starting it starts
+// graphical-session.target, as GNOME's and Plasma's session targets do.
+const lhSession = `[Unit]
+Description=The test's graphical session
+BindsTo=graphical-session.target
+Before=graphical-session.target
+`
+
+// A person logs in to a graphical session on a machine where make install
+// ran: systemd --user starts luminous-healing-notifier.service through
+// graphical-session.target, with no configuration; a unit fails; its
+// notification appears on the session's notification server (dunst,
+// bus-activated, on an X server of its own) with Heal now; choosing it in
+// dunst's menu heals the unit through the real daemon, system bus and
+// polkitd, as alice, a wheel member with the shipped rules.
+func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
+	for _, p := range []string{"Xvfb", "dunst", "dunstctl", "import"} {
+		if _, err := os.Stat(filepath.Join("/usr/bin", p)); err != nil {
+			t.Skipf("%s is not installed (Debian: apt install xvfb dunst imagemagick): skipping the graphical login scenario", p)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/systemd/user/dbus.socket"); err != nil {
+		t.Skip("dbus-user-session is not installed: systemd --user has no session bus; skipping the graphical login scenario")
+	}
+	rules, err := os.ReadFile(repoRoot(t) + "/polkit/org.luminous.healing.rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dunst's menu (dmenu) as a person uses it: this one notes what it was
+	// offered and picks lh-web's Heal now (the machine's own load may have
+	// notifications with buttons too).
+	dmenu := "#!/bin/sh\ncat > /tmp/lh-menu\ngrep -m1 '^#Heal now (.*unit:lh-web' /tmp/lh-menu\n"
+	m := bootInstalled(t, boot{config: loginConfig, units: map[string]testbed.File{"lh-web.service": unitFile("/bin/sleep infinity")},
+		start: []string{"lh-web.service"},
+		files: map[string]testbed.File{
+			"/etc/polkit-1/rules.d/50-luminous-healing.rules": {Data: rules, Mode: 0o644},
+			"/etc/systemd/user/lh-session.target":              {Data: []byte(lhSession), Mode: 0o644},
+			"/usr/local/bin/lh-dmenu":                          {Data: []byte(dmenu), Mode: 0o755},
+			"/etc/xdg/dunst/dunstrc": {Data: []byte("[global]\n    dmenu = /usr/local/bin/lh-dmenu\n    font = DejaVu Sans 11\n" +
+				"    width = 460\n    offset = 20x20\n"), Mode: 0o644},
+		}})
+	if err := m.AddUser(t.Context(), "alice", "wheel"); err != nil {
+		t.Fatal(err)
+	}
+	uid := strings.TrimSpace(m.MustRun(t, "id", "-u", "alice"))
+	runtime := "/run/user/" + uid
+	// alice runs a command in her session: her runtime directory and bus.
+	session := func(argv ...string) (string, error) {
+		out, stderr, err := m.RunAs(t.Context(), "alice", append([]string{"env", "XDG_RUNTIME_DIR=" + runtime,
+			"DBUS_SESSION_BUS_ADDRESS=unix:path=" + runtime + "/bus", "DISPLAY=:7"}, argv...)...)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, stderr)
+		}
+		return out, nil
+	}
+	mustSession := func(argv ...string) string {
+		t.Helper()
+		out, err := session(argv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	// The login: logind would start user@UID.service; then the desktop
+	// its X server and its session target.
+	t0 := time.Now()
+	m.MustRun(t, "systemctl", "start", "user@"+uid+".service")
+	m.waitFor(15*time.Second, "alice's session bus", func() bool {
+		_, err := m.run("test", "-S", runtime+"/bus")
+		return err == nil
+	})
+	mustSession("systemd-run", "--user", "--unit=lh-xvfb", "--quiet", "/usr/bin/Xvfb", ":7", "-screen", "0", "1024x640x24", "-nolisten", "tcp")
+	m.waitFor(15*time.Second, "Xvfb", func() bool { _, err := m.run("test", "-S", "/tmp/.X11-unix/X7"); return err == nil })
+	mustSession("systemctl", "--user", "set-environment", "DISPLAY=:7")
+	mustSession("systemctl", "--user", "start", "lh-session.target")
+	m.waitFor(20*time.Second, "luminous-healing-notifier.service in alice's session", func() bool {
+		out, _ := session("systemctl", "--user", "is-active", "luminous-healing-notifier.service")
+		return strings.TrimSpace(out) == "active"
+	})
+	started := time.Since(t0)
+
+	// A unit fails; healing is off, so it waits for a person.
+	m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-web.service")
+	m.waitFor(20*time.Second, "the notification on dunst", func() bool {
+		out, _ := session("dunstctl", "count", "displayed")
+		return strings.TrimSpace(out) != "" && strings.TrimSpace(out) != "0"
+	})
+	time.Sleep(500 * time.Millisecond) // dunst draws it
+	shot := func(name string) {
+		t.Helper()
+		b64 := mustSession("sh", "-c", "import -display :7 -window root png:- | base64 -w0")
+		png, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+		if err != nil {
+			t.Fatalf("screenshot: %v", err)
+		}
+		dir := os.Getenv("ARTIFACTS_DIR")
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", file)
+	}
+	shot("login-notification.png")
+
+	// Heal now, from dunst's menu.
+	t1 := time.Now()
+	mustSession("dunstctl", "context")
+	m.waitFor(20*time.Second, "lh-web restarted from the notification", func() bool { return m.isActive("lh-web.service") })
+	healed := time.Since(t1)
+	menu, _ := m.run("cat", "/tmp/lh-menu")
+	if !strings.Contains(menu, "#Heal now (Critical: unit:lh-web.service)") && !strings.Contains(menu, "#Heal now (Warning: unit:lh-web.service)") {
+		t.Errorf("dunst's menu offered:\n%s\nwant Heal now for unit:lh-web.service", menu)
+	}
+	byAlice := m.journal("luminous-healing.service", t1, func(e testbed.JournalEntry) bool {
+		return e.Field("HEALING_ACTION") == "restart" && e.Field("HEALING_TARGET") == "lh-web.service" && e.Field("HEALING_CALLER_UID") == uid
+	})
+	if len(byAlice) == 0 {
+		t.Errorf("no restart of lh-web by uid %s in the daemon's journal:\n%s", uid, m.daemonLog())
+	}
+	time.Sleep(time.Second) // the outcome replaces the notification
+	shot("login-notification-healed.png")
+	m.waitFor(20*time.Second, "the notification to say it healed", func() bool {
+		mustSession("dunstctl", "close-all")
+		h := mustSession("dunstctl", "history")
+		return strings.Contains(h, "Healed: unit:lh-web.service") || strings.Contains(h, "Resolved: unit:lh-web.service")
+	})
+	if t.Failed() {
+		out, _ := session("journalctl", "--user", "-u", "luminous-healing-notifier", "--no-pager")
+		t.Logf("the notifier's journal:\n%s", out)
+		return
+	}
+	report(t, "notifier up %s after login (graphical-session.target); Heal now in dunst restarted lh-web as alice in %s",
+		started.Round(10*time.Millisecond), healed.Round(10*time.Millisecond))
+}
