@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -94,6 +95,8 @@ type Entry struct {
 	DryRun     bool
 	Duration   time.Duration
 	FreedBytes uint64
+	// FreedByMount is what a cleanup freed per mount point.
+	FreedByMount map[string]uint64
 }
 
 func (e Entry) priority() journal.Priority {
@@ -133,6 +136,14 @@ func (e Entry) Fields() map[string]string {
 	}
 	if e.FreedBytes > 0 {
 		f["HEALING_FREED_BYTES"] = strconv.FormatUint(e.FreedBytes, 10)
+	}
+	if len(e.FreedByMount) > 0 {
+		// "/boot=1048576 /nix=5242880": one field, mounts sorted.
+		parts := make([]string, 0, len(e.FreedByMount))
+		for _, m := range slices.Sorted(maps.Keys(e.FreedByMount)) {
+			parts = append(parts, m+"="+strconv.FormatUint(e.FreedByMount[m], 10))
+		}
+		f["HEALING_FREED_BY_MOUNT"] = strings.Join(parts, " ")
 	}
 	// journalctl -u nginx shows root's entries that carry OBJECT_SYSTEMD_UNIT.
 	if strings.Contains(e.Target, ".") {

@@ -110,3 +110,14 @@ func TestAFloodOfDeniedCallsEvictsNeitherWhatOthersDidNorOtherCallersDenials(t *
 		}
 	}
 }
+
+func TestACleanupsFieldsSayWhatItFreedPerMount(t *testing.T) {
+	f := Entry{Event: ActionSucceeded, Action: "cleanup", Outcome: "succeeded", CallerUID: Daemon,
+		FreedBytes: 3 << 20, FreedByMount: map[string]uint64{"/nix": 2 << 20, "/boot": 1 << 20}}.Fields()
+	if got, want := f["HEALING_FREED_BY_MOUNT"], "/boot=1048576 /nix=2097152"; got != want {
+		t.Errorf("HEALING_FREED_BY_MOUNT = %q; want %q", got, want)
+	}
+	if got := f["HEALING_FREED_BYTES"]; got != "3145728" {
+		t.Errorf("HEALING_FREED_BYTES = %q; want 3145728", got)
+	}
+}

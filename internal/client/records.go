@@ -68,6 +68,8 @@ type HistoryEntry struct {
 	DryRun     bool          `dbus:"dry_run"`
 	Duration   time.Duration `dbus:"duration_usec"` // t
 	FreedBytes uint64        `dbus:"freed_bytes"`   // t
+	// FreedByMount is a cleanup's bytes freed per mount point.
+	FreedByMount map[string]uint64 `dbus:"freed_by_mount"` // a{st}
 }
 
 // Map encodes h as a{sv}.
@@ -76,6 +78,7 @@ func (h HistoryEntry) Map() map[string]dbus.Variant {
 		"time": usec(h.Time), "event": v(h.Event), "action": v(h.Action), "target": v(h.Target),
 		"issue": v(h.Issue), "outcome": v(h.Outcome), "message": v(h.Message), "caller_uid": v(h.CallerUID),
 		"caller": v(h.Caller), "dry_run": v(h.DryRun), "duration_usec": dur(h.Duration), "freed_bytes": v(h.FreedBytes),
+		"freed_by_mount": v(byMount(h.FreedByMount)),
 	}
 }
 
@@ -85,6 +88,7 @@ func DecodeHistoryEntry(m map[string]dbus.Variant) HistoryEntry {
 		Time: tim(m, "time"), Event: str(m, "event"), Action: str(m, "action"), Target: str(m, "target"),
 		Issue: str(m, "issue"), Outcome: str(m, "outcome"), Message: str(m, "message"), CallerUID: i64(m, "caller_uid"),
 		Caller: str(m, "caller"), DryRun: boolean(m, "dry_run"), Duration: durOf(m, "duration_usec"), FreedBytes: u64(m, "freed_bytes"),
+		FreedByMount: decodeByMount(m, "freed_by_mount"),
 	}
 }
 
@@ -123,17 +127,19 @@ func DecodePrediction(m map[string]dbus.Variant) Prediction {
 // ActionResult is what an action did: the reply of Heal, RestartUnit,
 // Cleanup, Throttle and Release, and the ActionCompleted signal.
 type ActionResult struct {
-	Action     string            `dbus:"action"` // restart, cleanup, throttle, release
-	Target     string            `dbus:"target"` // the unit acted on, or empty
-	Issue      string            `dbus:"issue"`  // the issue healed, or empty
-	Outcome    string            `dbus:"outcome"`
-	Message    string            `dbus:"message"` // one human line
-	DryRun     bool              `dbus:"dry_run"`
-	Duration   time.Duration     `dbus:"duration_usec"`
-	FreedBytes uint64            `dbus:"freed_bytes"` // cleanup
-	Units      []string          `dbus:"units"`       // cleanup: the units started; throttle: the unit chosen
-	Applied    map[string]uint64 `dbus:"applied"`     // a{st}: throttle/release, the limits systemd reports afterwards
-	Escalated  bool              `dbus:"escalated"`   // throttle restarted a monitored unit instead
+	Action     string        `dbus:"action"` // restart, cleanup, throttle, release
+	Target     string        `dbus:"target"` // the unit acted on, or empty
+	Issue      string        `dbus:"issue"`  // the issue healed, or empty
+	Outcome    string        `dbus:"outcome"`
+	Message    string        `dbus:"message"` // one human line
+	DryRun     bool          `dbus:"dry_run"`
+	Duration   time.Duration `dbus:"duration_usec"`
+	FreedBytes uint64        `dbus:"freed_bytes"` // cleanup
+	// FreedByMount is what cleanup freed per mount point (a{st}).
+	FreedByMount map[string]uint64 `dbus:"freed_by_mount"`
+	Units        []string          `dbus:"units"`     // cleanup: the units started; throttle: the unit chosen
+	Applied      map[string]uint64 `dbus:"applied"`   // a{st}: throttle/release, the limits systemd reports afterwards
+	Escalated    bool              `dbus:"escalated"` // throttle restarted a monitored unit instead
 }
 
 // Map encodes r as a{sv}.
@@ -150,6 +156,7 @@ func (r ActionResult) Map() map[string]dbus.Variant {
 		"action": v(r.Action), "target": v(r.Target), "issue": v(r.Issue), "outcome": v(r.Outcome),
 		"message": v(r.Message), "dry_run": v(r.DryRun), "duration_usec": dur(r.Duration), "freed_bytes": v(r.FreedBytes),
 		"units": v(units), "applied": v(applied), "escalated": v(r.Escalated),
+		"freed_by_mount": v(byMount(r.FreedByMount)),
 	}
 }
 
@@ -162,6 +169,7 @@ func DecodeActionResult(m map[string]dbus.Variant) ActionResult {
 	}
 	r.Units, _ = m["units"].Value().([]string)
 	r.Applied, _ = m["applied"].Value().(map[string]uint64)
+	r.FreedByMount = decodeByMount(m, "freed_by_mount")
 	return r
 }
 
@@ -326,4 +334,27 @@ func tim(m map[string]dbus.Variant, k string) time.Time {
 
 func durOf(m map[string]dbus.Variant, k string) time.Duration {
 	return time.Duration(u64(m, k)) * time.Microsecond
+}
+
+// byMount is a per-mount byte count as D-Bus carries it: never nil, so
+// the signature is always a{st}.
+func byMount(m map[string]uint64) map[string]uint64 {
+	if m == nil {
+		return map[string]uint64{}
+	}
+	return m
+}
+
+// decodeByMount reads an a{st} per-mount count; nil when absent or empty
+// (an older daemon, or nothing freed).
+func decodeByMount(m map[string]dbus.Variant, key string) map[string]uint64 {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	out, _ := v.Value().(map[string]uint64)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

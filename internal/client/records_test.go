@@ -25,13 +25,13 @@ func sampleRecords() []record {
 	pred := Prediction{Series: "disk:/", Kind: "disk", Subject: "/", Value: 70, Threshold: 90, TrendPerHour: 1.5,
 		TimeToThreshold: 3 * time.Hour, Confidence: 0.9, Samples: 40, ETA: someTime}
 	res := ActionResult{Action: "throttle", Target: "x.service", Issue: "cpu", Outcome: "succeeded", Message: "m",
-		DryRun: true, Duration: 1500 * time.Microsecond, FreedBytes: 7, Units: []string{"x.service"},
+		DryRun: true, Duration: 1500 * time.Microsecond, FreedBytes: 7, FreedByMount: map[string]uint64{"/nix": 7}, Units: []string{"x.service"},
 		Applied: map[string]uint64{"CPUWeight": 20}, Escalated: true}
 	status := sampleStatus(issue, pred)
 	return []record{
 		issue, pred, res,
 		HistoryEntry{Time: someTime, Event: "call-denied", Action: "Heal", Target: "a.service", Issue: "cpu",
-			Outcome: "denied", Message: "m", CallerUID: -1, Caller: ":1.4", DryRun: true, Duration: time.Second, FreedBytes: 9},
+			Outcome: "denied", Message: "m", CallerUID: -1, Caller: ":1.4", DryRun: true, Duration: time.Second, FreedBytes: 9, FreedByMount: map[string]uint64{"/boot": 4, "/": 5}},
 		Failure{ActionResult: res, State: "given-up", Severity: "critical", Attempts: 5},
 		status.Summary, status.Resources[0], status.Units[0], status.Breakers[0], status.Throttles[0],
 	}

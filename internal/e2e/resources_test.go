@@ -83,7 +83,7 @@ enabled = false
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := metricValue(metrics, "healing_cleanup_freed_bytes_total"); got != float64(freed) {
+	if got := metricSum(metrics, "healing_cleanup_freed_bytes_total"); got != float64(freed) {
 		t.Errorf("healing_cleanup_freed_bytes_total = %v; want %d:\n%s", got, freed, grepLines(metrics, "freed"))
 	}
 	m.waitFor(10*time.Second, "the disk issue to resolve", func() bool {
@@ -158,6 +158,25 @@ func grepLines(s, word string) string {
 
 // metricValue is the value of an unlabelled sample in a text exposition,
 // or -1 when it is missing.
+// metricSum adds up every series of a metric, whatever its labels.
+func metricSum(exposition, name string) float64 {
+	sum, found := 0.0, false
+	for _, l := range strings.Split(exposition, "\n") {
+		rest, ok := strings.CutPrefix(l, name)
+		if !ok || (!strings.HasPrefix(rest, " ") && !strings.HasPrefix(rest, "{")) {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if f, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			sum, found = sum+f, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
+}
+
 func metricValue(exposition, name string) float64 {
 	for _, l := range strings.Split(exposition, "\n") {
 		if v, ok := strings.CutPrefix(l, name+" "); ok {

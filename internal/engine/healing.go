@@ -302,7 +302,7 @@ func entryFor(res heal.Result, c Caller) audit.Entry {
 	return audit.Entry{
 		Event: ev, Action: string(res.Action), Target: target, Issue: res.IssueID,
 		Outcome: string(res.Outcome), Message: res.Message, CallerUID: c.UID, Caller: c.Name,
-		DryRun: res.DryRun, Duration: res.Duration, FreedBytes: res.FreedBytes,
+		DryRun: res.DryRun, Duration: res.Duration, FreedBytes: res.FreedBytes, FreedByMount: res.FreedByMount,
 	}
 }
 

@@ -54,7 +54,7 @@ type Recorder struct {
 	load           prometheus.Gauge
 	threshold      *prometheus.GaugeVec
 	loadThreshold  prometheus.Gauge
-	freed          prometheus.Counter
+	freed          *prometheus.CounterVec
 	breaker        *prometheus.GaugeVec
 	dryRun         prometheus.Gauge
 	enabled        prometheus.Gauge
@@ -153,10 +153,10 @@ func New(o Options) *Recorder {
 		Name: "healing_load_average_threshold",
 		Help: "Load average threshold in force.",
 	})
-	r.freed = prometheus.NewCounter(prometheus.CounterOpts{
+	r.freed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "healing_cleanup_freed_bytes_total",
-		Help: "Bytes freed on the watched mounts by cleanup actions.",
-	})
+		Help: "Bytes freed by cleanup actions, per mount point.",
+	}, []string{"mount"})
 	r.breaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "healing_breaker_open",
 		Help: "1 when healing of an issue is given up (the breaker is open), 0 while it only backs off; absent when the breaker is idle.",
@@ -340,8 +340,14 @@ func (r *Recorder) ActionDone(res heal.Result) {
 		return
 	}
 	r.actionDuration.WithLabelValues(string(act)).Observe(res.Duration.Seconds())
-	if res.FreedBytes > 0 && !res.DryRun {
-		r.freed.Add(float64(res.FreedBytes))
+	if !res.DryRun {
+		// The mounts are the watched ones and those a cleanup unit
+		// reported: a handful, so the label stays bounded.
+		for m, b := range res.FreedByMount {
+			if b > 0 {
+				r.freed.WithLabelValues(m).Add(float64(b))
+			}
+		}
 	}
 	if act == heal.Release {
 		return

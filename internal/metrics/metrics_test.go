@@ -35,7 +35,9 @@ func busy(r *metrics.Recorder) {
 	r.Checked(time.Unix(1700000000, 500e6), 12*time.Microsecond, readings, thresholds)
 	r.IssueDetected(issue.Record{ID: "disk:/", Kind: issue.Disk})
 	r.IssueDetected(issue.Record{ID: "unit:nginx.service", Kind: issue.Unit})
-	r.ActionDone(heal.Result{Action: issue.Cleanup, Outcome: heal.Succeeded, Duration: 2 * time.Second, FreedBytes: 1 << 30})
+	r.ActionDone(heal.Result{Action: issue.Cleanup, Outcome: heal.Succeeded, Duration: 2 * time.Second, FreedBytes: 1<<30 + 1<<20,
+		FreedByMount: map[string]uint64{"/nix": 1 << 30, "/boot": 1 << 20}})
+	r.ActionDone(heal.Result{Action: issue.Cleanup, Outcome: heal.Planned, DryRun: true, FreedByMount: map[string]uint64{"/nix": 7}})
 	r.ActionDone(heal.Result{Action: issue.Restart, Outcome: heal.Failed, Duration: 300 * time.Millisecond})
 	r.ActionDone(heal.Result{Action: issue.Restart, Outcome: heal.Succeeded, Duration: 200 * time.Millisecond})
 	r.ActionDone(heal.Result{Action: issue.Restart, Outcome: heal.Succeeded, Duration: 100 * time.Millisecond})
@@ -117,10 +119,11 @@ healing_last_check_timestamp_seconds 1.7000000005e+09
 # TYPE healing_time_to_threshold_seconds gauge
 healing_time_to_threshold_seconds{resource="disk:/"} 7200
 `},
-		{"cleanup's freed bytes add up", "healing_cleanup_freed_bytes_total", `
-# HELP healing_cleanup_freed_bytes_total Bytes freed on the watched mounts by cleanup actions.
+		{"cleanup's freed bytes add up per mount, dry-run's never", "healing_cleanup_freed_bytes_total", `
+# HELP healing_cleanup_freed_bytes_total Bytes freed by cleanup actions, per mount point.
 # TYPE healing_cleanup_freed_bytes_total counter
-healing_cleanup_freed_bytes_total 1.073741824e+09
+healing_cleanup_freed_bytes_total{mount="/boot"} 1.048576e+06
+healing_cleanup_freed_bytes_total{mount="/nix"} 1.073741824e+09
 `},
 		{"active issues are counted by severity", "healing_active_issues", `
 # HELP healing_active_issues Issues open now, by severity.

@@ -48,7 +48,7 @@ func Prediction(f predict.Forecast) client.Prediction {
 func Result(r heal.Result) client.ActionResult {
 	return client.ActionResult{
 		Action: string(r.Action), Target: r.Target, Issue: r.IssueID, Outcome: string(r.Outcome),
-		Message: r.Message, DryRun: r.DryRun, Duration: r.Duration, FreedBytes: r.FreedBytes,
+		Message: r.Message, DryRun: r.DryRun, Duration: r.Duration, FreedBytes: r.FreedBytes, FreedByMount: r.FreedByMount,
 		Units: r.Units, Applied: r.Applied, Escalated: r.Escalated,
 	}
 }
@@ -64,7 +64,7 @@ func History(e audit.Entry) client.HistoryEntry {
 	return client.HistoryEntry{
 		Time: e.Time, Event: string(e.Event), Action: e.Action, Target: e.Target, Issue: e.Issue,
 		Outcome: e.Outcome, Message: e.Message, CallerUID: e.CallerUID, Caller: e.Caller, DryRun: e.DryRun,
-		Duration: e.Duration, FreedBytes: e.FreedBytes,
+		Duration: e.Duration, FreedBytes: e.FreedBytes, FreedByMount: e.FreedByMount,
 	}
 }
 
