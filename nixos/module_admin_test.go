@@ -2,10 +2,13 @@ package nixos
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/luminous-healing/luminous-healing/internal/config"
 )
 
 // D-Bus activation asks systemd for the unit the activation file names, and
@@ -186,5 +189,28 @@ func TestResourceLimitsAreOptions(t *testing.T) {
 				t.Errorf("err = %v; want the option's type to refuse it", err)
 			}
 		})
+	}
+}
+
+// Maintenance windows from the module reach config.toml as [[maintenance]]
+// tables the daemon accepts.
+func TestMaintenanceWindowsBecomeTheDaemonsWindows(t *testing.T) {
+	ev := mustEvaluate(t, enabled(`maintenanceWindows = [
+		{ when = "Sun 02:00..04:00"; scope = "unit:postgresql"; reason = "weekly backup"; }
+		{ when = "Mon..Fri 22:00..06:00 UTC"; effect = "notify-only"; }
+	];`))
+	got := daemonConfig(t, ev.Settings).Maintenance
+	want := []config.Maintenance{
+		{When: "Sun 02:00..04:00", Scope: "unit:postgresql.service", Effect: "pause", Reason: "weekly backup"},
+		{When: "Mon..Fri 22:00..06:00 UTC", Scope: "all", Effect: "notify-only", Reason: "maintenance window Mon..Fri 22:00..06:00 UTC"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("maintenance = %+v; want %+v", got, want)
+	}
+	if none := mustEvaluate(t, enabled("")); none.Settings["maintenance"] != nil {
+		t.Errorf("maintenance = %v without windows; want the key left out", none.Settings["maintenance"])
+	}
+	if _, err := evaluate(t, enabled(`maintenanceWindows = [ { when = "Sun 02:00..04:00"; effect = "mute"; } ];`)); err == nil {
+		t.Error("an unknown effect evaluated; want the option's type to refuse it")
 	}
 }

@@ -486,6 +486,54 @@ in
       description = "systemd units the daemon watches and restarts when they fail; a name without a suffix is a `.service`.";
     };
 
+    maintenanceWindows = mkOption {
+      type = types.listOf (
+        types.submodule {
+          options = {
+            when = mkOption {
+              type = types.str;
+              example = "Sun 02:00..04:00";
+              description = ''
+                When the window recurs: `[WEEKDAYS ]HH:MM[:SS]..HH:MM[:SS][ UTC]`, a subset of systemd's
+                calendar syntax with a time range (weekday lists and ranges such as `Mon..Fri` or `Sat,Sun`; an
+                end at or before the start runs past midnight). Local time unless it ends in ` UTC`.
+              '';
+            };
+            scope = mkOption {
+              type = types.str;
+              default = "all";
+              example = "unit:postgresql";
+              description = "What the window covers: `all`, `unit:NAME`, `issue:ID` or `kind:KIND`.";
+            };
+            effect = mkOption {
+              type = types.enum [
+                "pause"
+                "notify-only"
+              ];
+              default = "pause";
+              description = "`pause`: no automatic healing and no desktop notifications; `notify-only`: no automatic healing, people still notified.";
+            };
+            reason = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "weekly backup";
+              description = "Why, for the record; `null` says `maintenance window «when»`.";
+            };
+          };
+        }
+      );
+      default = [ ];
+      example = literalExpression ''
+        [ { when = "Sun 02:00..04:00"; scope = "unit:postgresql"; reason = "weekly backup"; } ]
+      '';
+      description = ''
+        Recurring maintenance windows (`[[maintenance]]` in config.toml): within its scope a window pauses
+        automatic healing while it is on; issues are still detected, recorded and exported, marked with it.
+        One-off silences are added at run time with `healingctl silence add`. Setting `settings.maintenance`
+        replaces this list.
+      '';
+    };
+
     listenAddress = mkOption {
       type =
         # One colon is "host:port"; an IPv6 address has more.
@@ -586,7 +634,7 @@ in
       default = "wheel";
       description = ''
         Members of this group may use healingctl's service-mode commands (heal, restart, cleanup, throttle,
-        release, reset: polkit action `org.luminous.healing.heal`) without a password. Development-mode
+        release, reset, silence: polkit action `org.luminous.healing.heal`) without a password. Development-mode
         commands still ask for an administrator's password. `null` adds no rule.
       '';
     };
@@ -689,6 +737,17 @@ in
         history_size = mkDefault cfg.predictive.historySize;
       };
       services.monitored = mkDefault (map normalizeUnit cfg.services.monitored);
+      maintenance = mkIf (cfg.maintenanceWindows != [ ]) (
+        mkDefault (
+          map (
+            w:
+            {
+              inherit (w) when scope effect;
+            }
+            // lib.optionalAttrs (w.reason != null) { inherit (w) reason; }
+          ) cfg.maintenanceWindows
+        )
+      );
     };
 
     environment.etc."luminous-healing/config.toml".source = configFile;
