@@ -15,6 +15,7 @@ USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 AUTOSTARTDIR ?= $(SYSCONFDIR)/xdg/autostart
 DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(DATADIR)/doc/luminous-healing
+MANDIR     ?= $(DATADIR)/man
 
 GO      ?= go
 # Where make puts the binaries and install takes them from.
@@ -81,6 +82,10 @@ install-data:
 	@for f in docs/prometheus/*.rules.yml; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/luminous-healing/prometheus; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/prometheus/; done
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	@# The man pages, generated from --help and the default configuration
+	@# (docs/man/README.md).
+	@for f in docs/man/*.[0-9]; do [ -f $$f ] || continue; s=$${f##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/luminous-healing
 	@# Never overwrite an administrator's configuration.
 	[ -e $(DESTDIR)$(SYSCONFDIR)/luminous-healing/config.toml ] || \
@@ -108,7 +113,9 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/polkit-1/actions/org.luminous.healing.policy \
 		$(DESTDIR)$(DATADIR)/bash-completion/completions/healingctl \
 		$(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl \
-		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish \
+		$(DESTDIR)$(MANDIR)/man1/healingctl.1 $(DESTDIR)$(MANDIR)/man5/luminous-healing.toml.5 \
+		$(DESTDIR)$(MANDIR)/man8/luminous-healingd.8
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/luminous-healing
 	@echo "kept $(SYSCONFDIR)/luminous-healing/config.toml and /var/lib/luminous-healing"
 

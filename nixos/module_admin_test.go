@@ -214,3 +214,13 @@ func TestMaintenanceWindowsBecomeTheDaemonsWindows(t *testing.T) {
 		t.Error("an unknown effect evaluated; want the option's type to refuse it")
 	}
 }
+
+// The unit's Documentation= names the man pages the package installs, as
+// the shipped unit does, not a web address.
+func TestTheUnitPointsAtTheManPages(t *testing.T) {
+	ev := mustEvaluate(t, enabled(""))
+	want := []string{"man:luminous-healingd(8)", "man:luminous-healing.toml(5)", "man:healingctl(1)"}
+	if !slices.Equal(ev.Service.Documentation, want) {
+		t.Errorf("documentation = %q; want %q", ev.Service.Documentation, want)
+	}
+}

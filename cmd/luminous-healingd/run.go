@@ -31,6 +31,22 @@ const (
 type usageError struct{ error }
 
 func run(args []string) int {
+	err := newApp().Run(args)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(os.Stderr, "luminous-healingd: %v\nRun 'luminous-healingd --help' for usage.\n", err)
+		return exitUsage
+	default:
+		fmt.Fprintf(os.Stderr, "luminous-healingd: %v\n", err)
+		return exitFailure
+	}
+}
+
+// newApp is the command line: what run parses and what the man page
+// luminous-healingd(8) is generated from (man_test.go).
+func newApp() *cli.App {
 	app := &cli.App{
 		Name:  "luminous-healingd",
 		Usage: "watch this machine, heal it through systemd, predict trouble",
@@ -54,17 +70,7 @@ func run(args []string) int {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	app.OnUsageError = func(c *cli.Context, err error, _ bool) error { return usageError{err} }
-	err := app.Run(args)
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, new(usageError)):
-		fmt.Fprintf(os.Stderr, "luminous-healingd: %v\nRun 'luminous-healingd --help' for usage.\n", err)
-		return exitUsage
-	default:
-		fmt.Fprintf(os.Stderr, "luminous-healingd: %v\n", err)
-		return exitFailure
-	}
+	return app
 }
 
 // options are the flags, resolved against the mode's defaults.

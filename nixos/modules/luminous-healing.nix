@@ -771,7 +771,11 @@ in
 
     systemd.services.luminous-healing = {
       description = "luminous-healing self-healing daemon";
-      documentation = [ "https://github.com/luminous-healing/luminous-healing/tree/main/docs" ];
+      documentation = [
+        "man:luminous-healingd(8)"
+        "man:luminous-healing.toml(5)"
+        "man:healingctl(1)"
+      ];
       # D-Bus activation asks systemd for this name
       # (dbus/org.luminous.Healing.service); NixOS ignores [Install] Alias=.
       aliases = [ "dbus-org.luminous.Healing.service" ];
