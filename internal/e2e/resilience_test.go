@@ -21,7 +21,15 @@ import (
 
 const stateDir = "/var/lib/luminous-healing"
 
+// The machine's resources are the shared host's: their thresholds are out
+// of reach here, so that another job's load cannot add issues and lines to
+// what a scenario counts.
 const resilienceConfig = `
+[thresholds]
+cpu = 100.0
+memory = 100.0
+load_average = 10000.0
+pressure = 0.0
 [monitoring]
 interval = "1s"
 [healing]
@@ -567,4 +575,73 @@ func TestASlowPolkitdDeniesThatCallAndHoldsUpNoOther(t *testing.T) {
 	}
 	sc.set("3 concurrent calls denied (exit 4), slowest after %s; %d reads meanwhile, slowest %s; allowed again once polkitd answers",
 		slowest.Round(10*time.Millisecond), reads, slowRead.Round(time.Millisecond))
+}
+
+// 8. A unit failing a hundred times a second (Restart=always,
+// RestartSec=10ms) for a while: systemd restarts it, the daemon stays out
+// of its way (no action of its own), and neither the daemon nor its
+// journal output floods.
+func TestAUnitFailingAHundredTimesASecondFloodsNothing(t *testing.T) {
+	sc := newScenario(t, "8 unit failing ~100×/s for 12 s")
+	const spell = 12 * time.Second
+	cfg := strings.Replace(resilienceConfig, `monitored = ["lh-web"]`, `monitored = ["lh-web", "lh-flap"]`, 1)
+	m := bootInstalled(t, boot{config: cfg,
+		units: map[string]testbed.File{
+			"lh-web.service":  unitFile("/bin/sleep infinity"),
+			"lh-flap.service": {Data: []byte("[Unit]\nStartLimitIntervalSec=0\n[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=10ms\n"), Mode: 0o644},
+		},
+		start: []string{"lh-web.service"}})
+	pid := m.prop("luminous-healing.service", "MainPID")
+	cpu0 := m.cpuTicks(pid)
+	t0 := time.Now()
+	m.MustRun(t, "systemctl", "start", "--no-block", "lh-flap.service")
+	time.Sleep(spell)
+	heal := m.killAndHeal("lh-web.service") // the daemon still heals meanwhile
+	restarts, _ := strconv.Atoi(m.prop("lh-flap.service", "NRestarts"))
+	m.MustRun(t, "systemctl", "stop", "lh-flap.service")
+	took := time.Since(t0)
+	cpu1 := m.cpuTicks(pid)
+
+	lines := m.journal("luminous-healing.service", t0, func(testbed.JournalEntry) bool { return true })
+	acted := 0
+	for _, e := range lines {
+		if e.Field("HEALING_TARGET") == "lh-flap.service" && e.Field("HEALING_ACTION") != "" {
+			acted++
+		}
+	}
+	if restarts < 100 {
+		t.Fatalf("systemd restarted lh-flap %d times in %s; the scenario needs it flapping", restarts, spell)
+	}
+	if acted != 0 {
+		t.Errorf("the daemon acted on lh-flap %d times; want none: systemd is restarting it", acted)
+	}
+	// A few lines a second at most, whatever the unit does.
+	if max := int(took.Seconds()) * 3; len(lines) > max {
+		kinds := map[string]int{}
+		for _, e := range lines {
+			kinds[e.Field("HEALING_EVENT")+" "+firstWords(e.Field("MESSAGE"))]++
+		}
+		t.Errorf("the daemon logged %d journal lines in %s while a unit failed %d times; want at most %d: %v", len(lines), took.Round(time.Second), restarts, max, kinds)
+	}
+	cpu := float64(cpu1-cpu0) / 100 / took.Seconds() * 100 // USER_HZ is 100
+	sc.set("systemd restarted it %d× in %s; the daemon acted 0×, logged %d lines, used %.1f %% of a core; healed another unit in %s",
+		restarts, took.Round(time.Second), len(lines), cpu, heal.Round(time.Millisecond))
+}
+
+func firstWords(s string) string {
+	f := strings.Fields(s)
+	return strings.Join(f[:min(len(f), 4)], " ")
+}
+
+// cpuTicks is a process's user and system CPU time in clock ticks.
+func (m *machine) cpuTicks(pid string) uint64 {
+	data, err := m.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	k, _ := strconv.ParseUint(f[12], 10, 64)
+	return u + k
 }

@@ -160,7 +160,9 @@ type unitState struct {
 	// nRestarts is systemd's NRestarts at the last look, once seen.
 	nRestarts    uint32
 	haveRestarts bool
-	readingCause bool // a journal read for its cause is running
+	readingCause bool         // a journal read for its cause is running
+	spell        restartSpell // its restarts-by-systemd records (flood.go)
+	lastRead     time.Time    // the last read-back on an event (unitEvent)
 }
 
 // Auto is the Caller of the daemon's own decisions.

@@ -57,6 +57,11 @@ func judge(u heal.UnitStatus, stopRequested bool) (verdict, issue.Severity, stri
 // down has been handled; failures, the urgent case, are handled at once.
 const inactiveGrace = 3 * time.Second
 
+// eventReadGap is the least time between two read-backs of one unit on its
+// events (see unitEvent): at most five reads a second of a flapping unit,
+// so the daemon stays out of systemd's way.
+const eventReadGap = 200 * time.Millisecond
+
 // unitEvent handles one event from the watcher.
 func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	if ev.Resync {
@@ -72,6 +77,19 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	}
 	st.active, st.sub, st.known = ev.ActiveState, ev.SubState, true
 	busy := e.busyLocked(ev.Unit)
+	if now := time.Now(); !busy && ev.ActiveState != "failed" && !ev.StopJob && now.Sub(st.lastRead) < eventReadGap {
+		// A unit systemd restarts a hundred times a second sends
+		// hundreds of events: it is read back at most every
+		// eventReadGap, its latest state after the gap (retryDue).
+		// Failures and stop jobs are handled at once.
+		if at, ok := e.recheck[ev.Unit]; !ok || at.After(st.lastRead.Add(eventReadGap)) {
+			e.recheck[ev.Unit] = st.lastRead.Add(eventReadGap)
+		}
+		e.mu.Unlock()
+		return
+	} else if !busy {
+		st.lastRead = now
+	}
 	e.mu.Unlock()
 	if busy {
 		return // our own action is moving it; its result settles the issue
@@ -235,11 +253,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 			e.stateChanged()
 		}
 	}
-	for i := range min(restarts, maxRestartRecords) {
-		e.o.Audit.Record(audit.Entry{Event: audit.RestartedBySystemd, Target: u.Name, Issue: id, Outcome: "restarted",
-			CallerUID: audit.Daemon, Message: fmt.Sprintf("%s restarted by systemd itself (Restart=%s, NRestarts=%d); the daemon did not act",
-				u.Name, orUnknown(u.Restart), int(u.NRestarts)-restarts+1+i)})
-	}
+	e.recordRestartsLocked(st, u, id, restarts, now)
 	e.mu.Unlock()
 	if r := e.o.Recorder; r != nil && restarts > 0 {
 		r.RestartedBySystemd(u.Name, restarts)

@@ -67,7 +67,16 @@ type Watcher struct {
 	// is listed was made by that job.
 	jobs map[uint32]*job
 	last map[string]string
+
+	// piled counts events replaced by a Resync since the warning that
+	// said so, which is given at most once per pileWarnEvery.
+	piled    int
+	pileWarn time.Time
 }
+
+// pileWarnEvery bounds the "piling up" warnings: a unit flapping a hundred
+// times a second must not flood the journal.
+const pileWarnEvery = time.Minute
 
 type job struct {
 	unit string
@@ -313,7 +322,16 @@ func (w *Watcher) send(ev Event) {
 	select {
 	case w.events <- ev:
 	default:
-		w.log.Warn("unit events are piling up; asking for a full re-read")
+		w.mu.Lock()
+		w.piled++
+		var n int
+		if now := time.Now(); now.Sub(w.pileWarn) >= pileWarnEvery {
+			n, w.piled, w.pileWarn = w.piled, 0, now
+		}
+		w.mu.Unlock()
+		if n > 0 {
+			w.log.Warn("unit events are piling up; asking for a full re-read", "events", n, "next_warning_in", pileWarnEvery)
+		}
 		select {
 		case w.events <- Event{Resync: true, Time: time.Now()}:
 		default:

@@ -1,0 +1,51 @@
+package engine_test
+
+import (
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/heal"
+)
+
+// A unit systemd restarts a hundred times a second is recorded a few times
+// and then summarised once a minute, not once per restart. Failed before:
+// one record per restart (1000 in ten seconds).
+func TestAUnitSystemdRestartsAHundredTimesASecondDoesNotFloodTheRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		web := active("web.service")
+		web.HasNRestarts = true
+		h := start(t, setup{units: []heal.UnitStatus{web}})
+		synctest.Wait()
+		for i := range 1000 { // ten seconds at 100 restarts a second
+			h.sd.Units["web.service"].NRestarts = uint32(i + 1)
+			h.unit("web.service", "activating", "auto-restart")
+			time.Sleep(10 * time.Millisecond)
+		}
+		synctest.Wait()
+		time.Sleep(2 * time.Minute) // the window ends; checks look again
+		synctest.Wait()
+		var one, summaries int
+		for _, e := range h.audit.History(0) {
+			if e.Event != audit.RestartedBySystemd {
+				continue
+			}
+			if strings.Contains(e.Message, "more times") {
+				summaries++
+				if !strings.Contains(e.Message, "restarted 997 more times") {
+					t.Errorf("summary %q; want the 997 restarts not recorded one by one", e.Message)
+				}
+			} else {
+				one++
+			}
+		}
+		if one != 3 || summaries != 1 {
+			t.Errorf("restarted-by-systemd records: %d one by one and %d summaries; want 3 and 1", one, summaries)
+		}
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none: systemd is restarting it", calls)
+		}
+	})
+}
