@@ -18,9 +18,10 @@ import (
 //	{"invocation_id": "…", "finished": "2026-12-02T05:00:00Z",
 //	 "freed_bytes": {"/nix": 1234, "/boot": 5678}, "summary": "one line"}
 //
-// The daemon takes it only when invocation_id is the unit's current
-// invocation ($INVOCATION_ID in the unit), or, without one, when it
-// finished after the cleanup started.
+// The daemon takes it only when it finished after the cleanup started and,
+// where systemd still reports the unit's InvocationID (it forgets it once a
+// finished oneshot unit is unloaded), when invocation_id ($INVOCATION_ID in
+// the unit) is that one.
 const ResultFile = "result.json"
 
 // unitReport is the part of a result file the daemon reads.
@@ -54,13 +55,11 @@ func (e *env) unitResult(ctx context.Context, unit string, started time.Time) (*
 	if err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	switch {
-	case r.InvocationID != "" && st.InvocationID != "":
-		if r.InvocationID != st.InvocationID {
-			return nil, nil // an earlier run's
-		}
-	case r.Finished.Before(started):
-		return nil, nil
+	if r.Finished.Before(started) {
+		return nil, nil // an earlier run's
+	}
+	if r.InvocationID != "" && st.InvocationID != "" && r.InvocationID != st.InvocationID {
+		return nil, nil // another run's
 	}
 	// The summary reaches logs and terminals: one line, no control characters.
 	r.Summary = oneLine(r.Summary, 2000)

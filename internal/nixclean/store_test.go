@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/nixclean/nixtest"
 )
 
 // These tests run the cleanup on a real Nix store (Debian's nix-bin) of
@@ -21,65 +23,6 @@ import (
 // touch the host's /nix. The "systems" are trivial derivations built with
 // /bin/sh, without nixpkgs: a kernel and an initrd shared by several
 // generations, and a payload of each generation's own.
-
-// standInSwitch is a STAND-IN for NixOS's switch-to-configuration boot. It
-// does what NixOS's systemd-boot builder does to /boot: copy every profile
-// generation's kernel and initrd to EFI/nixos/<store item>-<file>.efi,
-// write loader/entries/nixos-generation-N.conf for each, and remove the
-// files and entries of generations that no longer exist. With
-// LH_STANDIN_BUGGY=1 it also removes every kernel and initrd but the
-// profile's current one, as a broken bootloader might.
-const standInSwitch = `#!/bin/sh
-# stand-in for switch-to-configuration (luminous-healing's nixclean tests)
-set -eu
-[ "${1:-}" = boot ] || { echo "stand-in: only 'boot' is supported" >&2; exit 2; }
-profile=$LH_STANDIN_PROFILE
-boot=$LH_STANDIN_BOOT
-store=$NIX_STORE_DIR
-mkdir -p "$boot/EFI/nixos" "$boot/loader/entries"
-keep=" "
-for link in "$profile"-*-link; do
-  [ -L "$link" ] || continue
-  n=${link##*/}; n=${n#system-}; n=${n%-link}
-  for f in kernel initrd; do
-    src=$(readlink -f "$link/$f")
-    item=${src#"$store"/}; item=${item%%/*}
-    name="$item-${src##*/}.efi"
-    [ -e "$boot/EFI/nixos/$name" ] || cp "$src" "$boot/EFI/nixos/$name"
-    keep="$keep$name nixos-generation-$n.conf "
-  done
-  printf 'title NixOS\nversion Generation %s\n' "$n" > "$boot/loader/entries/nixos-generation-$n.conf"
-done
-if [ "${LH_STANDIN_BUGGY:-}" = 1 ]; then
-  cur=$(readlink -f "$profile/kernel"); cur=${cur#"$store"/}; cur=${cur%%/*}
-  curi=$(readlink -f "$profile/initrd"); curi=${curi#"$store"/}; curi=${curi%%/*}
-  keep=" $cur-bzImage.efi $curi-initrd.efi "
-fi
-for f in "$boot"/EFI/nixos/* "$boot"/loader/entries/nixos-generation-*.conf; do
-  [ -e "$f" ] || continue
-  case "$keep" in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
-done
-`
-
-// systemsNix builds generation n's system: kernel "a" for generations 1–3,
-// "b" for 4–8, "c" for 9–12.
-const systemsNix = `{ n }:
-let
-  sh = name: script: derivation { inherit name; system = builtins.currentSystem; builder = "/bin/sh"; PATH = "/usr/bin:/bin"; args = [ "-c" script ]; };
-  fill = kib: tag: "i=0; while [ $i -lt ${toString kib} ]; do printf '%01024d' $i | tr 0 ${tag}; i=$((i+1)); done";
-  kernel = k: sh "linux-${k}" "mkdir $out; (${fill 64 "k"}; echo ${k}) > $out/bzImage";
-  initrd = k: sh "initrd-linux-${k}" "mkdir $out; (${fill 32 "i"}; echo ${k}) > $out/initrd";
-  k = if n <= 3 then "a" else if n <= 8 then "b" else "c";
-  switch = builtins.toFile "switch-to-configuration" (builtins.readFile ./switch-to-configuration);
-in sh "nixos-system-test-${toString n}" ''
-  mkdir -p $out/bin
-  ln -s ${kernel k}/bzImage $out/kernel
-  ln -s ${initrd k}/initrd $out/initrd
-  cp ${switch} $out/bin/switch-to-configuration
-  chmod +x $out/bin/switch-to-configuration
-  (${fill (8 * n) "p"}; echo ${toString n}) > $out/payload
-''
-`
 
 // testStore is a private Nix store with a system profile, /run links and a
 // /boot, all under one temporary directory.
@@ -107,39 +50,33 @@ func newTestStore(t *testing.T, generations int, age func(n int) time.Duration) 
 			return nil
 		})
 	})
+	l := nixtest.At(dir)
 	s := &testStore{
 		dir:     dir,
-		store:   filepath.Join(dir, "store"),
-		profile: filepath.Join(dir, "state", "profiles", "system"),
-		boot:    filepath.Join(dir, "boot"),
+		store:   l.Store,
+		profile: l.Profile,
+		boot:    l.Boot,
 		current: filepath.Join(dir, "run", "current-system"),
 		booted:  filepath.Join(dir, "run", "booted-system"),
 		gens:    map[int]string{},
 		items:   map[string]string{},
 	}
-	conf := filepath.Join(dir, "conf")
 	tmp := filepath.Join(dir, "tmp")
-	for _, d := range []string{conf, tmp, s.boot, filepath.Join(dir, "run"), filepath.Join(dir, "expr")} {
+	for _, d := range []string{l.Conf, tmp, s.boot, filepath.Join(dir, "run"), l.Expr} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// No sandbox and no build users: neither exists for an ordinary user,
-	// and the builders only use /bin/sh.
-	writeFile(t, filepath.Join(conf, "nix.conf"), "sandbox = false\nbuild-users-group =\nsubstituters =\nauto-optimise-store = false\n")
-	writeFile(t, filepath.Join(dir, "expr", "system.nix"), systemsNix)
-	writeFile(t, filepath.Join(dir, "expr", "switch-to-configuration"), standInSwitch)
-	t.Setenv("NIX_STORE_DIR", s.store)
-	t.Setenv("NIX_STATE_DIR", filepath.Join(dir, "state"))
-	t.Setenv("NIX_LOG_DIR", filepath.Join(dir, "log"))
-	t.Setenv("NIX_CONF_DIR", conf)
-	t.Setenv("NIX_REMOTE", "local")
-	t.Setenv("NIX_USER_CONF_FILES", "")
+	writeFile(t, filepath.Join(l.Conf, "nix.conf"), nixtest.NixConf)
+	writeFile(t, filepath.Join(l.Expr, "system.nix"), nixtest.SystemsNix)
+	writeFile(t, filepath.Join(l.Expr, "switch-to-configuration"), nixtest.StandInSwitch)
+	for _, kv := range l.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 	t.Setenv("TMPDIR", tmp)
 	t.Setenv("HOME", dir)
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
-	t.Setenv("LH_STANDIN_PROFILE", s.profile)
-	t.Setenv("LH_STANDIN_BOOT", s.boot)
 
 	// One evaluation builds every generation; nix-env then adds them to the
 	// profile in order, as successive nixos-rebuilds would.
