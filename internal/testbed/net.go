@@ -24,6 +24,13 @@ import (
 // that started some machine's unshare, whose Pdeathsig would then kill that
 // machine.
 func (m *Machine) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return m.Dial(ctx, &net.Dialer{}, network, address)
+}
+
+// Dial is DialContext with a dialer of the caller's, for a local address
+// (d.LocalAddr: one the machine has, such as one added to its lo) or a
+// timeout.
+func (m *Machine) Dial(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
 	// The socket must be made here, on this thread: a host name could
 	// make the dialer race two addresses on goroutines of its own, whose
 	// sockets would be made in the host's namespace.
@@ -55,7 +62,6 @@ func (m *Machine) DialContext(ctx context.Context, network, address string) (net
 		runtime.UnlockOSThread()
 		return nil, fmt.Errorf("testbed: %s: enter the network namespace: %w", m.name, err)
 	}
-	var d net.Dialer
 	conn, err := d.DialContext(ctx, network, address)
 	if serr := unix.Setns(home, unix.CLONE_NEWNET); serr != nil {
 		// Unlocking would let other goroutines run in the machine's
