@@ -27,8 +27,12 @@ func fleetBlock(t *testing.T, name string) string {
 // the address it names and opens the port to the monitoring host only.
 func TestTheFleetMemberFromTheDocsEvaluates(t *testing.T) {
 	ev := mustEvaluate(t, fleetBlock(t, "member.nix"))
-	if got := daemonConfig(t, ev.Settings).Monitoring.Listen; got != "10.0.0.11:9955" {
+	cfg := daemonConfig(t, ev.Settings)
+	if got := cfg.Monitoring.Listen; got != "10.0.0.11:9955" {
 		t.Errorf("listen = %q; want 10.0.0.11:9955", got)
+	}
+	if got := cfg.Monitoring.AllowedHosts; len(got) != 1 || got[0] != "web-1.example.org" {
+		t.Errorf("allowed_hosts = %q; want the name Prometheus scrapes by", got)
 	}
 	if len(ev.Firewall) != 0 || !strings.Contains(ev.FirewallCommands, "-s 10.0.0.5 -p tcp -m tcp --dport 9955") {
 		t.Errorf("firewall: ports %v, commands %q; want only the monitoring host let in", ev.Firewall, ev.FirewallCommands)
