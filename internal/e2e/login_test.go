@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,8 +38,10 @@ Before=graphical-session.target
 // graphical-session.target, with no configuration; a unit fails; its
 // notification appears on the session's notification server (dunst,
 // bus-activated, on an X server of its own) with Heal now; choosing it in
-// dunst's menu heals the unit through the real daemon, system bus and
-// polkitd, as alice, a wheel member with the shipped rules.
+// dunst's menu asks polkitd, which asks alice's authentication agent
+// (pkttyagent, standing in for the desktop's) for the administrator's
+// password — alice is not in wheel — and the unit is restarted through the
+// real daemon and system bus.
 func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 	for _, p := range []string{"Xvfb", "dunst", "dunstctl", "import"} {
 		if _, err := os.Stat(filepath.Join("/usr/bin", p)); err != nil {
@@ -58,14 +63,15 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 		start: []string{"lh-web.service"},
 		files: map[string]testbed.File{
 			"/etc/polkit-1/rules.d/50-luminous-healing.rules": {Data: rules, Mode: 0o644},
-			"/etc/systemd/user/lh-session.target":              {Data: []byte(lhSession), Mode: 0o644},
-			"/usr/local/bin/lh-dmenu":                          {Data: []byte(dmenu), Mode: 0o755},
+			"/etc/systemd/user/lh-session.target":             {Data: []byte(lhSession), Mode: 0o644},
+			"/usr/local/bin/lh-dmenu":                         {Data: []byte(dmenu), Mode: 0o755},
 			"/etc/xdg/dunst/dunstrc": {Data: []byte("[global]\n    dmenu = /usr/local/bin/lh-dmenu\n    font = DejaVu Sans 11\n" +
 				"    width = 460\n    offset = 20x20\n"), Mode: 0o644},
 		}})
-	if err := m.AddUser(t.Context(), "alice", "wheel"); err != nil {
+	if err := m.AddUser(t.Context(), "alice"); err != nil {
 		t.Fatal(err)
 	}
+	m.MustRun(t, "sh", "-c", "echo root:s3cret | chpasswd") // the administrator polkit asks for
 	uid := strings.TrimSpace(m.MustRun(t, "id", "-u", "alice"))
 	runtime := "/run/user/" + uid
 	// alice runs a command in her session: her runtime directory and bus.
@@ -133,11 +139,21 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 	}
 	shot("login-notification.png")
 
+	// alice's authentication agent, for the notifier's process: a
+	// desktop's agent (GNOME Shell's, Plasma's polkit-kde-agent) does the
+	// same for the whole session, with a dialog instead of a terminal.
+	pid := strings.TrimSpace(mustSession("systemctl", "--user", "show", "-P", "MainPID", "luminous-healing-notifier.service"))
+	agent := startAgent(t, m, "alice", pid)
+
 	// Heal now, from dunst's menu.
 	t1 := time.Now()
 	mustSession("dunstctl", "context")
-	m.waitFor(20*time.Second, "lh-web restarted from the notification", func() bool { return m.isActive("lh-web.service") })
+	agent.answer(t, "s3cret")
+	m.waitFor(30*time.Second, "lh-web restarted from the notification", func() bool { return m.isActive("lh-web.service") })
 	healed := time.Since(t1)
+	if s := agent.screen(); !strings.Contains(s, "AUTHENTICATING FOR org.luminous.healing.heal") {
+		t.Errorf("the agent was not asked for org.luminous.healing.heal:\n%s", s)
+	}
 	menu, _ := m.run("cat", "/tmp/lh-menu")
 	if !strings.Contains(menu, "#Heal now (Critical: unit:lh-web.service)") && !strings.Contains(menu, "#Heal now (Warning: unit:lh-web.service)") {
 		t.Errorf("dunst's menu offered:\n%s\nwant Heal now for unit:lh-web.service", menu)
@@ -160,6 +176,71 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 		t.Logf("the notifier's journal:\n%s", out)
 		return
 	}
-	report(t, "notifier up %s after login (graphical-session.target); Heal now in dunst restarted lh-web as alice in %s",
+	report(t, "notifier up %s after login (graphical-session.target); Heal now in dunst, the admin password to alice's agent: lh-web restarted as alice in %s",
 		started.Round(10*time.Millisecond), healed.Round(10*time.Millisecond))
+}
+
+// ttyAgent is pkttyagent on a pseudo-terminal (script(1)), registered for
+// one process, as a person's authentication agent.
+type ttyAgent struct {
+	mu  sync.Mutex
+	out strings.Builder
+	in  io.WriteCloser
+}
+
+func startAgent(t *testing.T, m *machine, user, pid string) *ttyAgent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	cmd := m.Command(ctx, user, "script", "-qec", "pkttyagent --process "+pid+" --notify-fd 3 3>/dev/null", "/dev/null")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	a := &ttyAgent{in: in}
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := out.Read(buf)
+			a.mu.Lock()
+			a.out.Write(buf[:n])
+			a.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(time.Second) // registering with polkitd
+	return a
+}
+
+func (a *ttyAgent) screen() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.out.String()
+}
+
+// answer waits for the agent's password prompt and types password. The
+// agent turns echo off only after printing its prompt: type a moment after.
+func (a *ttyAgent) answer(t *testing.T, password string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(a.screen(), "Password:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent was not asked for a password within 30s:\n%s", a.screen())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := io.WriteString(a.in, password+"\n"); err != nil {
+		t.Fatal(err)
+	}
 }
