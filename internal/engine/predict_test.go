@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -17,9 +18,10 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/predict"
 )
 
-// fillingDisk is a fake sampler: one mount, /, filling at rate points an
-// hour from 50 %; a cleanup takes freed points off.
+// fillingDisk is a fake sampler: one mount, / unless set, filling at rate
+// points an hour from 50 %; a cleanup takes freed points off.
 type fillingDisk struct {
+	mount   string
 	mu      sync.Mutex
 	rate    float64
 	start   time.Time
@@ -39,17 +41,24 @@ func (d *fillingDisk) Sample(ctx context.Context, snap *detect.Snapshot) error {
 	snap.Time = time.Now()
 	v := d.value(snap.Time)
 	d.highest = max(d.highest, v)
-	snap.Readings = append(snap.Readings[:0], detect.Reading{ID: "disk:/", Kind: issue.Disk, Subject: "/", Value: v})
+	snap.Readings = append(snap.Readings[:0], detect.Reading{ID: "disk:" + d.where(), Kind: issue.Disk, Subject: d.where(), Value: v})
 	return nil
 }
 
-func (d *fillingDisk) Mounts() []string { return []string{"/"} }
+func (d *fillingDisk) where() string {
+	if d.mount == "" {
+		return "/"
+	}
+	return d.mount
+}
+
+func (d *fillingDisk) Mounts() []string { return []string{d.where()} }
 func (d *fillingDisk) Close() error     { return nil }
 
 func (d *fillingDisk) free(ctx context.Context) (map[string]uint64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return map[string]uint64{"/": uint64((100 - d.value(time.Now())) / 100 * diskBytes)}, nil
+	return map[string]uint64{d.where(): uint64((100 - d.value(time.Now())) / 100 * diskBytes)}, nil
 }
 
 func (d *fillingDisk) clean(points float64) {
@@ -364,5 +373,47 @@ func TestPreventiveCleanup(t *testing.T) {
 				t.Errorf("%d refused attempts; want the cleanup retried while the limit holds", n)
 			}
 		})
+	})
+}
+
+// A forecast for /boot runs /boot's own cleanup units, not the global list:
+// on NixOS nothing but the nix cleanup frees /boot.
+func TestPreventiveCleanupOfAMountRunsItsOwnUnits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bootCleaner = "boot-clean.service"
+		cfg := config.Default()
+		cfg.Healing.MountCleanupUnits = map[string][]string{"/boot": {bootCleaner}}
+		disk := &fillingDisk{mount: "/boot", rate: 12, start: time.Now()}
+		sd := healtest.New(heal.UnitStatus{Name: cleaner}, heal.UnitStatus{Name: bootCleaner})
+		sd.OnStart = func(u string) {
+			if u == bootCleaner {
+				disk.clean(40)
+			}
+		}
+		cfg.Healing.CleanupUnits = []string{cleaner}
+		cfg.Monitoring.Mounts = []string{"/boot"}
+		pred, err := predict.New(predict.SettingsFrom(cfg.Predictive), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(Options{
+			Config:     cfg,
+			NewSampler: func(*config.Config) (Sampler, error) { return disk, nil },
+			Healer:     heal.New(sd, heal.SettingsFrom(cfg, "luminous-healing.service"), disk.free),
+			Audit:      audit.New(audit.Options{}),
+			Predictor:  pred,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &rig{e: e, disk: disk, sd: sd}
+		r.runFor(t, 5*time.Hour)
+		calls := sd.Calls()
+		if len(calls) == 0 || slices.ContainsFunc(calls, func(c string) bool { return c != "StartUnit "+bootCleaner+" replace" }) {
+			t.Errorf("calls %q; want only %s started", calls, bootCleaner)
+		}
+		if disk.highest >= 90 {
+			t.Errorf("/boot reached %.1f %%; want it cleaned before 90 %%", disk.highest)
+		}
 	})
 }

@@ -74,7 +74,7 @@ in
 
     systemd.services.luminous-healing-nix-cleanup = mkIf nix.enable {
       description = "Delete old NixOS generations, collect garbage, prune /boot (luminous-healing cleanup)";
-      documentation = [ "https://github.com/luminous-healing/luminous-healing/blob/main/docs/cleanup.md" ];
+      documentation = [ "man:luminous-healingd(8)" ];
       after = [ "nix-daemon.service" ];
       # nix-env and nix-store; switch-to-configuration brings its own.
       path = [
