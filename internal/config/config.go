@@ -106,6 +106,9 @@ type Throttle struct {
 	// that no service causes this much of is reported where it is, and
 	// nothing is throttled.
 	MinShare float64 `toml:"min_share"`
+	// MinCPU is the percent of one core a service must use over the
+	// sample to be throttled for CPU: a floor against noise.
+	MinCPU float64 `toml:"min_cpu"`
 }
 
 // Monitoring controls sampling and the HTTP listener.
@@ -182,7 +185,7 @@ func Default() *Config {
 			StableAfter:         Duration(5 * time.Minute),
 			ActionTimeout:       Duration(90 * time.Second),
 		},
-		Throttle:   Throttle{CPUWeight: 20, MemoryHighPercent: 90, MinShare: 25},
+		Throttle:   Throttle{CPUWeight: 20, MemoryHighPercent: 90, MinShare: 25, MinCPU: 5},
 		Monitoring: Monitoring{Interval: Duration(time.Minute), Metrics: true, Listen: "127.0.0.1:9955", For: 2, Margin: 5},
 		Predictive: Predictive{Enabled: true, HistorySize: 100, Horizon: Duration(6 * time.Hour), MinConfidence: 0.8},
 		DBus:       DBus{CallsPerWindow: 10, Window: Duration(5 * time.Minute)},
@@ -320,6 +323,9 @@ func (c *Config) validate() error {
 	}
 	if p := c.Throttle.MinShare; !(p >= 1 && p <= 100) {
 		return keyErr("throttle.min_share", "must be between 1 and 100, got %v", p)
+	}
+	if p := c.Throttle.MinCPU; !(p >= 0 && p <= 100) {
+		return keyErr("throttle.min_cpu", "must be between 0 and 100 (percent of one core), got %v", p)
 	}
 
 	m := &c.Monitoring

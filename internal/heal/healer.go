@@ -54,7 +54,10 @@ type Settings struct {
 	MemoryHighPercent float64
 	// MinShare is the percent of the pressure a service must cause to be
 	// throttled (see topConsumer).
-	MinShare  float64
+	MinShare float64
+	// MinCPU is the percent of one core a service must use over the
+	// sample to be throttled for CPU.
+	MinCPU    float64
 	Protected []string // built-in plus configured
 	Monitored []string
 	Self      string // the daemon's own unit
@@ -91,6 +94,7 @@ func SettingsFrom(c *config.Config, self string) Settings {
 		CPUWeight:         c.Throttle.CPUWeight,
 		MemoryHighPercent: c.Throttle.MemoryHighPercent,
 		MinShare:          c.Throttle.MinShare,
+		MinCPU:            c.Throttle.MinCPU,
 		Protected:         prot,
 		Monitored:         c.Services.Monitored,
 		Self:              self,

@@ -62,9 +62,17 @@ func TestThrottleTargetsOnlyAServiceThatCausesTheLoad(t *testing.T) {
 		{
 			name:     "a service with a few percent of one core is never throttled, even on an idle machine",
 			rec:      issue.Record{ID: "cpu", Kind: issue.CPU, Severity: issue.Warning},
-			services: []svc{{"crashy.service", core / 20, 196 << 10}},
-			busy:     core / 10,
-			says:     []string{"crashy.service"},
+			services: []svc{{"crashy.service", core / 50, 196 << 10}},
+			busy:     core / 25,
+			says:     []string{"CPU load is small", "crashy.service", "2% of one CPU"},
+		},
+		{
+			name:     "a hog that gets a small slice of a core on a loaded host is still throttled: it causes most of the load",
+			rec:      issue.Record{ID: "cpu", Kind: issue.CPU, Severity: issue.Warning},
+			services: []svc{{"hog.service", core / 10, 8 << 20}, {"crashy.service", core / 1000, 196 << 10}},
+			groups:   []svc{{"user-1000.slice", core / 50, 50 << 20}},
+			busy:     core / 8,
+			want:     "hog.service",
 		},
 		{
 			name:     "memory held by a user session: nothing is throttled",

@@ -181,7 +181,11 @@ func usageLine(c consumer) string {
 // topConsumer picks the unprotected service using the most memory, or the
 // most CPU over CPUSampleGap — but only one that causes a real share of the
 // pressure: at least MinShare percent of the machine's busy CPU time over
-// the sample and of one core (CPU), or of the memory in use (memory).
+// the sample and MinCPU percent of one core (CPU), or MinShare percent of
+// the memory in use (memory). The share is what says whose load it is; the
+// per-core floor only keeps noise from being throttled, and is low because
+// on an oversubscribed host (a container, a loaded CI box) the service that
+// causes most of the load may get a small slice of a core.
 // Otherwise nothing is throttled, and the error (ErrElsewhere) says where
 // the load is: in a user session (user-UID.slice), a scope, the kernel, a
 // protected service, or spread over many services.
@@ -274,8 +278,11 @@ func (e *env) topConsumer(ctx context.Context, res resources) (consumer, error) 
 		return float64(v) / float64(total)
 	}
 	enough := best.Unit != "" && bestScore > 0 && share(bestScore) >= minShare
-	if res.cpu && elapsed > 0 && c.cpuPercent/100 < minShare {
-		enough = false
+	if enough && res.cpu && elapsed > 0 && c.cpuPercent < e.s.MinCPU {
+		// Most of little: a busy machine's own slice of a core, or
+		// noise. Not worth a throttle.
+		return consumer{}, elsewhere(fmt.Sprintf("CPU load is small: the busiest service that may be throttled, %s, used %.0f%% of one CPU, under the %.0f%% a throttle needs; nothing throttled",
+			best.Unit, c.cpuPercent, e.s.MinCPU))
 	}
 	if enough {
 		return c, nil
