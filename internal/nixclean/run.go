@@ -294,6 +294,12 @@ func (r *runner) run(ctx context.Context, now time.Time) error {
 		if len(nums) == 0 {
 			continue
 		}
+		if p.profile != r.o.SystemProfile {
+			if err := r.unlinkGenerations(p); err != nil {
+				errs = append(errs, fmt.Errorf("delete generations of %s: %w", p.profile, err))
+			}
+			continue
+		}
 		args := append([]string{"-p", p.profile, "--delete-generations"}, nums...)
 		if _, _, err := r.cmd(ctx, "nix-env", args...); err != nil {
 			errs = append(errs, fmt.Errorf("delete generations of %s: %w", p.profile, err))
@@ -309,6 +315,34 @@ func (r *runner) run(ctx context.Context, now time.Time) error {
 	}
 	if bootOK {
 		if err := r.reinstallBootloader(ctx, boot); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unlinkGenerations deletes a user's profile generations by removing their
+// links, as nix-env does, but without nix-env: run as root in a directory
+// its user owns, nix-env would follow a link planted as <profile>.lock and
+// create that file wherever it points. unlink never follows a link and
+// only ever removes an entry of the user's own directory. The profile's
+// current generation is read again just before, and never removed.
+func (r *runner) unlinkGenerations(p profilePlan) error {
+	current := ""
+	if t, err := os.Readlink(p.profile); err == nil {
+		current = filepath.Base(t)
+	}
+	var errs []error
+	for _, g := range p.gens {
+		if g.Keep || filepath.Base(g.Link) == current {
+			continue
+		}
+		fi, err := os.Lstat(g.Link)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			continue // gone, or no longer a generation link
+		}
+		fmt.Fprintf(r.log, "+ rm %s\n", g.Link)
+		if err := os.Remove(g.Link); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}

@@ -392,3 +392,54 @@ func TestCleanupLeavesBootAloneWhenTheBootloaderCannotFit(t *testing.T) {
 		t.Errorf("generations left %v; want [4]", got)
 	}
 }
+
+// A user's profile is cleaned with the same policy, only where configured,
+// and a user who owns the profile's directory cannot make the root-run
+// cleanup write where a planted link points (nix-env would create the
+// target of <profile>.lock).
+func TestCleanupOfAHostileUsersProfileNeverFollowsTheirLinks(t *testing.T) {
+	s := newTestStore(t, 4, func(n int) time.Duration { return time.Duration(5-n) * 30 * 24 * time.Hour })
+	dir := filepath.Join(s.dir, "state", "profiles", "per-user", "mallory")
+	profile := filepath.Join(dir, "profile")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n <= 4; n++ {
+		s.run(t, "nix-env", "-p", profile, "--set", s.gens[n])
+	}
+	rootOnly := filepath.Join(s.dir, "root-only")
+	if err := os.Mkdir(rootOnly, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(rootOnly, "created-by-the-cleanup")
+	if err := os.Symlink(victim, profile+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// mallory: an ordinary user who owns her profile's directory.
+		s.run(t, "chown", "-R", "-h", "65534:65534", dir)
+	} else {
+		t.Log("not root: the profile is the test user's own; the cleanup's deletions are checked, not who ran them")
+	}
+	s.pin(t, s.current, 4)
+	s.pin(t, s.booted, 4)
+	o := s.options()
+	o.KeepGenerations, o.KeepFor = 2, 0
+	o.Profiles = []string{profile}
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if got := generationNumbers(t, profile); !slices.Equal(got, []int{3, 4}) {
+		t.Errorf("mallory's generations left %v; want [3 4]", got)
+	}
+	if got := reportNumbers(rep.Profiles[1].Deleted); !slices.Equal(got, []int{1, 2}) {
+		t.Errorf("report deleted %v of mallory's; want [1 2]", got)
+	}
+	if _, err := os.Lstat(victim); err == nil {
+		t.Errorf("the cleanup created %s, where mallory's profile.lock points", victim)
+	}
+	if got := generationNumbers(t, s.profile); !slices.Equal(got, []int{3, 4}) {
+		t.Errorf("system generations left %v; want [3 4]", got)
+	}
+}
