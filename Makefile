@@ -16,6 +16,7 @@ AUTOSTARTDIR ?= $(SYSCONFDIR)/xdg/autostart
 DATADIR    ?= $(PREFIX)/share
 DOCDIR     ?= $(DATADIR)/doc/luminous-healing
 MANDIR     ?= $(DATADIR)/man
+CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
 
 GO      ?= go
 # Where make puts the binaries and install takes them from.
@@ -82,6 +83,12 @@ install-data:
 	@for f in docs/prometheus/*.rules.yml; do [ -f $$f ] || continue; \
 		install -d $(DESTDIR)$(DATADIR)/luminous-healing/prometheus; install -m 0644 $$f $(DESTDIR)$(DATADIR)/luminous-healing/prometheus/; done
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	@# The journal's message catalog, so that journalctl -x explains each
+	@# MESSAGE_ID; the database is rebuilt where the files are installed for
+	@# real (a package's trigger does it for a DESTDIR install).
+	install -d $(DESTDIR)$(CATALOGDIR)
+	install -m 0644 internal/audit/luminous-healing.catalog $(DESTDIR)$(CATALOGDIR)/
+	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null; then journalctl --update-catalog || true; fi
 	@# The man pages, generated from --help and the default configuration
 	@# (docs/man/README.md).
 	@for f in docs/man/*.[0-9]; do [ -f $$f ] || continue; s=$${f##*.}; \
@@ -115,7 +122,7 @@ uninstall:
 		$(DESTDIR)$(DATADIR)/zsh/site-functions/_healingctl \
 		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d/healingctl.fish \
 		$(DESTDIR)$(MANDIR)/man1/healingctl.1 $(DESTDIR)$(MANDIR)/man5/luminous-healing.toml.5 \
-		$(DESTDIR)$(MANDIR)/man8/luminous-healingd.8
+		$(DESTDIR)$(MANDIR)/man8/luminous-healingd.8 $(DESTDIR)$(CATALOGDIR)/luminous-healing.catalog
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/luminous-healing
 	@echo "kept $(SYSCONFDIR)/luminous-healing/config.toml and /var/lib/luminous-healing"
 

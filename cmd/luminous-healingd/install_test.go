@@ -48,7 +48,8 @@ func TestMakeInstallDoesNotBuild(t *testing.T) {
 		t.Fatalf("make install with the binaries built and no Go: %v\n%s", err, out)
 	}
 	for _, f := range []string{"usr/sbin/luminous-healingd", "usr/bin/healingctl", "usr/share/bash-completion/completions/healingctl",
-		"usr/share/man/man1/healingctl.1", "usr/share/man/man5/luminous-healing.toml.5", "usr/share/man/man8/luminous-healingd.8"} {
+		"usr/share/man/man1/healingctl.1", "usr/share/man/man5/luminous-healing.toml.5", "usr/share/man/man8/luminous-healingd.8",
+		"usr/lib/systemd/catalog/luminous-healing.catalog"} {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("make install left out %s: %v", f, err)
 		}

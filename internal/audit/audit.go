@@ -78,6 +78,9 @@ var MessageIDs = map[Event]string{
 	RestartedBySystemd: "615be55e33a948aab399f2e2810f4da4",
 }
 
+// SyslogIdentifier is the journal's SYSLOG_IDENTIFIER of every entry.
+const SyslogIdentifier = "luminous-healingd"
+
 // Daemon is the CallerUID of the daemon's own, automatic decisions.
 const Daemon = -1
 
@@ -114,6 +117,10 @@ func (e Entry) priority() journal.Priority {
 // Fields returns the journal fields of the entry.
 func (e Entry) Fields() map[string]string {
 	f := map[string]string{
+		// Without it journald takes the command name, which the kernel
+		// cuts to 15 characters ("luminous-healin"), and
+		// `journalctl -t luminous-healingd` finds nothing.
+		"SYSLOG_IDENTIFIER":  SyslogIdentifier,
 		"MESSAGE_ID":         MessageIDs[e.Event],
 		"HEALING_EVENT":      string(e.Event),
 		"HEALING_CALLER_UID": strconv.FormatInt(e.CallerUID, 10),
