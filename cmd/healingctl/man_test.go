@@ -33,7 +33,7 @@ func healingctlPage() *manpage.Page {
 			{Term: manpage.B("3"), Text: "The daemon is not reachable: start it (systemctl start luminous-healing) or use --user for the try-it mode."},
 			{Term: manpage.B("4"), Text: "Access denied by polkit."},
 		}},
-		manpage.Section{Title: "Examples", Text: "   healingctl status\n   healingctl restart nginx\n   healingctl --json issues | jq -r '.[].id'\n   healingctl watch --notify"},
+		manpage.Section{Title: "Examples", Text: "   healingctl status\n   healingctl restart nginx\n   healingctl --json issues | jq -r '.[].id'\n   healingctl watch --notify\n   healingctl silence add unit:nginx --for 2h --reason \"upgrading nginx\"\n   healingctl silence list"},
 		manpage.Section{Title: "See also", Text: "luminous-healingd(8), luminous-healing.toml(5), busctl(1), pkexec(1), polkit(8); the documentation in /usr/share/doc/luminous-healing/."},
 	)
 }

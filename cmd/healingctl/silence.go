@@ -25,14 +25,15 @@ func silenceCommand() *cli.Command {
 
 func silenceAddCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "add",
-		Usage: "add a silence (polkit: org.luminous.healing.heal)",
-		ArgsUsage: "SCOPE   where SCOPE is all, unit:NAME, issue:ID or kind:KIND\n\n" +
-			"   e.g. healingctl silence add unit:nginx --for 2h --reason \"upgrading nginx\"",
+		Name:      "add",
+		Usage:     "add a silence (polkit: org.luminous.healing.heal)",
+		ArgsUsage: "SCOPE",
+		Description: "SCOPE is all, unit:NAME, issue:ID or kind:KIND. An expiry is required, and a reason:\n" +
+			"   healingctl silence add unit:nginx --for 2h --reason \"upgrading nginx\"",
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "for", Usage: "end the silence after `DURATION` (e.g. 30m, 2h)"},
+			&cli.DurationFlag{Name: "for", Usage: "end the silence after `DURATION` (e.g. 30m, 2h)", DefaultText: "none: --for or --until is required"},
 			&cli.StringFlag{Name: "until", Usage: "end the silence at `TIME`: RFC 3339, or \"YYYY-MM-DD HH:MM\" or \"HH:MM\" in local time"},
-			&cli.StringFlag{Name: "reason", Usage: "why healing is paused (required; recorded with your name)"},
+			&cli.StringFlag{Name: "reason", Usage: "why healing is paused, in one line of `TEXT` (required; recorded with your name)"},
 			&cli.BoolFlag{Name: "notify-only", Usage: "keep desktop notifications on (the default effect, pause, holds them back too)"},
 		},
 		Action: func(c *cli.Context) error {

@@ -29,6 +29,7 @@ func daemonPage() *manpage.Page {
 			{Term: manpage.B("SIGHUP"), Text: "Read the configuration file again (systemctl reload luminous-healing, healingctl reload). A bad file keeps the running configuration and the reason is logged."},
 			{Term: manpage.B("SIGTERM") + ", " + manpage.B("SIGINT"), Text: "Write the state and stop."},
 		}},
+		manpage.Section{Title: "The administrator first", Text: "The daemon never undoes what a person did. A monitored unit that a stop job took down (systemctl stop, isolate, mask --now, a conflicting unit, shutdown) is not restarted until it is started again; a silence (healingctl silence add) or a maintenance window ([[maintenance]] in luminous-healing.toml(5)) pauses automatic healing within its scope until it ends; restarts systemd did by itself (Restart=) are recorded in the history and counted in healing_unit_restarts_by_systemd_total. Issues are still detected and recorded throughout."},
 		manpage.Section{Title: "Exit status", Items: []manpage.Item{
 			{Term: manpage.B("0"), Text: "Stopped as asked; with --check-config, the configuration is valid."},
 			{Term: manpage.B("1"), Text: "A runtime failure; systemd restarts the service (Restart=on-failure)."},
@@ -36,7 +37,7 @@ func daemonPage() *manpage.Page {
 		}},
 		manpage.Section{Title: "Files", Items: []manpage.Item{
 			{Term: manpage.I(config.DefaultPath), Text: "The configuration, luminous-healing.toml(5)."},
-			{Term: manpage.I("/var/lib/luminous-healing/"), Text: "State: resource history for prediction, breakers, overrides (StateDirectory=)."},
+			{Term: manpage.I("/var/lib/luminous-healing/"), Text: "State: resource history for prediction, breakers, overrides, units stopped on purpose, silences (StateDirectory=)."},
 			{Term: manpage.I("luminous-healing.service"), Text: "The systemd unit; journalctl -u luminous-healing shows the daemon's log, and journalctl -x explains each event through the message catalog."},
 			{Term: manpage.I("/usr/share/dbus-1/system.d/org.luminous.Healing.conf"), Text: "The bus policy: the daemon owns org.luminous.Healing; everyone may call it, polkit decides the privileged methods."},
 			{Term: manpage.I("/usr/share/polkit-1/actions/org.luminous.healing.policy"), Text: "The polkit actions org.luminous.healing.heal and org.luminous.healing.develop."},

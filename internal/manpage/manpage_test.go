@@ -151,3 +151,24 @@ for = 2                 # samples
 		t.Errorf("[actions] items = %+v; want load", it)
 	}
 }
+
+func TestConfigFileReadsACommentedArrayOfTables(t *testing.T) {
+	_, tables := ConfigFile([]byte(`# heading
+
+[dbus]
+window = "5m"
+
+# Windows, none by default.
+# [[maintenance]]
+# when = "Sun 02:00..04:00"   # when it recurs
+`))
+	if len(tables) != 2 || tables[1].Title != "[[maintenance]]" || tables[1].Text != "Windows, none by default." {
+		t.Fatalf("tables = %+v; want [dbus] and [[maintenance]] with its prose", tables)
+	}
+	if len(tables[0].Items) != 1 {
+		t.Errorf("[dbus] items = %+v; want window alone", tables[0].Items)
+	}
+	if it := tables[1].Items; len(it) != 1 || it[0].Term != `\fBwhen\fR` || !strings.HasPrefix(it[0].Text, "when it recurs") {
+		t.Errorf("[[maintenance]] items = %+v; want when", it)
+	}
+}

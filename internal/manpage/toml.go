@@ -16,8 +16,11 @@ import (
 //	key = value   # what it is               a key with its default
 //	              # … continued              more of the key's text
 //	# key = value  # what it is              a key left out by default
+//	# [[table]]  # what one is               an array of tables none of
+//	                                         which is there by default
 var (
 	sectionLine = regexp.MustCompile(`^\[([a-z_.]+)\]\s*(?:#\s?(.*))?$`)
+	arrayLine   = regexp.MustCompile(`^#?\s*\[\[([a-z_.]+)\]\]\s*(?:#\s?(.*))?$`)
 	keyLine     = regexp.MustCompile(`^(#\s*)?([a-z_]+)\s*=\s*(.*)$`)
 	moreLine    = regexp.MustCompile(`^\s+#\s?(.*)$`)
 )
@@ -44,6 +47,11 @@ func ConfigFile(toml []byte) (intro string, tables []Section) {
 		l := lines[i]
 		if m := sectionLine.FindStringSubmatch(l); m != nil {
 			tables = append(tables, Section{Title: "[" + m[1] + "]", Text: m[2]})
+			table, last, prose = &tables[len(tables)-1], nil, nil
+			continue
+		}
+		if m := arrayLine.FindStringSubmatch(l); m != nil {
+			tables = append(tables, Section{Title: "[[" + m[1] + "]]", Text: joinText(strings.Join(prose, " "), m[2])})
 			table, last, prose = &tables[len(tables)-1], nil, nil
 			continue
 		}
