@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,13 +35,40 @@ func TestTheFleetMemberFromTheDocsEvaluates(t *testing.T) {
 	if got := cfg.Monitoring.AllowedHosts; len(got) != 1 || got[0] != "web-1.example.org" {
 		t.Errorf("allowed_hosts = %q; want the name Prometheus scrapes by", got)
 	}
+	if got := unitValues(ev.Service.ServiceConfig["IPAddressAllow"]); !slices.Equal(got, []string{"localhost", "10.0.0.5"}) {
+		t.Errorf("IPAddressAllow = %q; want localhost and the monitoring host", got)
+	}
+	if got := unitValues(ev.Service.ServiceConfig["IPAddressDeny"]); !slices.Equal(got, []string{"any"}) {
+		t.Errorf("IPAddressDeny = %q; want any", got)
+	}
 	if len(ev.Firewall) != 0 || !strings.Contains(ev.FirewallCommands, "-s 10.0.0.5 -p tcp -m tcp --dport 9955") {
 		t.Errorf("firewall: ports %v, commands %q; want only the monitoring host let in", ev.Firewall, ev.FirewallCommands)
 	}
 }
 
-// Both of docs/fleet.md's Nix blocks parse; the monitoring host's needs
-// nixpkgs' Prometheus module, which only the VM test has, to evaluate.
+// The monitoring host of docs/fleet.md evaluates (nixpkgs' Prometheus
+// module stubbed loosely, as for the example) and scrapes every host of its
+// list in the job the rules expect.
+func TestTheFleetMonitoringHostFromTheDocsEvaluates(t *testing.T) {
+	ev := mustEvaluate(t, "{ lib, ... }: { imports = [ ("+fleetBlock(t, "monitor.nix")+") ]; "+stubs+" }")
+	var targets []string
+	for _, sc := range ev.Prometheus.ScrapeConfigs {
+		if sc.JobName != "luminous-healing" {
+			t.Errorf("scrape job %q; want luminous-healing, the name the rules expect", sc.JobName)
+		}
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+	}
+	slices.Sort(targets)
+	want := []string{"db-1.example.org:9955", "web-1.example.org:9955", "web-2.example.org:9955", "web-3.example.org:9955"}
+	if !slices.Equal(targets, want) {
+		t.Errorf("targets %q; want %q", targets, want)
+	}
+}
+
+// Both of docs/fleet.md's Nix blocks parse, where nixpkgs' lib is not at
+// hand to evaluate them (CI).
 func TestTheFleetNixBlocksParse(t *testing.T) {
 	nix := nixInstantiate(t)
 	for _, name := range []string{"member.nix", "monitor.nix"} {
