@@ -2,6 +2,8 @@
 #
 #   make                build bin/luminous-healingd and bin/healingctl (Go $(GOVERSION) or later)
 #   make test           the whole test suite (the README's command)
+#   make fuzz           every fuzz target for FUZZTIME (1m) each
+#   make security-report  the hostile-input tests, as a table of what was tried and refused
 #   make install        install what make built, for systemd distributions; honours
 #                       PREFIX and DESTDIR. It never builds: sudo's PATH has no Go.
 
@@ -128,3 +130,35 @@ uninstall:
 
 clean:
 	rm -rf bin
+
+# make fuzz: every fuzz target of the module, one after the other, for
+# FUZZTIME each (go test -fuzz runs one target at a time). The seed corpora
+# (f.Add and testdata/fuzz) also run in every plain go test.
+FUZZTIME ?= 1m
+.PHONY: fuzz security-report
+fuzz:
+	@set -e; for f in $$(grep -l '^func Fuzz' $$(find internal cmd -name '*_test.go')); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$t ($$(dirname $$f), $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
+	done
+
+# make security-report: runs the tests that try hostile input (forged
+# signals, floods, bad arguments, hostile files and HTTP requests) and
+# prints what each tried and the test's verdict. As root it includes the
+# end-to-end scenarios on a real systemd and system bus.
+SECURITY_TESTS = Forged|FromSystemd|Unconfirm|CheckedAgainstSystemd|BadArguments|Budget|Flood|RateLimited|RootIsNot|Alias|Resolve|Escalat|Restored|RegularFiles|NonLoopback|EveryEventStream|ControlCharacter|Hostile
+security-report:
+	@rm -f out/security-report.txt; mkdir -p out
+	@LUMINOUS_SECURITY_REPORT=$(CURDIR)/out/security-report.txt LUMINOUS_E2E_REPORT=$(CURDIR)/out/e2e-report.txt \
+		$(GO) test -count=1 -run '$(SECURITY_TESTS)' ./internal/... ./cmd/... >out/security-tests.log 2>&1 \
+		|| { tail -40 out/security-tests.log; echo "security-report: some tests failed (out/security-tests.log); the table says which" >&2; }
+	@[ -s out/security-report.txt ] || { echo "security-report: no test recorded anything" >&2; exit 1; }
+	@sort -t '	' -k1,1 -k2,2 out/security-report.txt | awk -F '\t' ' \
+		{ printf "%-14s %6d  %-100.100s %s\n", $$1, $$3, $$2, $$4; \
+		  cases[$$1]++; tries[$$1] += $$3; if ($$4 != "refused, nothing changed") bad[$$1]++; total++; if ($$4 ~ /FAILED/) failed++ } \
+		BEGIN { printf "%-14s %6s  %-100s %s\n", "KIND", "TRIED", "WHAT", "VERDICT" } \
+		END { print ""; for (k in cases) printf "%-14s %3d cases, %5d tries: %s\n", k, cases[k], tries[k], \
+			(bad[k] ? bad[k] " not refused or skipped" : "all refused, nothing changed"); \
+			if (failed) exit 1 }'

@@ -8,6 +8,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 )
 
 // What healingctl prints from the daemon never carries a control
@@ -24,6 +25,7 @@ func TestHealingctlPrintsNoControlCharacterFromTheDaemon(t *testing.T) {
 		engine.Injection{Kind: issue.CPU, Severity: issue.Warning, Message: "ok"}); err != nil {
 		t.Fatal(err)
 	}
+	securitytest.Tried(t, securitytest.BadInput, "escape sequences in daemon text printed by healingctl history, --json history, issues, status", 4)
 	for _, args := range [][]string{{"history"}, {"--json", "history"}, {"issues"}, {"status"}} {
 		r := healingctl(args...)
 		if r.code != exitOK {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 )
 
@@ -76,6 +77,7 @@ func TestHistoryIsBoundedNewestFirstAndPersisted(t *testing.T) {
 }
 
 func TestAFloodOfDeniedCallsEvictsNeitherWhatOthersDidNorOtherCallersDenials(t *testing.T) {
+	securitytest.Tried(t, securitytest.Flood, "1,200 denial records from one uid into a 50-entry history", 1200)
 	l := New(Options{Size: 50})
 	base := time.Unix(1000, 0)
 	for i := range 10 {

@@ -25,6 +25,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/polkit"
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 )
 
 func TestTheExportedInterfaceIsTheXML(t *testing.T) {
@@ -575,6 +576,7 @@ func TestBadArgumentsAreRejectedBeforePolkitAndChangeNothing(t *testing.T) {
 	before := d.Engine.Status()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			securitytest.Tried(t, securitytest.BadInput, "D-Bus "+strings.TrimPrefix(c.method, client.Interface+".")+": "+c.name, 1)
 			err := obj.CallWithContext(t.Context(), c.method, 0, c.args...).Err
 			if got := errName(err); got != c.want {
 				t.Fatalf("got %v (%s); want %s", err, got, c.want)
@@ -713,6 +715,7 @@ func TestFiveHealTierMethodsShareOnePolkitBudget(t *testing.T) {
 	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) { c.DBus.CallsPerWindow = 10 }})
 	openUnitIssue(t, d)
 	c := ordinary(t, d) // polkit answers no to everything
+	securitytest.Tried(t, securitytest.Flood, "one ordinary user: 50 calls to five heal-tier methods, at most 10 polkit checks", 50)
 	ctx := t.Context()
 	calls := []func() error{
 		func() error { _, err := c.Heal(ctx, "unit:web.service"); return err },
@@ -756,6 +759,7 @@ func TestAFloodOfDeniedCallsIsSummarisedAndKeepsOthersRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	evil := ordinary(t, d)
+	securitytest.Tried(t, securitytest.Flood, "one ordinary user: 301 denied Cleanup calls, a few audit records, the administrator's kept", 301)
 	obj := evil.Conn().Object(client.BusName, client.ObjectPath)
 	for range 300 {
 		_ = obj.Call(client.MethodCleanup, 0).Err
@@ -910,6 +914,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestPolkitIsAskedAboutTheUnitAnAliasNames(t *testing.T) {
 	d := apitest.Start(t, apitest.Setup{})
 	d.Systemd.Aliases = map[string]string{"www.service": "web.service", "lh-alias.service": "luminous-healing.service"}
+	securitytest.Tried(t, securitytest.BadInput, "D-Bus RestartUnit: an alias of the daemon; polkit asked about the unit an alias names", 2)
 	d.Authority.Answer(client.ActionHeal, bustest.Yes)
 	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
 	c := d.Client(t, client.Options{})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
@@ -63,6 +64,7 @@ func TestAHostileOrdinaryUserGetsNothing(t *testing.T) {
 			return len(m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.BreakerOpened]))) > 0
 		})
 		t1 := time.Now()
+		securitytest.Tried(t, securitytest.Forged, "real system bus: PropertiesChanged(active) for a given-up unit from an ordinary user, unicast and broadcast", 60)
 		out, stderr, err := m.RunAs(t.Context(), "mallory", "sh", "-c", forgeProps, "forge",
 			"/org/freedesktop/systemd1/unit/lh_2dflaky_2eservice", "active", "10")
 		if err != nil {
@@ -94,6 +96,7 @@ func TestAHostileOrdinaryUserGetsNothing(t *testing.T) {
 	})
 
 	t.Run("a forged JobRemoved(failed) does not become the result of the daemon's restart", func(t *testing.T) {
+		securitytest.Tried(t, securitytest.Forged, "real system bus: JobRemoved(failed) for the daemon's restart job from an ordinary user", 1)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		forger := m.Command(ctx, "mallory", "sh", "-c", forgeJobs, "forge", "lh-slow.service", "6")
@@ -133,6 +136,7 @@ func TestAHostileOrdinaryUserGetsNothing(t *testing.T) {
 
 	t.Run("a flood of denied calls keeps the administrator's records and the journal", func(t *testing.T) {
 		t0 := time.Now()
+		securitytest.Tried(t, securitytest.Flood, "real system bus: 300 Cleanup calls from an ordinary user; journal records and the administrator's record", 300)
 		m.MustRun(t, "healingctl", "set", "threshold", "cpu", "85")
 		out, stderr, err := m.RunAs(t.Context(), "mallory", "sh", "-c", `
 n=0
@@ -163,6 +167,7 @@ echo "$n"`)
 
 	t.Run("control characters in an ordinary user's arguments are refused before polkit", func(t *testing.T) {
 		t0 := time.Now()
+		securitytest.Tried(t, securitytest.BadInput, "real system bus: an escape sequence in InjectIssue's disk subject from an ordinary user", 1)
 		_, stderr, err := m.RunAs(t.Context(), "mallory", "sh", "-c",
 			`busctl call org.luminous.Healing /org/luminous/Healing org.luminous.Healing1 InjectIssue 'a{sv}' 2 kind s disk subject s "$(printf '/srv/\033]0;pwned\007')"`)
 		if err == nil || !strings.Contains(stderr, "control characters") {

@@ -18,6 +18,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
 )
@@ -591,6 +592,7 @@ func TestAUnitEventIsCheckedAgainstSystemdBeforeItClearsAnythingOrRearmsABreaker
 
 		// An event says the unit is active, but systemd says it is still
 		// failed (a forged or stale signal): nothing is cleared or re-armed.
+		securitytest.Tried(t, securitytest.Forged, "an event systemd does not confirm (active, for a given-up unit)", 1)
 		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "active", SubState: "running", Time: time.Now()}
 		synctest.Wait()
 		if _, open := h.issue("unit:web.service"); !open {
@@ -641,6 +643,7 @@ func TestRestoredOverridesPassTheChecksALiveCallDoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := `{"Overrides":{"Thresholds":{"memory":1e9,"gpu":50,"disk":-3,"cpu":70}},"Stopped":["a/b","../etc"]}`
+	securitytest.Tried(t, securitytest.BadInput, "state.json with memory = 1e9, an unknown kind, a negative threshold and bad unit names", 5)
 	if err := os.WriteFile(filepath.Join(dir.Path(), "state.json"), []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 )
 
 // Protected and self checks compare names, so they must compare the unit
@@ -45,6 +46,7 @@ func TestOperatorActionsResolveAliasesAndNeverThrottleSlicesOrScopes(t *testing.
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
+			securitytest.Tried(t, securitytest.BadInput, "operator "+tt.name, 1)
 			res := h.Do(t.Context(), heal.Request{Action: tt.action, Target: tt.target, Operator: true})
 			if res.Outcome != heal.Refused || !errors.Is(res.Err, tt.want) {
 				t.Errorf("got %s (%v: %s); want refused with %v", res.Outcome, res.Err, res.Message, tt.want)

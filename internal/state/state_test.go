@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 )
 
 type sample struct {
@@ -124,6 +126,7 @@ func TestLoadReadsOnlyRegularFilesOfBoundedSize(t *testing.T) {
 	big.Close()
 	for _, name := range []string{"fifo.json", "link.json", "big.json"} {
 		t.Run(name, func(t *testing.T) {
+			securitytest.Tried(t, securitytest.BadInput, "state file "+name+" that is not a small regular file", 1)
 			done := make(chan error, 1)
 			var got sample
 			go func() { done <- d.Load(name, &got) }()

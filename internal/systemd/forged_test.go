@@ -10,6 +10,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/luminous-healing/luminous-healing/internal/bustest"
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 )
 
 // This file's tests run the watcher and the manager on a private real
@@ -137,6 +138,7 @@ func TestWatcherTakesUnitSignalsOnlyFromSystemd(t *testing.T) {
 		}},
 	}
 	for _, f := range forgeries {
+		securitytest.Tried(t, securitytest.Forged, f.name+" (to the unit watcher)", 1)
 		f.send()
 	}
 	// The real systemd's signal comes last: it must be the first event.
@@ -177,6 +179,7 @@ func TestManagerTakesJobResultsOnlyFromSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	removed := []any{uint32(7), fakeJob, "web.service", "failed"}
+	securitytest.Tried(t, securitytest.Forged, "JobRemoved(failed) for the daemon's restart job, broadcast and unicast (private bus)", 1)
 	forge(t, evil, "", managerPath, managerIface, "JobRemoved", removed...)
 	var names []string
 	if err := evil.BusObject().Call(busDaemon+".ListNames", 0).Store(&names); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/securitytest"
 )
 
 // A listener on a non-loopback address is reachable by name from the
@@ -37,6 +39,9 @@ func TestANonLoopbackListenerAnswersOnlyItsOwnNames(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run("Host "+c.host, func(t *testing.T) {
+			if c.want != http.StatusOK {
+				securitytest.Tried(t, securitytest.BadInput, "HTTP Host "+c.host+" on a 0.0.0.0 listener", 1)
+			}
 			resp := get(t, "GET", url, "Host", c.host)
 			resp.Body.Close()
 			if resp.StatusCode != c.want {
@@ -49,6 +54,7 @@ func TestANonLoopbackListenerAnswersOnlyItsOwnNames(t *testing.T) {
 // One client may hold a few event streams, not all of them.
 func TestOneClientCannotTakeEveryEventStream(t *testing.T) {
 	d := startDaemon(t, "")
+	securitytest.Tried(t, securitytest.Flood, "HTTP: a fifth event stream from one client", 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	open := func() *http.Response {
