@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,7 +128,22 @@ func globalFlags() []cli.Flag {
 	}
 }
 
-func onUsageError(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} }
+// badValue is the flag package's "invalid value "-1" for flag -n: parse
+// error", which says neither which flag nor what it takes.
+var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -+([^:]+): parse error$`)
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	if m := badValue.FindStringSubmatch(err.Error()); m != nil {
+		name := m[2]
+		for _, f := range c.Command.Flags {
+			if slices.Contains(f.Names(), name) {
+				name = f.Names()[0]
+			}
+		}
+		return usagef("--%s: %q is not a valid value; see 'healingctl %s --help'", name, m[1], c.Command.FullName())
+	}
+	return usageError{err.Error()}
+}
 
 // prepare gives every command the global flags and quiet usage errors.
 func prepare(cmds []*cli.Command) {
@@ -179,13 +198,52 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err == nil {
 		return exitOK
 	}
-	var user, interactive bool
+	user, interactive, asJSON := false, false, jsonAsked(args)
 	if e, ok := app.Metadata[envKey].(*env); ok {
-		user, interactive = e.user, e.interactive
+		user, interactive, asJSON = e.user, e.interactive, e.json
 	}
 	code, msg := explain(err, user, interactive)
-	fmt.Fprintln(stderr, msg)
+	if asJSON {
+		printJSONError(stderr, err, code, msg)
+	} else {
+		fmt.Fprintln(stderr, msg)
+	}
 	return code
+}
+
+// jsonAsked reports whether --json is among args, for errors found before
+// a command ran (a bad flag, an unknown command).
+func jsonAsked(args []string) bool {
+	for _, a := range args[min(1, len(args)):] {
+		switch a {
+		case "--":
+			return false
+		case "--json", "-json", "--json=true", "-json=true":
+			return true
+		}
+	}
+	return false
+}
+
+// jsonError is what healingctl --json writes on stderr when it fails, so
+// that a script reads errors the way it reads results; the exit code is the
+// same as without --json.
+type jsonError struct {
+	Error     string `json:"error"`                // what happened, one line
+	Hint      string `json:"hint,omitempty"`       // what to do next
+	ExitCode  int    `json:"exit_code"`            // as the process exits
+	DBusError string `json:"dbus_error,omitempty"` // the daemon's D-Bus error name, where it answered with one
+}
+
+func printJSONError(w io.Writer, err error, code int, msg string) {
+	first, hint, _ := strings.Cut(msg, "\n")
+	je := jsonError{Error: strings.TrimPrefix(first, "healingctl: "), Hint: hint, ExitCode: code}
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		je.DBusError = ce.Name
+	}
+	b, _ := json.Marshal(je)
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 // explain turns an error into an exit code and one or two lines that say
@@ -241,10 +299,13 @@ func hint(ce *client.Error) string {
 
 // args checks a command's positional arguments.
 func args(c *cli.Context, names ...string) ([]string, error) {
-	if c.NArg() != len(names) {
-		if len(names) == 0 {
-			return nil, usagef("%s takes no arguments", c.Command.Name)
-		}
+	switch {
+	case c.NArg() > len(names) && len(names) == 0:
+		return nil, usagef("%s takes no arguments, got %s", c.Command.Name, strconv.Quote(client.Printable(c.Args().First())))
+	case c.NArg() > len(names):
+		return nil, usagef("%s: too many arguments: %s takes only %s, got %s too", c.Command.Name, c.Command.Name,
+			strings.ToUpper(strings.Join(names, " ")), strconv.Quote(client.Printable(c.Args().Get(len(names)))))
+	case c.NArg() < len(names):
 		return nil, usagef("%s needs %s", c.Command.Name, strings.ToUpper(strings.Join(names, " ")))
 	}
 	return c.Args().Slice(), nil

@@ -14,15 +14,15 @@ func historyCommand() *cli.Command {
 		Name:  "history",
 		Usage: "show what the daemon did and who asked, newest first",
 		Flags: []cli.Flag{
-			&cli.UintFlag{Name: "limit", Aliases: []string{"n"}, Value: 20, Usage: "show at most `N` entries (0: all that are kept)"},
+			&cli.IntFlag{Name: "limit", Aliases: []string{"n"}, Value: 20, Usage: "show at most `N` entries (0: all that are kept)"},
 		},
 		Action: func(c *cli.Context) error {
 			if _, err := args(c); err != nil {
 				return err
 			}
-			limit := c.Uint("limit")
-			if limit > client.MaxHistory {
-				return usagef("--limit: at most %d", client.MaxHistory)
+			limit := c.Int("limit")
+			if limit < 0 || limit > client.MaxHistory {
+				return usagef("--limit: %d is not a count of entries: give 1 to %d, or 0 for all that are kept", limit, client.MaxHistory)
 			}
 			e := newEnv(c)
 			return e.read(c, func(ctx context.Context, cl *client.Client) error {

@@ -21,7 +21,7 @@ func injectCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "severity", Value: "warning", Usage: "warning or critical"},
 			&cli.Float64Flag{Name: "value", Usage: "the reading to report"},
-			&cli.Float64Flag{Name: "threshold", Usage: "the threshold to report"},
+			&cli.Float64Flag{Name: "threshold", Usage: "the threshold to report", DefaultText: "the threshold in force for KIND"},
 			&cli.StringFlag{Name: "message", Usage: "one line describing it"},
 		},
 		Action: func(c *cli.Context) error {

@@ -15,6 +15,14 @@ func setCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "set",
 		Usage: "change a setting until the next reload (polkit: org.luminous.healing.develop)",
+		// Without a setting, or with one that does not exist: a usage
+		// error, not the help text and exit 0.
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return usagef("set needs a setting: dry-run on|off, healing on|off or threshold KIND VALUE")
+			}
+			return usagef("no setting %s: there are dry-run, healing and threshold", strconv.Quote(client.Printable(c.Args().First())))
+		},
 		Subcommands: []*cli.Command{
 			{
 				Name: "dry-run", Usage: "plan and record actions instead of executing them", ArgsUsage: "on|off",

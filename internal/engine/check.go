@@ -52,7 +52,9 @@ func (e *Engine) check(ctx context.Context) {
 
 	for _, r := range e.snap.Readings {
 		if rec, ok := e.issues[r.ID]; ok && !rec.Synthetic {
+			// The message names the reading: keep both current.
 			rec.Value = r.Value
+			rec.Message = describe(rec)
 		}
 	}
 	var pub []Event

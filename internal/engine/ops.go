@@ -391,8 +391,15 @@ func (e *Engine) ValidateInjection(in Injection) (issue.Record, error) {
 	if sev == issue.OK {
 		sev = issue.Warning
 	}
+	threshold := in.Threshold
+	if threshold == 0 && in.Kind != issue.Unit {
+		// Left out (0 is no threshold): report the one in force.
+		e.mu.Lock()
+		threshold = e.thresholdsLocked()[in.Kind]
+		e.mu.Unlock()
+	}
 	rec := issue.Record{ID: issue.ID(in.Kind, subject), Kind: in.Kind, Subject: subject, Severity: sev,
-		Value: in.Value, Threshold: in.Threshold, Since: time.Now(), State: issue.Open, Synthetic: true, Message: in.Message}
+		Value: in.Value, Threshold: threshold, Since: time.Now(), State: issue.Open, Synthetic: true, Message: in.Message}
 	if rec.Message == "" {
 		rec.Message = "synthetic: " + describe(&rec)
 	}
