@@ -677,3 +677,31 @@ func TestRestoredOverridesPassTheChecksALiveCallDoes(t *testing.T) {
 		}
 	})
 }
+
+func TestAUnitWhoseStopFailedIsStillStoppedOnPurpose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		synctest.Wait()
+		// systemctl stop; its ExecStop= fails and systemd marks it failed.
+		h.sd.Set("web.service", "failed", "failed")
+		h.sd.Units["web.service"].Result = "exit-code"
+		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "failed", SubState: "failed", StopJob: true, Time: time.Now()}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if calls := h.sd.Calls(); len(calls) != 0 {
+			t.Errorf("calls = %q; want none for a unit whose stop failed", calls)
+		}
+		if _, open := h.issue("unit:web.service"); open {
+			t.Error("an issue is open for a unit stopped on purpose")
+		}
+		// Started again, it is healed as any other.
+		h.unit("web.service", "active", "running")
+		synctest.Wait()
+		h.sd.Units["web.service"].Result = "signal"
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 1 {
+			t.Errorf("%d restarts of a crash after it was started again; want 1", n)
+		}
+	})
+}

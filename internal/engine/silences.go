@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
@@ -107,7 +108,7 @@ func (e *Engine) AddSilence(c Caller, req SilenceRequest) (silence.Silence, erro
 		return silence.Silence{}, errorf(InvalidArgument, "there are %d silences already, the most allowed; remove one first", len(e.silences))
 	}
 	e.silences = append(e.silences, s)
-	e.o.Audit.Record(audit.Entry{Event: audit.SilenceAdded, Issue: string(s.Scope), Outcome: string(s.Effect),
+	e.o.Audit.Record(audit.Entry{Event: audit.SilenceAdded, Issue: string(s.Scope), Target: scopeUnit(s.Scope), Outcome: string(s.Effect),
 		CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("silence %s added by %s: healing of %s paused until %s (%s): %s",
 			s.ID, s.Author, s.Scope, s.Expires.Local().Format("2006-01-02 15:04:05"), s.Effect, s.Reason)})
 	e.silencesChanged()
@@ -134,7 +135,7 @@ func (e *Engine) RemoveSilence(c Caller, id string) error {
 	}
 	s := e.silences[i]
 	e.silences = slices.Delete(e.silences, i, i+1)
-	e.o.Audit.Record(audit.Entry{Event: audit.SilenceEnded, Issue: string(s.Scope), Outcome: "removed",
+	e.o.Audit.Record(audit.Entry{Event: audit.SilenceEnded, Issue: string(s.Scope), Target: scopeUnit(s.Scope), Outcome: "removed",
 		CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("silence %s of %s removed by %s before its expiry", s.ID, s.Scope, author(c))})
 	e.silencesChanged()
 	pub := e.resilenceLocked(now)
@@ -211,7 +212,7 @@ func (e *Engine) resilenceLocked(now time.Time) []Event {
 			kept = append(kept, s)
 			continue
 		}
-		e.o.Audit.Record(audit.Entry{Event: audit.SilenceEnded, Issue: string(s.Scope), Outcome: "expired", CallerUID: audit.Daemon,
+		e.o.Audit.Record(audit.Entry{Event: audit.SilenceEnded, Issue: string(s.Scope), Target: scopeUnit(s.Scope), Outcome: "expired", CallerUID: audit.Daemon,
 			Message: fmt.Sprintf("silence %s of %s expired; healing resumes within its scope", s.ID, s.Scope)})
 	}
 	if len(kept) != len(e.silences) {
@@ -341,6 +342,16 @@ func (e *Engine) restoreSilences() {
 		}
 		e.silences = append(e.silences, s)
 	}
+}
+
+// scopeUnit is the unit a scope names, for the record's target (so that
+// journalctl -u NAME shows the silence), or "".
+func scopeUnit(sc silence.Scope) string {
+	u, _ := strings.CutPrefix(string(sc), "unit:")
+	if u == string(sc) {
+		return ""
+	}
+	return u
 }
 
 func newSilenceID() string {

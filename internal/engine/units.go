@@ -28,6 +28,9 @@ const (
 func judge(u heal.UnitStatus, stopRequested bool) (verdict, issue.Severity, string) {
 	switch u.ActiveState {
 	case "failed":
+		if stopRequested {
+			return clear, issue.OK, "" // its stop failed: still stopped on purpose
+		}
 		why := u.Result
 		if why == "" {
 			why = "failed"
@@ -104,7 +107,7 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 		e.log.Debug("could not read back a unit after its event; the next check looks again", "unit", ev.Unit, "err", err)
 		return
 	}
-	if ev.ActiveState == "inactive" && ev.StopJob && u.ActiveState == "inactive" {
+	if ev.StopJob && u.ActiveState == ev.ActiveState {
 		e.stoppedOnPurpose(ev)
 	}
 	e.applyUnit(u)
@@ -240,7 +243,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 	case clear:
 		if rec != nil {
 			why := u.Name + " is " + u.ActiveState
-			if st.stopRequested && u.ActiveState == "inactive" {
+			if st.stopRequested && (u.ActiveState == "inactive" || u.ActiveState == "failed") {
 				why = stoppedLine(u.Name, st)
 			}
 			pub = append(pub, e.resolveLocked(rec, why))

@@ -72,6 +72,18 @@ func TestTheWatcherTellsAStopJobFromAUnitThatWentDownByItself(t *testing.T) {
 			emit("PropertiesChanged", propsChanged("inactive")...)
 			emit("JobRemoved", uint32(2), job(2), "web.service", "done")
 		}, []bool{true}},
+		{"a stop that fails (ExecStop= failed, timed out) is still a stop", func() {
+			emit("JobNew", uint32(6), job(6), "web.service")
+			emit("PropertiesChanged", propsChanged("deactivating")...)
+			emit("PropertiesChanged", propsChanged("failed")...)
+			emit("JobRemoved", uint32(6), job(6), "web.service", "done")
+		}, []bool{false, true}},
+		{"a crash while a reload job runs is not a stop", func() {
+			emit("JobNew", uint32(7), job(7), "web.service")
+			emit("PropertiesChanged", propsChanged("reloading")...)
+			emit("PropertiesChanged", propsChanged("failed")...)
+			emit("JobRemoved", uint32(7), job(7), "web.service", "failed")
+		}, []bool{false, false}},
 		{"a service that exits 0 by itself: no job", func() {
 			emit("PropertiesChanged", propsChanged("inactive")...)
 		}, []bool{false}},

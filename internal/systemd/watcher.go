@@ -30,9 +30,10 @@ type Event struct {
 	SubState    string
 	// StopJob is set on a unit's change to inactive that happened while a
 	// job systemd announced for it (JobNew, not yet JobRemoved) was running
-	// and the unit was not starting: a stop job — systemctl stop, isolate,
-	// a conflicting unit, shutdown, from any caller — took it down. A unit
-	// that died or exited by itself has no job. See docs/healing.md.
+	// and the unit was not starting, or to failed from deactivating while
+	// one was: a stop job — systemctl stop, isolate, a conflicting unit,
+	// shutdown, from any caller — took it down. A unit that died or
+	// exited by itself has no job. See docs/healing.md.
 	StopJob bool
 	// Job is the type of that job where systemd answered in time ("stop",
 	// "restart", …), "" when the job ended before its type could be read.
@@ -256,7 +257,12 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		w.mu.Lock()
 		prev := w.last[unit]
 		w.last[unit] = ev.ActiveState
-		if ev.ActiveState == "inactive" && prev != "inactive" && prev != "activating" {
+		down := ev.ActiveState == "inactive" && prev != "inactive" && prev != "activating"
+		// A stop that fails (ExecStop= failed, the stop timed out) ends
+		// failed from deactivating; a crash while running or reloading
+		// does not pass through deactivating.
+		down = down || ev.ActiveState == "failed" && prev == "deactivating"
+		if down {
 			// A start that ends inactive (a condition failed, a oneshot
 			// finished) is not a stop.
 			for _, j := range w.jobs {
