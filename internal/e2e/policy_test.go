@@ -186,6 +186,15 @@ func TestACrashingServiceAgainstSystemdAndMonit(t *testing.T) {
 	if len(detected) == 0 || !strings.Contains(detected[0].Field("MESSAGE"), "exited with status 1") {
 		t.Errorf("issue-detected records %v; want the exit status as the cause", detected)
 	}
+	held := 0
+	for _, d := range detected {
+		if strings.Contains(d.Field("MESSAGE"), "which held (stable_after 5s): a new incident, healed at once") {
+			held++
+		}
+	}
+	if held < daemon.crashes-1 {
+		t.Errorf("%d of %d issue-detected records say the restart before held; want every crash after the first", held, len(detected))
+	}
 
 	// The unit that fails right after every start: a bounded number of
 	// attempts, given up, one HealingFailed, a bounded journal.

@@ -131,3 +131,40 @@ func TestACrashLoopIsGivenUpWithOneHealingFailedThatNamesIt(t *testing.T) {
 		}
 	})
 }
+
+// Every crash is an issue-detected record; one after a restart that held
+// says so and is healed at once, one right after a restart says that
+// attempt failed and is backed off.
+func TestTheHistorySaysWhetherTheLastHealingHeld(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{
+			cfg:   func(c *config.Config) { c.Healing.StableAfter = config.Duration(5 * time.Second) },
+			units: []heal.UnitStatus{active("web.service")},
+		})
+		synctest.Wait()
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		time.Sleep(10 * time.Second) // it ran ten seconds, then crashed
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 2 {
+			t.Errorf("%d restarts; want the second crash, after a restart that held, healed at once", n)
+		}
+		time.Sleep(time.Second) // and again right after its restart
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 2 {
+			t.Errorf("%d restarts; want the third crash, a second after its restart, backed off", n)
+		}
+		det := h.history(audit.IssueDetected)
+		if len(det) != 3 {
+			t.Fatalf("%d issue-detected records; want one per crash, 3", len(det))
+		}
+		for i, want := range []string{"", "back 10s after its last healing, which held (stable_after 5s): a new incident, healed at once",
+			"back 1s after its last healing, within stable_after (5s): that attempt failed"} {
+			if want == "" && strings.Contains(det[i].Message, "back ") || !strings.Contains(det[i].Message, want) {
+				t.Errorf("crash %d: %q; want it to say %q", i+1, det[i].Message, want)
+			}
+		}
+	})
+}

@@ -137,6 +137,7 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 		rec.Silence, rec.SilenceEffect = s.ID, string(s.Effect)
 		silenced = fmt.Sprintf(" (silenced by %s until %s: %s)", s.ID, s.Expires.Local().Format("2006-01-02 15:04:05"), s.Reason)
 	}
+	relapse := e.relapseNoteLocked(rec)
 	gaveUp := e.heal.Reopened(rec.ID)
 	if gaveUp {
 		rec.State = issue.GivenUp
@@ -146,6 +147,9 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 	line := rec.Message
 	if rec.Cause != "" {
 		line += ": " + rec.Cause
+	}
+	if relapse != "" {
+		line += "; " + relapse
 	}
 	e.o.Audit.Record(audit.Entry{Event: audit.IssueDetected, Issue: rec.ID, Target: unitTarget(rec),
 		Action: string(rec.Action), Outcome: rec.Severity.String(), Message: line + silenced, CallerUID: audit.Daemon})
@@ -157,6 +161,35 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 		evs = append(evs, e.breakerOpenedLocked(rec))
 	}
 	return evs
+}
+
+// relapseNoteLocked says, for an issue that comes back after a successful
+// action, how long that action held and what the breaker makes of it —
+// every crash of a unit is an issue-detected record, and this says why one
+// is healed at once and another backed off — and counts it.
+func (e *Engine) relapseNoteLocked(rec *issue.Record) string {
+	at, ok := e.lastHealed[rec.ID]
+	if !ok {
+		return ""
+	}
+	delete(e.lastHealed, rec.ID)
+	stable := e.cfg.Healing.StableAfter.D()
+	d := time.Since(at)
+	held := d >= stable
+	if r := e.o.Recorder; r != nil {
+		r.Relapsed(rec.Kind, held)
+	}
+	if held {
+		return fmt.Sprintf("back %s after its last healing, which held (stable_after %s): a new incident, healed at once", roundAge(d), stable)
+	}
+	return fmt.Sprintf("back %s after its last healing, within stable_after (%s): that attempt failed", roundAge(d), stable)
+}
+
+func roundAge(d time.Duration) time.Duration {
+	if d >= time.Minute {
+		return d.Round(time.Second)
+	}
+	return d.Round(10 * time.Millisecond)
 }
 
 // resolveLocked removes an issue and returns its IssueResolved event.

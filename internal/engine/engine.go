@@ -61,6 +61,9 @@ type Recorder interface {
 	// RestartedBySystemd counts n restarts systemd did by itself
 	// (Restart=) of a monitored unit.
 	RestartedBySystemd(unit string, n int)
+	// Relapsed counts an issue that came back after a successful
+	// action, and whether that action had held for the stability period.
+	Relapsed(kind issue.Kind, held bool)
 	Forecasts(fs []predict.Forecast)
 	// State follows every rebuild of the status, so that what it reports
 	// is right whichever path changed it: a restored breaker, a reset, a
@@ -126,10 +129,13 @@ type Engine struct {
 	recheck   map[string]time.Time    // unit → when to read its state again
 	foreseen  map[string]*foresight   // series predicted to cross within the horizon
 	healed    map[string]time.Time    // issue id → when its action succeeded
-	refused   map[string]string       // action id without an issue → its last refusal
-	silences  []silence.Silence       // the operator's, persisted in silences.json
-	windows   []*window               // maintenance windows from the configuration
-	sampleErr string
+	// lastHealed outlives the issue: when it comes back, the history says
+	// how long the last success held.
+	lastHealed map[string]time.Time
+	refused    map[string]string // action id without an issue → its last refusal
+	silences   []silence.Silence // the operator's, persisted in silences.json
+	windows    []*window         // maintenance windows from the configuration
+	sampleErr  string
 
 	// statusMu makes building and storing the status one step, so that
 	// a status built from older state never replaces a newer one. It is
@@ -190,25 +196,26 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{
-		o:        o,
-		log:      o.Log,
-		heal:     o.Healer,
-		start:    time.Now(),
-		cfg:      o.Config,
-		sampler:  s,
-		issues:   map[string]*issue.Record{},
-		units:    map[string]*unitState{},
-		inflight: map[string]bool{},
-		running:  map[string]heal.Request{},
-		retry:    map[string]time.Time{},
-		recheck:  map[string]time.Time{},
-		foreseen: map[string]*foresight{},
-		healed:   map[string]time.Time{},
-		refused:  map[string]string{},
-		results:  make(chan done, 64),
-		kick:     make(chan struct{}, 1),
-		ping:     make(chan chan struct{}),
-		ctx:      context.Background(),
+		o:          o,
+		log:        o.Log,
+		heal:       o.Healer,
+		start:      time.Now(),
+		cfg:        o.Config,
+		sampler:    s,
+		issues:     map[string]*issue.Record{},
+		units:      map[string]*unitState{},
+		inflight:   map[string]bool{},
+		running:    map[string]heal.Request{},
+		retry:      map[string]time.Time{},
+		recheck:    map[string]time.Time{},
+		foreseen:   map[string]*foresight{},
+		healed:     map[string]time.Time{},
+		lastHealed: map[string]time.Time{},
+		refused:    map[string]string{},
+		results:    make(chan done, 64),
+		kick:       make(chan struct{}, 1),
+		ping:       make(chan chan struct{}),
+		ctx:        context.Background(),
 	}
 	e.w = o.Writer
 	if e.w == nil && o.State != nil {

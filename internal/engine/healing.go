@@ -189,6 +189,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 				rec.Cause = "" // it was in a service after all
 			}
 			e.healed[id] = time.Now()
+			e.lastHealed[id] = e.healed[id]
 		case heal.Planned:
 			rec.State = issue.Planned
 		case heal.Failed:

@@ -11,6 +11,7 @@ package metrics
 import (
 	"math"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -61,6 +62,7 @@ type Recorder struct {
 	interval       prometheus.Gauge
 	active         *prometheus.GaugeVec
 	bySystemd      *prometheus.CounterVec
+	relapses       *prometheus.CounterVec
 	silenced       prometheus.Gauge
 
 	mu         sync.Mutex
@@ -181,6 +183,10 @@ func New(o Options) *Recorder {
 		Name: "healing_unit_restarts_by_systemd_total",
 		Help: "Restarts systemd did by itself (Restart=) of a monitored unit, seen from its NRestarts; the daemon did not act.",
 	}, []string{"unit"})
+	r.relapses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_relapses_total",
+		Help: "Issues that came back after a successful action, by kind and whether that action had held for healing.stable_after (held=\"true\": a new incident, healed at once) or not (a failed attempt for the breaker).",
+	}, []string{"kind", "held"})
 	r.silenced = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "healing_issues_silenced",
 		Help: "Issues open now that a silence or maintenance window covers: detected and counted as any other, not healed automatically.",
@@ -200,7 +206,7 @@ func New(o Options) *Recorder {
 		r.detected, r.resolved, r.failed, r.actions, r.lastCheck, successRatio,
 		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
 		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
-		r.enabled, r.interval, r.active, r.bySystemd, r.silenced, build,
+		r.enabled, r.interval, r.active, r.bySystemd, r.relapses, r.silenced, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -312,6 +318,11 @@ func forget(vec *prometheus.GaugeVec, old, now map[string]bool) {
 // RestartedBySystemd counts restarts systemd did by itself.
 func (r *Recorder) RestartedBySystemd(unit string, n int) {
 	r.bySystemd.WithLabelValues(unit).Add(float64(n))
+}
+
+// Relapsed counts an issue that came back after a successful action.
+func (r *Recorder) Relapsed(kind issue.Kind, held bool) {
+	r.relapses.WithLabelValues(string(kind), strconv.FormatBool(held)).Inc()
 }
 
 // IssueDetected counts a new issue.

@@ -47,6 +47,9 @@ func busy(r *metrics.Recorder) {
 	r.IssueResolved(issue.Record{ID: "disk:/", Kind: issue.Disk}, 90*time.Second)
 	r.RestartedBySystemd("nginx.service", 2)
 	r.RestartedBySystemd("nginx.service", 1)
+	r.Relapsed(issue.Unit, true)
+	r.Relapsed(issue.Unit, true)
+	r.Relapsed(issue.Unit, false)
 	r.Forecasts([]predict.Forecast{{Series: "disk:/", Kind: issue.Disk, Subject: "/", TimeToThreshold: 2 * time.Hour}})
 	r.State(true, true, time.Minute,
 		[]issue.Record{{ID: "unit:nginx.service", Severity: issue.Critical}, {ID: "memory", Severity: issue.Warning}},
@@ -59,6 +62,12 @@ func TestRecorderReportsWhatHappened(t *testing.T) {
 	cases := []struct {
 		name, metric, want string
 	}{
+		{"relapses are counted by whether the last healing held", "healing_relapses_total", `
+# HELP healing_relapses_total Issues that came back after a successful action, by kind and whether that action had held for healing.stable_after (held="true": a new incident, healed at once) or not (a failed attempt for the breaker).
+# TYPE healing_relapses_total counter
+healing_relapses_total{held="false",kind="unit"} 1
+healing_relapses_total{held="true",kind="unit"} 2
+`},
 		{"issues are counted by kind, every kind from zero", "healing_issues_detected_total", `
 # HELP healing_issues_detected_total Issues opened, by kind (injected synthetic issues included).
 # TYPE healing_issues_detected_total counter
