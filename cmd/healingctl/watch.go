@@ -79,10 +79,13 @@ func printEvent(e *env, ev client.Event) error {
 		switch {
 		case ev.Signal == client.SignalNameOwnerChanged:
 			out["owner"] = ev.Owner
+		// plain here, not only in printJSONLine: it does not look inside
+		// a map[string]any, and a record or a variant encoded as it is
+		// has Go's field names and RFC 3339 times, or no value at all.
 		case ev.Changed != nil:
-			out["changed"] = ev.Changed
+			out["changed"] = plain(ev.Changed)
 		default:
-			out["record"] = eventRecord(ev)
+			out["record"] = plain(eventRecord(ev))
 		}
 		return printJSONLine(e, out)
 	}
