@@ -76,6 +76,48 @@ func TestMakeInstallStartsTheNotifierAtLogin(t *testing.T) {
 		}
 	}
 
+	// Where systemd --user runs the autostart entries
+	// (systemd-xdg-autostart-generator: Plasma, GNOME under systemd), it
+	// skips this one, as the user unit runs there; without the skip it
+	// would make a second notifier of it.
+	if gen := "/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator"; fileExists(gen) {
+		generate := func(xdg string) []string {
+			out := t.TempDir()
+			cmd := exec.Command(gen, out, out, out)
+			cmd.Env = append(os.Environ(), "XDG_CONFIG_DIRS="+xdg, "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "none"))
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", gen, err, b)
+			}
+			units, _ := filepath.Glob(filepath.Join(out, "app-*.service"))
+			return units
+		}
+		// The entry as installed, and without X-systemd-skip; both without
+		// TryExec and running /bin/true, as /usr/bin/healingctl is not
+		// installed here and the generator skips an entry whose program is
+		// missing.
+		installed, _ := os.ReadFile(filepath.Join(dest, "etc/xdg/autostart/luminous-healing-notifier.desktop"))
+		entry := func(text string) string {
+			dir := filepath.Join(t.TempDir(), "xdg")
+			if err := os.MkdirAll(filepath.Join(dir, "autostart"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			text = regexp.MustCompile(`(?m)^TryExec=.*\n`).ReplaceAllString(text, "")
+			text = strings.ReplaceAll(text, "/usr/bin/healingctl", "/bin/true")
+			if err := os.WriteFile(filepath.Join(dir, "autostart/luminous-healing-notifier.desktop"), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}
+		if units := generate(entry(string(installed))); len(units) != 0 {
+			t.Errorf("systemd-xdg-autostart-generator made %q of the autostart entry; want it skipped", units)
+		}
+		if units := generate(entry(strings.ReplaceAll(string(installed), "X-systemd-skip=true\n", ""))); len(units) != 1 {
+			t.Errorf("without X-systemd-skip the generator made %q; want one unit (else this check proves nothing)", units)
+		}
+	} else {
+		t.Log("systemd-xdg-autostart-generator is not installed: its skipping the entry is not checked")
+	}
+
 	// systemd's own reading of the unit, with a binary that exists.
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
 		t.Log("systemd-analyze is not installed: the unit is not verified by systemd")
@@ -126,3 +168,5 @@ func TestTheNixOSNotifierIsTheShippedUnit(t *testing.T) {
 		}
 	}
 }
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }

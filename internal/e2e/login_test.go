@@ -92,6 +92,13 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 		return out
 	}
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := session("journalctl", "--user", "--no-pager", "-o", "cat", "-u", "luminous-healing-notifier", "-u", "dunst")
+			t.Logf("alice's notifier and dunst:\n%s\nthe daemon:\n%s", out, m.daemonLog())
+		}
+	})
+
 	// The login: logind would start user@UID.service; then the desktop
 	// its X server and its session target.
 	t0 := time.Now()
@@ -109,6 +116,18 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 		return strings.TrimSpace(out) == "active"
 	})
 	started := time.Since(t0)
+
+	// The XDG autostart entry's command, as a desktop that runs autostart
+	// entries itself would start it in the same session: it leaves the
+	// notifying to the unit's.
+	exec, err := m.run("sed", "-n", "s/^Exec=//p", "/etc/xdg/autostart/luminous-healing-notifier.desktop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := session("sh", "-c", strings.TrimSpace(exec)+" 2>&1; echo EXIT=$?"); err != nil ||
+		!strings.Contains(out, "another notifier already runs") || !strings.Contains(out, "EXIT=0") {
+		t.Errorf("the autostart entry's %q beside the user unit: %q, %v; want exit 0, leaving it to the unit", exec, out, err)
+	}
 
 	// A unit fails; healing is off, so it waits for a person.
 	m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-web.service")
