@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -644,4 +645,81 @@ func (m *machine) cpuTicks(pid string) uint64 {
 	u, _ := strconv.ParseUint(f[11], 10, 64)
 	k, _ := strconv.ParseUint(f[12], 10, 64)
 	return u + k
+}
+
+// 7. Fifty monitored units go wrong at once: all are healed on the global
+// action limit's schedule, critical (failed) before warning (inactive
+// though enabled), with a bounded number of journal lines.
+func TestFiftyUnitsFailingAtOnceAreHealedOnTheLimitsScheduleCriticalFirst(t *testing.T) {
+	sc := newScenario(t, "7 fifty units failing at once")
+	const critical, warning, limit = 30, 20, 25
+	units := map[string]testbed.File{}
+	var names []string
+	for i := range critical + warning {
+		n := fmt.Sprintf("lh-many%02d.service", i)
+		units[n] = unitFile("/bin/sleep infinity")
+		names = append(names, n)
+	}
+	cfg := strings.Replace(resilienceConfig, `monitored = ["lh-web"]`, `monitored = ["`+strings.Join(names, `", "`)+`"]`, 1)
+	cfg = strings.Replace(cfg, "[healing]\n", fmt.Sprintf("[healing]\nmax_actions_per_minute = %d\n", limit), 1)
+	m := bootInstalled(t, boot{config: cfg, units: units, noStartDaemon: true})
+	m.MustRun(t, append([]string{"systemctl", "enable", "--now"}, names...)...)
+	m.MustRun(t, "systemctl", "start", "luminous-healing.service")
+	m.waitFor(10*time.Second, "luminous-healing to be active", func() bool { return m.isActive("luminous-healing.service") })
+	time.Sleep(2 * time.Second)
+
+	t0 := time.Now()
+	// SIGTERM is a clean exit for a service: inactive, though enabled (a
+	// warning); SIGKILL is a failure (critical).
+	m.MustRun(t, append([]string{"systemctl", "kill", "--signal=TERM"}, names[critical:]...)...)
+	m.MustRun(t, append([]string{"systemctl", "kill", "--signal=KILL"}, names[:critical]...)...)
+	m.waitFor(150*time.Second, "all fifty units active again", func() bool {
+		out, _ := m.run(append([]string{"systemctl", "is-active"}, names...)...)
+		return strings.Count(out, "active\n")-strings.Count(out, "inactive\n") == len(names)
+	})
+	took := time.Since(t0)
+
+	healed := m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.ActionSucceeded]))
+	var lastCritical, firstWarning time.Time
+	for _, e := range healed {
+		// When the action started, which is what the limit counts: the
+		// record is written when it ended.
+		us, _ := strconv.ParseInt(e.Field("HEALING_DURATION_USEC"), 10, 64)
+		started := at(e).Add(-time.Duration(us) * time.Microsecond)
+		i := slices.Index(names, e.Field("HEALING_TARGET"))
+		switch {
+		case i < 0:
+		case i < critical:
+			if started.After(lastCritical) {
+				lastCritical = started
+			}
+		case firstWarning.IsZero() || started.Before(firstWarning):
+			firstWarning = started
+		}
+	}
+
+	if len(healed) != len(names) {
+		t.Errorf("%d heals recorded; want %d", len(healed), len(names))
+	}
+	if !firstWarning.IsZero() && firstWarning.Before(lastCritical) {
+		t.Errorf("a warning's restart started at %s, before the last critical failure's at %s; want critical first",
+			firstWarning.Sub(t0).Round(time.Millisecond), lastCritical.Sub(t0).Round(time.Millisecond))
+	}
+	// The schedule: no more than the limit in the first minute (an action
+	// that ended in it was let through in it).
+	inFirst := 0
+	for _, e := range healed {
+		if at(e).Sub(t0) < time.Minute {
+			inFirst++
+		}
+	}
+	if inFirst > limit {
+		t.Errorf("%d actions in the first minute; want at most %d", inFirst, limit)
+	}
+	lines := m.journal("luminous-healing.service", t0, func(testbed.JournalEntry) bool { return true })
+	if max := 6 * len(names); len(lines) > max {
+		t.Errorf("%d journal lines for %d units; want at most %d", len(lines), len(names), max)
+	}
+	sc.set("50 healed in %s (limit %d/min: %d at once, the rest a minute later), critical first; %d journal lines",
+		took.Round(100*time.Millisecond), limit, limit, len(lines))
 }

@@ -89,8 +89,15 @@ func (e *Engine) check(ctx context.Context) {
 		}
 	}
 	pub = append(pub, e.resilenceLocked(t0)...)
+	// Worst first, then oldest: the order the global limit lets them
+	// through when it holds some back.
+	order := make([]issue.Record, 0, len(e.issues))
 	for _, rec := range e.issues {
-		e.maybeHealLocked(rec)
+		order = append(order, *rec)
+	}
+	sortIssues(order)
+	for _, r := range order {
+		e.maybeHealLocked(e.issues[r.ID])
 	}
 	readings := append([]detect.Reading(nil), e.snap.Readings...)
 	snap := e.snap

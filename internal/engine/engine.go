@@ -125,6 +125,7 @@ type Engine struct {
 	running   map[string]heal.Request // the same, with what each runs, for the stop's record
 	stopping  bool                    // Run is stopping: no new automatic action
 	quit      chan struct{}           // closed when Run has returned: late results are dropped
+	turn      chan struct{}           // closed when the last launched action passed the limit (launchLocked)
 	retry     map[string]time.Time    // issue id → when to try healing again
 	recheck   map[string]time.Time    // unit → when to read its state again
 	foreseen  map[string]*foresight   // series predicted to cross within the horizon

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
@@ -74,7 +75,25 @@ func (e *Engine) launchLocked(id string, req heal.Request) {
 	e.inflight[id] = true
 	e.running[id] = req
 	ctx, quit := e.ctx, e.quit
+	// Actions launched together reach the global limit in the order they
+	// were launched — worst issue first — each waiting for the one before
+	// to pass it. Their plans (reading the units) run at the same time; the
+	// wait is for the slowest of them, bounded by the action timeout that
+	// bounds every plan.
+	prev, next := e.turn, make(chan struct{})
+	e.turn = next
+	passed := sync.OnceFunc(func() { close(next) })
+	req.Turn = func() func() {
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+			}
+		}
+		return passed
+	}
 	go func() {
+		defer passed()
 		res := e.heal.Do(ctx, req)
 		select {
 		case e.results <- done{id: id, res: res}:
@@ -139,19 +158,37 @@ func (e *Engine) releaseAsync(unit string) {
 	e.mu.Unlock()
 }
 
-// retryDue heals the issues whose backoff has passed and re-reads the
-// units whose grace period ended.
+// limitedRetry is when to try an action the global limit or a busy target
+// held back: when the limit frees a slot (every issue it held back is then
+// due at once, and retryDue takes them critical first), else in 10 s.
+func limitedRetry(res heal.Result) time.Duration {
+	if errors.Is(res.Err, heal.ErrLimited) && res.RetryIn > 0 {
+		return res.RetryIn
+	}
+	return 10 * time.Second
+}
+
+// retryDue heals the issues whose backoff has passed, worst first, then
+// oldest first — the order the global limit lets them through — and
+// re-reads the units whose grace period ended.
 func (e *Engine) retryDue(ctx context.Context) {
 	now := time.Now()
 	var units []string
 	e.mu.Lock()
 	pub := e.resilenceLocked(now)
+	var due []issue.Record
 	for id, at := range e.retry {
 		if now.Before(at) {
 			continue
 		}
 		delete(e.retry, id)
 		if rec, ok := e.issues[id]; ok {
+			due = append(due, *rec)
+		}
+	}
+	sortIssues(due)
+	for _, r := range due {
+		if rec, ok := e.issues[r.ID]; ok {
 			e.maybeHealLocked(rec)
 		}
 	}
@@ -219,7 +256,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 				}
 			case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
 				rec.State = issue.Waiting
-				e.retry[id] = time.Now().Add(10 * time.Second)
+				e.retry[id] = time.Now().Add(limitedRetry(res))
 			default:
 				rec.State = issue.Watching
 			}

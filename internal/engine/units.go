@@ -239,7 +239,11 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 				pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
 			}
 		}
-		e.maybeHealLocked(rec)
+		if _, held := e.retry[id]; !held {
+			// One held back (backoff, the global limit) is retried
+			// by retryDue, with the others, worst first.
+			e.maybeHealLocked(rec)
+		}
 	case clear:
 		if rec != nil {
 			why := u.Name + " is " + u.ActiveState

@@ -123,6 +123,12 @@ type Request struct {
 	// breaker's backoff (a person asked for it now) but not dry-run, the
 	// protected list or the one-action-per-target rule.
 	Operator bool
+	// Turn, when set, is called just before the action takes its place at
+	// the one-action-per-target rule and the global limit, and what it
+	// returns once it has (or the action ended before): the engine uses it
+	// to let the actions it launched together through in the order it
+	// launched them (critical first), though each runs in a goroutine.
+	Turn func() (done func())
 }
 
 // Result is what an action did. It is recorded in the history and returned

@@ -292,6 +292,11 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 		return res.refuse(ErrProtected, "%s is a slice or scope: only services are throttled", st.target)
 	}
 
+	admitted := func() {}
+	if req.Turn != nil {
+		admitted = sync.OnceFunc(req.Turn())
+		defer admitted()
+	}
 	key := st.lockKey()
 	h.mu.Lock()
 	if h.inflight[key] {
@@ -315,12 +320,14 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 		res.Message = "dry-run: would " + st.describe
 		return res
 	}
-	if !h.limit.allow(time.Now()) {
+	if now := time.Now(); !h.limit.allow(now) {
+		res.RetryIn = h.limit.wait(now)
 		h.mu.Unlock()
 		return res.refuse(ErrLimited, "the limit of %d actions per minute is reached; %s was not run", s.MaxPerMinute, st.describe)
 	}
 	h.inflight[key] = true
 	h.mu.Unlock()
+	admitted()
 
 	runCtx, cancelRun := context.WithTimeout(ctx, s.ActionTimeout)
 	st.run(runCtx, &res)
