@@ -412,3 +412,30 @@ func TestRefreshAsksTheFeedAndSaysSoUntilTheSnapshot(t *testing.T) {
 		t.Error("Refreshing… stays after the snapshot arrived")
 	}
 }
+
+func TestTheScreenShowsSilencesAndSilencedIssues(t *testing.T) {
+	m := newTestDashboard(&healCalls{}, asking{})
+	now := m.now()
+	st := someStatus(now)
+	st.ActiveSilences = 1
+	st.Issues[0].State, st.Issues[0].Silenced, st.Issues[0].SilenceEffect = "silenced", "silence-1a2b3c4d", "notify-only"
+	st.Silences = []client.Silence{{ID: "silence-1a2b3c4d", Scope: "unit:web.service", Effect: "notify-only", Reason: "upgrading web",
+		Author: "alice (uid 1000)", Created: now, Starts: now, Expires: now.Add(90 * time.Minute), Active: true}}
+	st.Units[0].StoppedOnPurpose = time.Date(2026, 12, 2, 5, 3, 21, 0, time.Local)
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	m.Update(snapshotMsg{status: st, at: now})
+	s := plainScreen(m)
+	t.Logf("\n%s", s)
+	for _, want := range []string{
+		"1 silence(s) in force: healing paused within their scope (healingctl silence list)",
+		"web.service failed [silenced by silence-1a2b3c4d, notify-only]",
+		"SILENCES",
+		"silence-1a2b3c4d  in force  unit:web.service  notify-only  until",
+		"by alice (uid 1000)  upgrading web",
+		"stopped on purpose at 2026-12-02 05:03:21",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the screen lacks %q", want)
+		}
+	}
+}

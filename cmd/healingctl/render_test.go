@@ -53,3 +53,39 @@ func TestStatusShowsWhatAPersonWantsFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusShowsSilencesAndUnitsStoppedOnPurpose(t *testing.T) {
+	now := time.Now()
+	stopped := time.Date(2026, 12, 2, 5, 3, 21, 0, time.Local)
+	st := client.Status{
+		Summary: client.Summary{Version: "1.2.3", Hostname: "web1", Mode: "system", Health: "critical", ActiveIssues: 1,
+			HealingEnabled: true, Systemd: true, LastCheck: now, Interval: time.Minute, ActiveSilences: 1},
+		Units: []client.UnitState{
+			{Name: "nginx.service", ActiveState: "inactive", SubState: "dead", StoppedOnPurpose: stopped, StopJob: "stop"},
+			{Name: "api.service", ActiveState: "failed", SubState: "failed"},
+		},
+		Issues: []client.Issue{{ID: "unit:api.service", Severity: "critical", State: "silenced", Action: "restart", Since: now,
+			Message: "api.service failed (signal)", Silenced: "silence-1a2b3c4d", SilenceEffect: "pause"}},
+		Silences: []client.Silence{
+			{ID: "silence-1a2b3c4d", Scope: "unit:api.service", Effect: "pause", Reason: "upgrading api", Author: "alice (uid 1000)",
+				Created: now, Starts: now, Expires: now.Add(2*time.Hour + 30*time.Second), Active: true},
+			{ID: "window-1", Scope: "all", Effect: "notify-only", Reason: "weekly backup", Author: "configuration", AuthorUID: -1,
+				Starts: now.Add(24 * time.Hour), Expires: now.Add(26 * time.Hour), Window: "Sun 02:00..04:00"},
+		},
+	}
+	var b bytes.Buffer
+	printStatus(&b, st, false)
+	out := b.String()
+	t.Logf("\n%s", out)
+	for _, want := range []string{
+		"Silenced: 1 silence(s) in force: healing paused within their scope",
+		"nginx.service  inactive (dead), stopped on purpose at 2026-12-02 05:03:21; not healed until started again",
+		"unit:api.service", "silenced", "api.service failed (signal) [silenced by silence-1a2b3c4d]",
+		"SILENCE", "silence-1a2b3c4d  unit:api.service", "pause", "(in 2h", "alice (uid 1000)", "upgrading api",
+		"window-1", "Sun 02:00..04:00: next", "configuration", "weekly backup",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q", want)
+		}
+	}
+}
