@@ -723,3 +723,57 @@ func TestFiftyUnitsFailingAtOnceAreHealedOnTheLimitsScheduleCriticalFirst(t *tes
 	sc.set("50 healed in %s (limit %d/min: %d at once, the rest a minute later), critical first; %d journal lines",
 		took.Round(100*time.Millisecond), limit, limit, len(lines))
 }
+
+// 4. systemctl daemon-reexec and daemon-reload in the middle of a restart
+// job: the job's outcome is still known, the subscription comes back, and
+// no issue is lost or duplicated.
+func TestDaemonReexecAndReloadDuringARestartJob(t *testing.T) {
+	sc := newScenario(t, "4 daemon-reexec/daemon-reload mid-restart")
+	cfg := strings.Replace(resilienceConfig, `monitored = ["lh-web"]`, `monitored = ["lh-web", "lh-slow"]`, 1)
+	m := bootInstalled(t, boot{config: cfg,
+		units: map[string]testbed.File{
+			"lh-web.service":  unitFile("/bin/sleep infinity"),
+			"lh-slow.service": unitFile("/bin/sleep infinity", "ExecStartPre=/bin/sleep 2"),
+		},
+		start: []string{"lh-web.service", "lh-slow.service"}})
+	var figures []string
+	for _, verb := range []string{"daemon-reexec", "daemon-reload"} {
+		t0 := time.Now()
+		m.MustRun(t, "systemctl", "kill", "--signal=KILL", "lh-slow.service")
+		m.waitFor(10*time.Second, "lh-slow's restart job running", func() bool { return m.state("lh-slow.service") == "activating" })
+		m.MustRun(t, "systemctl", verb)
+		m.waitFor(20*time.Second, "lh-slow active again", func() bool { return m.isActive("lh-slow.service") })
+		// The subscription is back: a failure after it is healed.
+		back := m.killAndHeal("lh-web.service")
+		time.Sleep(2 * time.Second) // a check or two
+
+		entries := m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool { return e.Field("MESSAGE_ID") != "" })
+		count := func(id audit.Event, unit string) int {
+			n := 0
+			for _, e := range entries {
+				if e.Field("MESSAGE_ID") == audit.MessageIDs[id] && e.Field("HEALING_TARGET") == unit {
+					n++
+				}
+			}
+			return n
+		}
+		for _, u := range []string{"lh-slow.service", "lh-web.service"} {
+			if d, r := count(audit.IssueDetected, u), count(audit.IssueResolved, u); d != 1 || r != 1 {
+				t.Errorf("%s: %s issue opened %d times and resolved %d times; want once each", verb, u, d, r)
+			}
+		}
+		ok, failed := count(audit.ActionSucceeded, "lh-slow.service"), count(audit.ActionFailed, "lh-slow.service")
+		if ok+failed != 1 {
+			t.Errorf("%s: the restart of lh-slow has %d outcomes recorded (%d succeeded, %d failed); want exactly one", verb, ok+failed, ok, failed)
+		}
+		if _, err := m.history(); err != nil {
+			t.Errorf("%s: %v", verb, err)
+		}
+		outcome := "succeeded"
+		if failed > 0 {
+			outcome = "failed"
+		}
+		figures = append(figures, fmt.Sprintf("%s: restart %s, later failure healed in %s", verb, outcome, back.Round(time.Millisecond)))
+	}
+	sc.set("%s; no issue lost or duplicated", strings.Join(figures, "; "))
+}
