@@ -72,7 +72,7 @@ func statusLine(st *engine.Status) string {
 
 // printBanner tells a person trying the daemon what it is doing and where
 // to look next.
-func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine, b *bus) {
+func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine, b *bus, listening string, notListening error) {
 	st := eng.Status()
 	fmt.Fprintf(w, "luminous-healingd %s — try-it mode: reading this machine, planning instead of acting.\n", version)
 	fmt.Fprintf(w, "  config:   %s (every %s)\n", describeConfig(o.configPath), cfg.Monitoring.Interval)
@@ -82,8 +82,11 @@ func printBanner(w io.Writer, o options, cfg *config.Config, eng *engine.Engine,
 	} else {
 		fmt.Fprintf(w, "  systemd:  not reachable here; watching resources only\n")
 	}
-	if addr := cfg.Monitoring.Listen; addr != "" {
-		fmt.Fprintf(w, "  web:      http://%s/ (live dashboard; /metrics, /api/v1/status, /healthz)\n", addr)
+	switch {
+	case notListening != nil:
+		fmt.Fprintf(w, "  web:      NOT listening: %v\n", notListening)
+	case listening != "":
+		fmt.Fprintf(w, "  web:      http://%s/ (live dashboard; /metrics, /api/v1/status, /healthz)\n", listening)
 	}
 	ctl := "healingctl"
 	if _, err := exec.LookPath("healingctl"); err != nil {

@@ -198,7 +198,12 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	}
 	run(func() { notifySystemd(ctx, eng, ready, log) })
 	if o.user {
-		printBanner(os.Stdout, o, cfg, eng, b)
+		// The banner names the listener only once it is bound, or says
+		// why it is not.
+		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+		addr, lerr := httpd.Listening(lctx)
+		lcancel()
+		printBanner(os.Stdout, o, cfg, eng, b, addr, lerr)
 	}
 	log.Info("started", "version", version, "config", describeConfig(configPath), "state", store.Path(),
 		"interval", cfg.Monitoring.Interval.String(), "monitored", len(cfg.Services.Monitored), "systemd", mgr != nil, "dbus", api != nil)

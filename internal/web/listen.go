@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/engine"
@@ -30,6 +31,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer func() { main.stop(); dash.stop() }()
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
+	// failed is the address each listener last failed to bind, so that a
+	// port that stays taken is said once, not at every retry.
+	failed := map[listenerRole]string{}
 
 	// bind (re)binds one listener to addr, or stops it for "".
 	bind := func(cur **running, addr string, role listenerRole, published *atomic.Pointer[string]) {
@@ -50,9 +54,23 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		r, err := s.start(addr, role)
 		if err != nil {
-			s.log.Error("could not start the HTTP listener; retrying", "listen", addr, "role", role.String(), "err", err, "retry_in", rebindEvery)
-			retry.Reset(rebindEvery)
+			be := &BindError{Addr: addr, Err: err}
+			if role == mainListener {
+				s.bindErr.Store(be)
+			}
+			if failed[role] != addr {
+				failed[role] = addr
+				s.log.Error("the HTTP listener is not running; it tries again in the background",
+					"why", be.Error(), "listen", addr, "role", role.String(), "retry_every", s.o.RebindEvery)
+			} else {
+				s.log.Debug("the HTTP listener still cannot bind", "listen", addr, "role", role.String(), "err", err)
+			}
+			retry.Reset(s.o.RebindEvery)
 			return
+		}
+		delete(failed, role)
+		if role == mainListener {
+			s.bindErr.Store(nil)
 		}
 		*cur = r
 		bound := r.ln.Addr().String()
@@ -74,6 +92,7 @@ func (s *Server) Run(ctx context.Context) error {
 		bind(&dash, s.dashboardListen(), dashboardListener, &s.dashAddr)
 	}
 	apply()
+	s.triedOnce.Do(func() { close(s.tried) })
 	for {
 		select {
 		case <-ctx.Done():
@@ -182,6 +201,36 @@ func (r *running) stop() {
 		r.srv.Close()
 	}
 	<-r.done
+}
+
+// BindError is why the HTTP listener could not bind its address.
+type BindError struct {
+	Addr string
+	Err  error
+}
+
+func (e *BindError) Error() string {
+	if errors.Is(e.Err, syscall.EADDRINUSE) {
+		return e.Addr + " is taken by another program (address already in use); choose another with --listen ADDRESS or monitoring.listen"
+	}
+	return "cannot listen on " + e.Addr + ": " + e.Err.Error() + "; choose another address with --listen ADDRESS or monitoring.listen"
+}
+
+func (e *BindError) Unwrap() error { return e.Err }
+
+// Listening waits until Run has tried to bind the main listener, or ctx
+// ends, and returns the bound address, or "" and why it is not listening
+// (nil when it is off).
+func (s *Server) Listening(ctx context.Context) (string, error) {
+	select {
+	case <-s.tried:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if be := s.bindErr.Load(); be != nil && s.Addr() == "" {
+		return "", be
+	}
+	return s.Addr(), nil
 }
 
 // Addr returns the address the listener is bound to, or "" when it is not

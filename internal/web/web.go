@@ -52,6 +52,9 @@ type Options struct {
 	// says: the try-it mode shows it.
 	ForceDashboard bool
 	Log            *slog.Logger
+	// RebindEvery is how often a listener that could not bind tries
+	// again; default 30 s.
+	RebindEvery time.Duration
 }
 
 // Server is the HTTP listener. Create it with New, start it with Run.
@@ -66,6 +69,11 @@ type Server struct {
 	clients  clientStreams // open event streams per client
 	addr     atomic.Pointer[string]
 	dashAddr atomic.Pointer[string] // the dashboard's own listener, if any
+	// bindErr is why the main listener is not bound, while it is not.
+	bindErr atomic.Pointer[BindError]
+	// tried is closed once Run has tried to bind the first time.
+	tried     chan struct{}
+	triedOnce sync.Once
 }
 
 // maxStreams bounds the dashboards open at once: each holds a goroutine
@@ -77,7 +85,10 @@ func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, log: o.Log, series: newSeriesCache(), streams: make(chan struct{}, maxStreams)}
+	if o.RebindEvery <= 0 {
+		o.RebindEvery = rebindEvery
+	}
+	s := &Server{o: o, log: o.Log, series: newSeriesCache(), streams: make(chan struct{}, maxStreams), tried: make(chan struct{})}
 	s.loopback.Store(loopbackAddr(s.listenAddr(o.Engine.Config())))
 
 	mux := http.NewServeMux()
