@@ -178,6 +178,7 @@ func TestEnableAloneGivesTheSeedDefaults(t *testing.T) {
 		"StateDirectory": "luminous-healing", "User": "root", "Group": "root",
 		"ExecStart":     "/nix/store/eval-luminous-healing-0.1.0/bin/luminous-healingd --config /etc/luminous-healing/config.toml",
 		"IPAddressDeny": "any", "IPAddressAllow": "localhost", "CapabilityBoundingSet": "",
+		"OOMScoreAdjust": json.Number("-900"), "ManagedOOMPreference": "avoid", "MemoryMin": "16M", "MemoryLow": "32M",
 	} {
 		if sc[k] != want {
 			t.Errorf("serviceConfig.%s = %v; want %v", k, sc[k], want)

@@ -634,13 +634,13 @@ func firstWords(s string) string {
 	return strings.Join(f[:min(len(f), 4)], " ")
 }
 
-// cpuTicks is a process's user and system CPU time in clock ticks.
+// cpuTicks is a process's user and system CPU time in clock ticks. It is
+// read inside the machine: its PIDs are its own.
 func (m *machine) cpuTicks(pid string) uint64 {
-	data, err := m.ReadFile("/proc/" + pid + "/stat")
+	s, err := m.run("cat", "/proc/"+pid+"/stat")
 	if err != nil {
 		return 0
 	}
-	s := string(data)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
 	u, _ := strconv.ParseUint(f[11], 10, 64)
 	k, _ := strconv.ParseUint(f[12], 10, 64)
@@ -776,4 +776,127 @@ func TestDaemonReexecAndReloadDuringARestartJob(t *testing.T) {
 		figures = append(figures, fmt.Sprintf("%s: restart %s, later failure healed in %s", verb, outcome, back.Round(time.Millisecond)))
 	}
 	sc.set("%s; no issue lost or duplicated", strings.Join(figures, "; "))
+}
+
+// usedMemory is the machine's memory in use, in percent, as the daemon
+// counts it (MemTotal less MemAvailable).
+func (m *machine) usedMemory() float64 {
+	data, err := m.ReadFile("/proc/meminfo")
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	kv := map[string]float64{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			kv[strings.TrimSuffix(f[0], ":")] = v
+		}
+	}
+	return 100 * (1 - kv["MemAvailable"]/kv["MemTotal"])
+}
+
+// 3. Real memory pressure from a unit that allocates: the daemon is not
+// what the kernel kills (OOMScoreAdjust=-900 and a memory floor in its
+// unit), and it throttles the hog and releases it afterwards. The machine
+// is never exhausted: each hog is bounded by MemoryMax= on its unit, and
+// the daemon's memory threshold is lowered under what is in use instead.
+func TestMemoryPressureThrottlesTheHogAndNeverTheDaemon(t *testing.T) {
+	sc := newScenario(t, "3 memory pressure from a bounded hog")
+	const hog = `/usr/bin/python3 -c "import time; a = b'x' * (%d << 20); time.sleep(1e9)"`
+	cfg := strings.Replace(resilienceConfig, "[monitoring]", "[throttle]\nmin_share = 1.0\n[monitoring]", 1)
+	m := bootInstalled(t, boot{config: cfg,
+		units: map[string]testbed.File{
+			"lh-web.service": unitFile("/bin/sleep infinity"),
+			"lh-hog.service": unitFile(fmt.Sprintf(hog, 384), "MemoryMax=512M"),
+			// Wants more than its unit allows: the kernel's OOM killer
+			// must pick it, inside its cgroup, and nothing else.
+			"lh-oom.service": unitFile(fmt.Sprintf(hog, 256), "MemoryMax=64M", "MemorySwapMax=0"),
+		},
+		start: []string{"lh-web.service"}})
+	pid := m.prop("luminous-healing.service", "MainPID")
+	if got := m.prop("luminous-healing.service", "OOMScoreAdjust"); got != "-900" {
+		t.Errorf("OOMScoreAdjust = %s; want -900", got)
+	}
+	// Read inside the machine: its PIDs are its own. Lowering a score
+	// needs CAP_SYS_RESOURCE, which some sandboxes take from everyone
+	// (this one's bounding set lacks it): then systemd cannot apply it.
+	adj, _ := m.run("cat", "/proc/"+pid+"/oom_score_adj")
+	adj = strings.TrimSpace(adj)
+	if hasCapSysResource(m) {
+		if adj != "-900" {
+			t.Errorf("the daemon's oom_score_adj = %q; want -900 from OOMScoreAdjust=", adj)
+		}
+	} else {
+		t.Logf("CAP_SYS_RESOURCE is not in this machine's bounding set: systemd could not apply OOMScoreAdjust=-900 (oom_score_adj is %s); it does on a real system", adj)
+		adj += " (no CAP_SYS_RESOURCE here)"
+	}
+	if got := m.prop("luminous-healing.service", "MemoryMin"); got != "16777216" {
+		t.Errorf("MemoryMin = %s; want 16M, the floor under its working set", got)
+	}
+
+	m.Run(t.Context(), "systemctl", "start", "lh-oom.service")
+	// systemd says oom-kill where it can read the cgroup's memory.events;
+	// in the testbed's cgroup namespace it sees the SIGKILL the kernel's
+	// OOM killer sent.
+	m.waitFor(20*time.Second, "lh-oom killed by the OOM killer", func() bool {
+		r := m.prop("lh-oom.service", "Result")
+		return r == "oom-kill" || r == "signal" && m.prop("lh-oom.service", "ExecMainStatus") == "9"
+	})
+
+	m.MustRun(t, "systemctl", "start", "lh-hog.service")
+	m.waitFor(20*time.Second, "the hog to hold its memory", func() bool {
+		v, _ := strconv.ParseUint(m.prop("lh-hog.service", "MemoryCurrent"), 10, 64)
+		return v > 300<<20
+	})
+	used := m.usedMemory()
+	// A threshold under what is in use, with room for the rest of the
+	// shared host to move: the pressure the daemon sees is real use.
+	th := max(1, used-3)
+	t0 := time.Now()
+	if r := m.healingctl("", "set", "threshold", "memory", fmt.Sprintf("%.1f", th)); r.code != 0 {
+		t.Fatalf("set threshold memory %.1f: exit %d %q", th, r.code, r.stderr)
+	}
+	m.waitFor(30*time.Second, "MemoryHigh set on lh-hog", func() bool { return m.prop("lh-hog.service", "MemoryHigh") != "infinity" })
+	throttled := time.Since(t0)
+	high := m.prop("lh-hog.service", "MemoryHigh")
+	acts := m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+		return e.Field("HEALING_ACTION") == "throttle" && e.Field("HEALING_OUTCOME") == "succeeded"
+	})
+	if len(acts) == 0 || acts[0].Field("HEALING_TARGET") != "lh-hog.service" {
+		t.Errorf("throttle records = %d (first target %q); want lh-hog.service picked as the top consumer", len(acts), firstTarget(acts))
+	}
+
+	// The pressure clears.
+	t1 := time.Now()
+	m.healingctl("", "set", "threshold", "memory", "100")
+	m.waitFor(30*time.Second, "MemoryHigh lifted from lh-hog", func() bool { return m.prop("lh-hog.service", "MemoryHigh") == "infinity" })
+	released := time.Since(t1)
+	m.MustRun(t, "systemctl", "stop", "lh-hog.service")
+	if now := m.prop("luminous-healing.service", "MainPID"); now != pid {
+		t.Errorf("the daemon's PID went %s → %s under memory pressure", pid, now)
+	}
+	if !m.isActive("lh-hog.service") && m.prop("lh-hog.service", "Result") == "oom-kill" {
+		t.Errorf("the throttle got the hog OOM-killed; want it only held back")
+	}
+	sc.set("OOM killer took the bounded hog, not the daemon (oom_score_adj %s, MemoryMin 16M); used %.1f %% ≥ threshold %.1f %%: lh-hog throttled (MemoryHigh=%s) in %s, released %s after the pressure cleared",
+		adj, used, th, high, throttled.Round(100*time.Millisecond), released.Round(100*time.Millisecond))
+}
+
+// hasCapSysResource reports whether the machine's init may use
+// CAP_SYS_RESOURCE (bit 24 of its effective set).
+func hasCapSysResource(m *machine) bool {
+	out, _ := m.run("grep", "^CapEff:", "/proc/1/status")
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return false
+	}
+	v, err := strconv.ParseUint(f[1], 16, 64)
+	return err == nil && v&(1<<24) != 0
+}
+
+func firstTarget(es []testbed.JournalEntry) string {
+	if len(es) == 0 {
+		return ""
+	}
+	return es[0].Field("HEALING_TARGET")
 }

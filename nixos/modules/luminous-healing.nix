@@ -797,6 +797,14 @@ in
         RestartSec = "2s";
         WatchdogSec = "30s";
         TimeoutStopSec = "10s";
+        # It heals memory pressure, so it must not be what the pressure
+        # takes away: the kernel's OOM killer and systemd-oomd pick
+        # something else first, and reclaim leaves its working set (about
+        # 8 MiB) alone. As in the project's luminous-healing.service.
+        OOMScoreAdjust = -900;
+        ManagedOOMPreference = "avoid";
+        MemoryMin = "16M";
+        MemoryLow = "32M";
         StateDirectory = "luminous-healing";
         StateDirectoryMode = "0700";
         User = cfg.user;
