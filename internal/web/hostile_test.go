@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,26 @@ func TestOneClientCannotTakeEveryEventStream(t *testing.T) {
 	})
 	for _, s := range streams[1:] {
 		s.Body.Close()
+	}
+}
+
+// The web dashboard shows what the daemon says (issue messages, unit
+// names, history) as text: every string goes in through textContent, so
+// markup in it is never parsed. No API that parses HTML may appear.
+func TestTheWebDashboardWritesDaemonTextOnlyAsText(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("assets", "*.js"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts under assets/: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, api := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "createContextualFragment", "DOMParser"} {
+			if strings.Contains(string(data), api) {
+				t.Errorf("%s uses %s: daemon text must go in through textContent", f, api)
+			}
+		}
 	}
 }
