@@ -14,7 +14,7 @@ import (
 func setCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "set",
-		Usage: "change a setting until the next reload (polkit: org.luminous.healing.develop)",
+		Usage: "change a setting until the next reload, restarts included; status shows it (polkit: org.luminous.healing.develop)",
 		// Without a setting, or with one that does not exist: a usage
 		// error, not the help text and exit 0.
 		Action: func(c *cli.Context) error {

@@ -91,6 +91,10 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 	if st.SampleError != "" {
 		fmt.Fprintf(w, "  Sampling: %s\n", paint(color, "warning", st.SampleError))
 	}
+	if len(st.Overrides) > 0 {
+		fmt.Fprintf(w, "  Override: %s\n", paint(color, "warning", strings.Join(st.Overrides, ", ")+
+			" (set at run time; kept across restarts until 'healingctl reload' goes back to "+orFile(st.ConfigPath)+")"))
+	}
 
 	if len(st.Resources) > 0 {
 		fmt.Fprintln(w)
@@ -144,4 +148,12 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		}
 		t.flush()
 	}
+}
+
+// orFile names the configuration file a reload reads.
+func orFile(path string) string {
+	if path == "" {
+		return "the embedded default"
+	}
+	return path
 }

@@ -27,6 +27,10 @@ type Summary struct {
 	Interval    time.Duration `dbus:"interval_usec"`
 	Systemd     bool          `dbus:"systemd"`      // systemd reachable: units are watched and healed
 	SampleError string        `dbus:"sample_error"` // why the last sampling failed, or empty
+	// Overrides are the settings changed at run time that stand in for
+	// the configuration file's, "key=value" with its keys
+	// (healing.dry_run=true, thresholds.cpu=70): they last until a reload.
+	Overrides []string `dbus:"overrides"`
 }
 
 // Status is everything `healingctl status` shows: GetStatus's summary and
@@ -96,8 +100,15 @@ func (s Summary) Map() map[string]dbus.Variant {
 		"active_issues": v(s.ActiveIssues), "last_check": usec(s.LastCheck), "monitored_units": v(units),
 		"mode": v(s.Mode), "hostname": v(s.Hostname), "config_path": v(s.ConfigPath), "started": usec(s.Started),
 		"interval_usec": dur(s.Interval), "systemd": v(s.Systemd), "sample_error": v(s.SampleError),
-		"active_silences": v(s.ActiveSilences),
+		"active_silences": v(s.ActiveSilences), "overrides": v(orEmpty(s.Overrides)),
 	}
+}
+
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // DecodeSummary decodes GetStatus's reply.
@@ -110,6 +121,7 @@ func DecodeSummary(m map[string]dbus.Variant) Summary {
 		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"), ActiveSilences: u32(m, "active_silences"),
 	}
 	s.MonitoredUnits, _ = m["monitored_units"].Value().([]string)
+	s.Overrides, _ = m["overrides"].Value().([]string)
 	return s
 }
 

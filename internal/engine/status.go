@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -42,6 +43,11 @@ type Status struct {
 	ActiveSilences int
 	Built          time.Time // when this status was built: what "active" is judged at
 	SampleError    string
+	// Overrides are the settings changed at run time (SetDryRun,
+	// SetHealingEnabled, SetThreshold) that stand in for the file's, as
+	// "key=value" with the configuration's keys, sorted. They last across
+	// restarts, until a reload goes back to the file (docs/healingctl.md).
+	Overrides []string
 }
 
 // UnitInfo is a monitored unit's last known state.
@@ -108,6 +114,7 @@ func (e *Engine) publishStatus() {
 	}
 	sortIssues(st.Issues)
 	st.ActiveIssues = len(st.Issues)
+	st.Overrides = e.overridesLocked()
 	th := e.thresholdsLocked()
 	for _, r := range e.snap.Readings {
 		res := Resource{Reading: r, Threshold: th[r.Kind]}
@@ -154,12 +161,33 @@ func (e *Engine) publishStatus() {
 	}
 }
 
+// overridesLocked lists the run-time overrides for Status.Overrides.
+func (e *Engine) overridesLocked() []string {
+	var out []string
+	if v := e.over.DryRun; v != nil && !e.o.ForceDryRun {
+		out = append(out, fmt.Sprintf("healing.dry_run=%t", *v))
+	}
+	if v := e.over.HealingEnabled; v != nil {
+		out = append(out, fmt.Sprintf("healing.enabled=%t", *v))
+	}
+	for k, v := range e.over.Thresholds {
+		key := string(k)
+		if k == issue.Load {
+			key = "load_average"
+		}
+		out = append(out, fmt.Sprintf("thresholds.%s=%g", key, v))
+	}
+	slices.Sort(out)
+	return out
+}
+
 // changed reports whether the parts of the status that D-Bus properties
 // mirror differ.
 func changed(a, b *Status) bool {
 	return a.Health != b.Health || a.DryRun != b.DryRun || a.HealingEnabled != b.HealingEnabled ||
 		a.ActiveIssues != b.ActiveIssues || !a.LastCheck.Equal(b.LastCheck) ||
-		!slices.Equal(a.MonitoredUnits, b.MonitoredUnits) || a.Version != b.Version || a.ActiveSilences != b.ActiveSilences
+		!slices.Equal(a.MonitoredUnits, b.MonitoredUnits) || a.Version != b.Version || a.ActiveSilences != b.ActiveSilences ||
+		!slices.Equal(a.Overrides, b.Overrides) // not a property, but the dashboards show it
 }
 
 // EventType says what an Event reports.

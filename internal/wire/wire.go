@@ -75,7 +75,7 @@ func Status(st *engine.Status) client.Status {
 		ActiveIssues: uint32(max(st.ActiveIssues, 0)), LastCheck: st.LastCheck, MonitoredUnits: st.MonitoredUnits,
 		Mode: st.Mode, Hostname: st.Hostname, ConfigPath: st.ConfigPath, Started: st.Started,
 		Interval: st.Interval, Systemd: st.Systemd, SampleError: st.SampleError,
-		ActiveSilences: uint32(max(st.ActiveSilences, 0)),
+		ActiveSilences: uint32(max(st.ActiveSilences, 0)), Overrides: st.Overrides,
 	}}
 	for _, r := range st.Resources {
 		s.Resources = append(s.Resources, client.Resource{ID: r.ID, Kind: string(r.Kind), Subject: r.Subject,
