@@ -63,7 +63,8 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 	}
 	if e.sd() == nil {
 		if target == "" {
-			target = "the top consumer"
+			// Only systemd's accounting names the top consumer.
+			return step{describe: "throttle the top consumer, which cannot be named: systemd is not reachable here"}, nil
 		}
 		return step{target: target, describe: "throttle " + target}, nil
 	}

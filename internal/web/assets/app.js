@@ -109,7 +109,15 @@
       bar,
       el('div', { class: 'of', text: th === null ? 'no threshold' : 'threshold ' + fmtValue(th, r.unit) +
         (r.severity !== 'ok' ? ' · ' + r.severity : '') }),
-      sparkline(series, th, r.unit));
+      sparkline(series, th, r.unit),
+      el('div', { class: 'span', text: spanText(series) }));
+  }
+
+  // spanText says what stretch of time a sparkline covers.
+  function spanText(points) {
+    if (!points || points.length < 2) return 'history starts with the next checks';
+    const t0 = points[0][0], t1 = points[points.length - 1][0];
+    return 'last ' + fmtDur((t1 - t0) / 1000) + ' · ' + points.length + ' samples';
   }
 
   function table(head, rows, empty) {
@@ -129,6 +137,10 @@
     health.textContent = st.health;
     $('mode').textContent = st.dry_run ? 'dry-run' : st.healing_enabled ? 'healing on' : 'healing off';
     $('checked').replaceChildren('checked ', st.last_check ? rel(st.last_check) : 'not yet');
+    const ov = $('overrides');
+    ov.hidden = !(st.overrides && st.overrides.length);
+    ov.textContent = ov.hidden ? '' : 'override: ' + st.overrides.join(', ');
+    ov.title = 'set at run time with healingctl set; kept across restarts until a reload (healingctl reload) goes back to the configuration file';
     $('about').textContent = 'luminous-healingd ' + st.version + ' · ' + st.mode + ' mode · every ' +
       fmtDur(st.interval_usec / 1e6) + (st.systemd ? '' : ' · systemd unreachable') +
       (st.sample_error ? ' · sampling: ' + st.sample_error : '');
@@ -158,7 +170,9 @@
           td(p.series), td(fmtValue(p.value, unit), 'num'), td(fmtValue(p.threshold, unit), 'num'),
           td(el('span', { title: when(p.eta), text: fmtDur(p.time_to_threshold_usec / 1e6) }), 'num'),
           td((p.trend_per_hour >= 0 ? '+' : '') + p.trend_per_hour.toFixed(2) + (unit ? ' pt' : '') + '/h', 'wide num'),
-          td(Math.round(p.confidence * 100) + '% of ' + p.samples, 'wide num'));
+          el('td', { class: 'wide num confidence',
+            title: 'how sure the crossing time is, from how well the trend fits the samples it was fitted to',
+            text: Math.round(p.confidence * 100) + '% sure, from ' + p.samples + ' samples' }));
       }),
       'Nothing is predicted to cross its threshold.'));
 
