@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,14 +60,29 @@ func summaryTable() string {
 	if len(summary.rows) == 0 {
 		return ""
 	}
+	rows := append(slices.Clone(summary.rows), [3]string{"6 wall clock jumps ±1 h", "unit test",
+		"the wall clock is never set here: predict.TestAClockJumpMakesNoFalseForecast injects the samples' times; durations use Go's monotonic clock"})
+	slices.SortStableFunc(rows, func(a, b [3]string) int { return scenarioNumber(a[0]) - scenarioNumber(b[0]) })
 	w := [2]int{len("scenario"), len("outcome")}
-	for _, r := range summary.rows {
+	for _, r := range rows {
 		w[0], w[1] = max(w[0], len(r[0])), max(w[1], len(r[1]))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "== resilience scenarios (issue 12) ==\n%-*s  %-*s  %s\n", w[0], "scenario", w[1], "outcome", "figure")
-	for _, r := range summary.rows {
+	for _, r := range rows {
 		fmt.Fprintf(&b, "%-*s  %-*s  %s\n", w[0], r[0], w[1], r[1], r[2])
 	}
 	return b.String()
+}
+
+// scenarioNumber is the issue's number of a scenario ("9a …" is 9).
+func scenarioNumber(name string) int {
+	n := 0
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
