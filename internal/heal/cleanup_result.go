@@ -26,6 +26,7 @@ const ResultFile = "result.json"
 
 // unitReport is the part of a result file the daemon reads.
 type unitReport struct {
+	DryRun       bool              `json:"dry_run"`
 	InvocationID string            `json:"invocation_id"`
 	Finished     time.Time         `json:"finished"`
 	FreedBytes   map[string]uint64 `json:"freed_bytes"`
@@ -52,11 +53,11 @@ func (e *env) unitResult(ctx context.Context, unit string, started time.Time) (*
 	}
 	defer f.Close()
 	var r unitReport
-	if err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&r); err != nil {
+	if err := json.NewDecoder(io.LimitReader(f, 4<<20)).Decode(&r); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
-	if r.Finished.Before(started) {
-		return nil, nil // an earlier run's
+	if r.Finished.Before(started) || r.DryRun {
+		return nil, nil // an earlier run's, or one that freed nothing
 	}
 	if r.InvocationID != "" && st.InvocationID != "" && r.InvocationID != st.InvocationID {
 		return nil, nil // another run's

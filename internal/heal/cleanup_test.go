@@ -74,10 +74,10 @@ func TestCleanupTakesWhatTheUnitSaysItFreed(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(run, dir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	write := func(t *testing.T, invocation string, finished time.Time) {
+	write := func(t *testing.T, invocation string, finished time.Time, dry ...bool) {
 		t.Helper()
 		data, _ := json.Marshal(map[string]any{
-			"invocation_id": invocation, "finished": finished,
+			"invocation_id": invocation, "finished": finished, "dry_run": len(dry) > 0 && dry[0],
 			"freed_bytes": map[string]uint64{"/nix": 5 << 20, "/boot": 300 << 10, "relative": 1},
 			"summary":     "deleted system generations 3 (2026-10-01)\n\x1b[31m",
 		})
@@ -97,6 +97,10 @@ func TestCleanupTakesWhatTheUnitSaysItFreed(t *testing.T) {
 		}, map[string]uint64{"/nix": 5 << 20, "/boot": 300 << 10}, true},
 		{"an earlier run's file is ignored", func(t *testing.T, f *healtest.Systemd) {
 			write(t, fmt.Sprintf("%032x", 999), time.Now())
+		}, map[string]uint64{"/nix": 1 << 20}, false},
+		{"a dry-run's file, which freed nothing, is ignored", func(t *testing.T, f *healtest.Systemd) {
+			u, _ := f.Unit(t.Context(), heal.NixCleanupUnit)
+			write(t, u.InvocationID, time.Now(), true)
 		}, map[string]uint64{"/nix": 1 << 20}, false},
 		{"a file without an invocation counts only when written after the start", func(t *testing.T, f *healtest.Systemd) {
 			write(t, "", time.Now().Add(-time.Hour))

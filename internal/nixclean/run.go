@@ -68,7 +68,8 @@ type Report struct {
 	StoreBytes     uint64 `json:"store_bytes"`
 	OptimisedBytes uint64 `json:"optimised_bytes,omitempty"`
 	// DeadPaths are the store paths deleted (or that would be), sorted.
-	DeadPaths []string    `json:"dead_paths,omitempty"`
+	// Not in the JSON: a large collection has tens of thousands.
+	DeadPaths []string    `json:"-"`
 	Boot      *BootReport `json:"boot,omitempty"`
 	Errors    []string    `json:"errors,omitempty"`
 }
