@@ -285,6 +285,11 @@ func (r *Recorder) Checked(at time.Time, took time.Duration, readings []detect.R
 		}
 		r.usage.WithLabelValues(rd.ID).Set(rd.Value / 100)
 		seen[rd.ID] = true
+		if rd.Kind == issue.Disk && rd.Subject != "" {
+			// Every watched mount has its freed-bytes series from the
+			// start, at 0, so increase() answers 0 rather than nothing.
+			r.freed.WithLabelValues(rd.Subject)
+		}
 	}
 	forget(r.usage, r.resources, seen)
 	r.resources = seen

@@ -128,9 +128,10 @@ healing_last_check_timestamp_seconds 1.7000000005e+09
 # TYPE healing_time_to_threshold_seconds gauge
 healing_time_to_threshold_seconds{resource="disk:/"} 7200
 `},
-		{"cleanup's freed bytes add up per mount, dry-run's never", "healing_cleanup_freed_bytes_total", `
+		{"cleanup's freed bytes add up per mount, dry-run's never; a watched mount starts at 0", "healing_cleanup_freed_bytes_total", `
 # HELP healing_cleanup_freed_bytes_total Bytes freed by cleanup actions, per mount point.
 # TYPE healing_cleanup_freed_bytes_total counter
+healing_cleanup_freed_bytes_total{mount="/"} 0
 healing_cleanup_freed_bytes_total{mount="/boot"} 1.048576e+06
 healing_cleanup_freed_bytes_total{mount="/nix"} 1.073741824e+09
 `},
