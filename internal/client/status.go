@@ -121,7 +121,9 @@ func DecodeSummary(m map[string]dbus.Variant) Summary {
 		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"), ActiveSilences: u32(m, "active_silences"),
 	}
 	s.MonitoredUnits, _ = m["monitored_units"].Value().([]string)
-	s.Overrides, _ = m["overrides"].Value().([]string)
+	if o, _ := m["overrides"].Value().([]string); len(o) > 0 {
+		s.Overrides = o
+	}
 	return s
 }
 
