@@ -443,3 +443,43 @@ func TestCleanupOfAHostileUsersProfileNeverFollowsTheirLinks(t *testing.T) {
 		t.Errorf("system generations left %v; want [3 4]", got)
 	}
 }
+
+// With optimise on, identical files in the store end up hard-linked (every
+// generation carries the same switch-to-configuration) and the bytes that
+// gave back are reported.
+func TestCleanupOptimisesTheStoreOnlyWhenAsked(t *testing.T) {
+	s := newTestStore(t, 3, func(n int) time.Duration { return time.Duration(4-n) * time.Hour })
+	s.pin(t, s.current, 3)
+	s.pin(t, s.booted, 3)
+	same := func() bool {
+		a, err1 := os.Stat(filepath.Join(s.gens[1], "bin", "switch-to-configuration"))
+		b, err2 := os.Stat(filepath.Join(s.gens[2], "bin", "switch-to-configuration"))
+		return err1 == nil && err2 == nil && os.SameFile(a, b)
+	}
+	o := s.options()
+	o.KeepGenerations, o.Boot = 10, false
+	rep, err := Run(t.Context(), o)
+	if err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if same() || rep.OptimisedBytes != 0 {
+		t.Fatalf("without optimise the store was optimised (%d bytes)", rep.OptimisedBytes)
+	}
+	o.Optimise = true
+	before := du(t, s.store)
+	if rep, err = Run(t.Context(), o); err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if want := before - du(t, s.store); rep.OptimisedBytes != want {
+		t.Errorf("optimising freed %d bytes; du says %d", rep.OptimisedBytes, want)
+	}
+	if !same() {
+		t.Errorf("generations 1 and 2's identical switch-to-configuration are not hard-linked after optimising")
+	}
+	if rep.OptimisedBytes == 0 || rep.FreedBytes[MountOf(s.store)] < rep.OptimisedBytes {
+		t.Errorf("optimising freed %d bytes, per mount %v; want it reported", rep.OptimisedBytes, rep.FreedBytes)
+	}
+	if got := generationNumbers(t, s.profile); len(got) != 3 {
+		t.Errorf("generations left %v; want all three", got)
+	}
+}
