@@ -90,7 +90,7 @@ install-data:
 	@# real (a package's trigger does it for a DESTDIR install).
 	install -d $(DESTDIR)$(CATALOGDIR)
 	install -m 0644 internal/audit/luminous-healing.catalog $(DESTDIR)$(CATALOGDIR)/
-	@if [ -z "$(DESTDIR)" ] && command -v journalctl >/dev/null; then journalctl --update-catalog || true; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v journalctl >/dev/null; then journalctl --update-catalog || true; fi
 	@# The man pages, generated from --help and the default configuration
 	@# (docs/man/README.md).
 	@for f in docs/man/*.[0-9]; do [ -f $$f ] || continue; s=$${f##*.}; \
