@@ -147,11 +147,12 @@ func printReport(w io.Writer, rep *nixclean.Report) {
 	}
 	for _, p := range rep.Profiles {
 		fmt.Fprintf(w, "%s (current generation %d):\n", p.Profile, p.Current)
+		gone := map[bool]string{true: "delete", false: "deleted"}[rep.DryRun]
 		for _, g := range p.Kept {
-			fmt.Fprintf(w, "  keep   %s  %s\n", g, strings.Join(g.Why, ", "))
+			fmt.Fprintf(w, "  %-7s %-18s %s\n", "keep", g, strings.Join(g.Why, ", "))
 		}
 		for _, g := range p.Deleted {
-			fmt.Fprintf(w, "  %-6s %s\n", map[bool]string{true: "delete", false: "gone"}[rep.DryRun], g)
+			fmt.Fprintf(w, "  %-7s %s\n", gone, g)
 		}
 	}
 	if rep.StorePaths > 0 || !rep.DryRun {
@@ -180,6 +181,6 @@ func printReport(w io.Writer, rep *nixclean.Report) {
 	}
 	slices.Sort(mounts)
 	for _, m := range mounts {
-		fmt.Fprintf(w, "freed on %s: %s\n", m, heal.FormatBytes(rep.FreedBytes[m]))
+		fmt.Fprintf(w, "%s on %s: %s\n", map[bool]string{true: "would free", false: "freed"}[rep.DryRun], m, heal.FormatBytes(rep.FreedBytes[m]))
 	}
 }

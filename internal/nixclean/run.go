@@ -174,7 +174,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if r.store == "" {
 		r.store = "/nix/store"
 	}
-	r.rep = &Report{DryRun: o.DryRun, Started: now(), FreedBytes: map[string]uint64{}}
+	r.rep = &Report{DryRun: o.DryRun, Started: now(), FreedBytes: map[string]uint64{}, Profiles: []ProfileReport{}}
 	err := r.run(ctx, now())
 	r.rep.Finished = now()
 	if err != nil {
@@ -223,7 +223,8 @@ func plan(o Options, now time.Time) ([]profilePlan, error) {
 			pp = o.pins()
 		}
 		gens = Decide(gens, current, o.Policy, now, pp...)
-		pr := ProfileReport{Profile: p, Current: current}
+		// Empty lists, not null, for whoever reads the JSON.
+		pr := ProfileReport{Profile: p, Current: current, Deleted: []GenReport{}, Kept: []GenReport{}}
 		for _, g := range gens {
 			gr := GenReport{Number: g.Number, Date: g.Time, Why: g.Why}
 			if g.Keep {
