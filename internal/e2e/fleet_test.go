@@ -738,12 +738,15 @@ func TestSeriesPerHost(t *testing.T) {
 		"severity": regexp.MustCompile(`^(warning|critical)$`),
 		"resource": regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b))$`),
 		"issue":    regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b)|unit:lh-u[1-5]\.service)$`),
+		"mount":    regexp.MustCompile(`^(/|/srv/a|/srv/b)$`),
+		"unit":     regexp.MustCompile(`^lh-u[1-5]\.service$`),
+		"held":     regexp.MustCompile(`^(true|false)$`),
 		"version":  regexp.MustCompile(`.`),
 		"le":       regexp.MustCompile(`.`),
 		"quantile": regexp.MustCompile(`.`),
 	}
 	label := regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
-	byPrefix := map[string]int{}
+	byPrefix, byName := map[string]int{}, map[string]int{}
 	total := 0
 	for line := range strings.Lines(out) {
 		line = strings.TrimSpace(line)
@@ -753,6 +756,7 @@ func TestSeriesPerHost(t *testing.T) {
 		total++
 		name := line[:strings.IndexAny(line, "{ ")]
 		byPrefix[name[:strings.Index(name, "_")]]++
+		byName[strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")]++
 		if i := strings.IndexByte(line, '{'); i >= 0 {
 			for _, kv := range label.FindAllStringSubmatch(line[i:strings.LastIndexByte(line, '}')+1], -1) {
 				re, ok := allowed[kv[1]]
@@ -762,6 +766,14 @@ func TestSeriesPerHost(t *testing.T) {
 			}
 		}
 	}
+	var families []string
+	for n, c := range byName {
+		if c > 1 && strings.HasPrefix(n, "healing_") {
+			families = append(families, fmt.Sprintf("%s %d", n, c))
+		}
+	}
+	slices.Sort(families)
+	t.Logf("healing_ families with several series: %s", strings.Join(families, ", "))
 	report(t, "%d series with %d monitored units and %d mounts (healing_ %d, go_ %d, process_ %d), plus the 5 Prometheus adds per target; "+
 		"curl -s 127.0.0.1:9955/metrics | grep -vc '^#'",
 		total, units, mounts, byPrefix["healing"], byPrefix["go"], byPrefix["process"])
