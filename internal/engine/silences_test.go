@@ -127,3 +127,41 @@ func TestSilencesSurviveARestartAndBadOnesAreRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestSavedSilencesAreValidatedOneByOneWhenTheDaemonStarts(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "state")
+	dir, err := state.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		now := time.Now()
+		good := map[string]any{"ID": "silence-good", "Scope": "unit:web.service", "Effect": "pause", "Reason": "upgrade",
+			"Author": "alice (uid 1000)", "AuthorUID": 1000, "Created": now, "Starts": now, "Expires": now.Add(time.Hour)}
+		bad := func(k string, v any) map[string]any {
+			m := map[string]any{}
+			for kk, vv := range good {
+				m[kk] = vv
+			}
+			m["ID"], m[k] = "silence-bad-"+k, v
+			return m
+		}
+		saved := map[string]any{"Silences": []any{
+			good,
+			bad("Scope", "host:web"),
+			bad("Effect", "mute"),
+			bad("Reason", "a\x1b[2Jb"),
+			bad("Expires", time.Time{}),
+			good, // a duplicate id
+		}}
+		if err := dir.Save("silences.json", saved); err != nil {
+			t.Fatal(err)
+		}
+		h := start(t, setup{dir: dir})
+		synctest.Wait()
+		got := h.eng.Silences()
+		if len(got) != 1 || got[0].ID != "silence-good" {
+			t.Errorf("silences loaded = %+v; want silence-good alone", got)
+		}
+	})
+}
