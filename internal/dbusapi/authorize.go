@@ -107,11 +107,15 @@ func (s *Server) authorize(ctx context.Context, msg dbus.Message, sender dbus.Se
 	now := time.Now()
 	s.flushDenials(now, lim.Window.D())
 	deny := func(outcome, why string, e *dbus.Error) (callerID, *dbus.Error) {
-		// Anyone can make the daemon deny calls: the first denial per
-		// caller, polkit action and outcome in a window is recorded, the
-		// rest are counted and summarised when the window ends, so a
+		// Anyone can make the daemon deny calls. polkit's own denials are
+		// bounded by the rate limit (calls_per_window per caller and
+		// action) and each is recorded. The calls the rate limit refuses,
+		// and those of callers the bus cannot name, are not bounded: the
+		// first per caller, action and outcome in a window is recorded,
+		// the rest are counted and summarised when the window ends, so a
 		// flood neither floods the journal nor the history.
-		if s.denials.first(denialKey{c.uid, p.action, outcome}, now, lim.Window.D()) {
+		unbounded := outcome == "rate-limited" || c.uid < 0
+		if !unbounded || s.denials.first(denialKey{c.uid, p.action, outcome}, now, lim.Window.D()) {
 			s.o.Audit.Record(audit.Entry{Event: audit.CallDenied, Action: p.method, Target: p.unit, Issue: p.issue,
 				Outcome: outcome, CallerUID: c.uid, Caller: c.name,
 				Message: fmt.Sprintf("%s by uid %d denied: %s", p.describe(), c.uid, why)})

@@ -152,8 +152,11 @@ echo "$n"`)
 			t.Errorf("%d of mallory's 300 Cleanup calls were refused; want all", refused)
 		}
 		denied := m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.CallDenied]))
-		if len(denied) > 4 {
-			t.Errorf("%d call-denied journal records for 300 calls; want a few, the rest summarised", len(denied))
+		// polkit's own refusals, bounded by calls_per_window (10), are
+		// each recorded; of the rate-limited rest, the first, and a
+		// summary when the window ends.
+		if len(denied) > 10+2 {
+			t.Errorf("%d call-denied journal records for 300 calls; want at most 12, the rest summarised", len(denied))
 		}
 		hist := m.MustRun(t, "healingctl", "--json", "history", "-n", "0")
 		if !strings.Contains(hist, `"SetThreshold"`) || !strings.Contains(hist, `"call-allowed"`) {
