@@ -68,3 +68,25 @@ func TestTheFleetScrapeConfigurationPassesPromtool(t *testing.T) {
 		t.Errorf("promtool check config passed with a broken target file; this test would not see one in the docs\n%s", out)
 	}
 }
+
+// TestTheFleetRunbookNamesEveryAlert keeps docs/fleet.md's table of what to
+// do about each alert as long as the rules file.
+func TestTheFleetRunbookNamesEveryAlert(t *testing.T) {
+	rules, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(fleetDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`(?m)^\s*- alert: (\S+)`).FindAllStringSubmatch(string(rules), -1)
+	if len(names) == 0 {
+		t.Fatalf("no alert in %s", rulesFile)
+	}
+	for _, n := range names {
+		if !strings.Contains(string(doc), "\n| `"+n[1]+"` (") {
+			t.Errorf("docs/fleet.md's runbook has no row for %s", n[1])
+		}
+	}
+}
