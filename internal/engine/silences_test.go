@@ -25,7 +25,7 @@ func TestASilencePausesHealingInItsScopeUntilItExpires(t *testing.T) {
 		h := start(t, setup{cfg: twoUnits, units: []heal.UnitStatus{active("web.service"), active("db.service")}})
 		synctest.Wait()
 		alice := engine.Caller{UID: 1000, Name: ":1.42"}
-		s, err := h.eng.AddSilence(alice, engine.SilenceRequest{Scope: "unit:web", Reason: "upgrading web", For: 10 * time.Minute})
+		s, err := h.eng.AddSilence(alice, engine.SilenceRequest{Scope: "unit:web", Reason: "upgrading web", For: 10*time.Minute + 30*time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,10 +42,16 @@ func TestASilencePausesHealingInItsScopeUntilItExpires(t *testing.T) {
 		if got := h.eng.Status().ActiveSilences; got != 1 {
 			t.Errorf("ActiveSilences = %d; want 1", got)
 		}
-		time.Sleep(10*time.Minute + time.Millisecond)
+		time.Sleep(10*time.Minute + 30*time.Second - time.Millisecond)
+		synctest.Wait()
+		if n := h.restarts("web.service"); n != 0 {
+			t.Fatalf("web restarted %d times a moment before its silence ends; want 0", n)
+		}
+		// At its expiry, not at the next check (every minute here).
+		time.Sleep(2 * time.Millisecond)
 		synctest.Wait()
 		if h.restarts("web.service") != 1 {
-			t.Errorf("web restarted %d times once the silence expired; want 1", h.restarts("web.service"))
+			t.Errorf("web restarted %d times once the silence expired; want 1, at once", h.restarts("web.service"))
 		}
 		ended := h.history(audit.SilenceEnded)
 		if len(ended) != 1 || ended[0].Outcome != "expired" {
@@ -63,7 +69,7 @@ func TestAWindowFromTheConfigurationPausesHealingWhileItIsOn(t *testing.T) {
 		// The bubble's clock starts at midnight UTC, 2000-01-01.
 		h := start(t, setup{cfg: func(c *config.Config) {
 			twoUnits(c)
-			c.Maintenance = []config.Maintenance{{When: "00:00..00:10 UTC", Scope: "kind:unit", Effect: "notify-only", Reason: "nightly"}}
+			c.Maintenance = []config.Maintenance{{When: "00:00..00:10:30 UTC", Scope: "kind:unit", Effect: "notify-only", Reason: "nightly"}}
 		}, units: []heal.UnitStatus{active("web.service")}})
 		synctest.Wait()
 		h.unit("web.service", "failed", "failed")
@@ -74,7 +80,12 @@ func TestAWindowFromTheConfigurationPausesHealingWhileItIsOn(t *testing.T) {
 		if rec, _ := h.issue("unit:web.service"); rec.Silence != "window-1" || rec.SilenceEffect != "notify-only" {
 			t.Errorf("issue = %+v; want it marked with window-1, notify-only", rec)
 		}
-		time.Sleep(10 * time.Minute)
+		time.Sleep(10*time.Minute + 30*time.Second - time.Millisecond)
+		synctest.Wait()
+		if n := h.restarts("web.service"); n != 0 {
+			t.Fatalf("%d restarts a moment before the window ends; want 0", n)
+		}
+		time.Sleep(2 * time.Millisecond) // at its end, not at the next check
 		synctest.Wait()
 		if n := h.restarts("web.service"); n != 1 {
 			t.Errorf("%d restarts after the window; want 1", n)
