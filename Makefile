@@ -134,6 +134,7 @@ clean:
 # make fuzz: every fuzz target of the module, one after the other, for
 # FUZZTIME each (go test -fuzz runs one target at a time). The seed corpora
 # (f.Add and testdata/fuzz) also run in every plain go test.
+# FUZZTIME is a duration, or a count of inputs such as 300x.
 FUZZTIME ?= 1m
 .PHONY: fuzz security-report
 fuzz:
