@@ -193,4 +193,13 @@ echo "$n"`)
 		}
 		report(t, "bad input: an escape sequence in InjectIssue's disk subject from an ordinary user: refused as InvalidArgument before polkit, nothing recorded")
 	})
+
+	t.Run("root is not rate-limited", func(t *testing.T) {
+		for i := range 15 {
+			if r := m.healingctl("", "set", "threshold", "cpu", strconv.Itoa(70+i)); r.code != 0 {
+				t.Fatalf("root's call %d: exit %d: %s", i+1, r.code, r.stderr)
+			}
+		}
+		report(t, "root: 15 SetThreshold calls in a row, none rate-limited (the limit is 10 for other users)")
+	})
 }
