@@ -702,6 +702,9 @@ func TestFiftyUnitsFailingAtOnceAreHealedOnTheLimitsScheduleCriticalFirst(t *tes
 		t.Errorf("%d heals recorded; want %d", len(healed), len(names))
 	}
 	if !firstWarning.IsZero() && firstWarning.Before(lastCritical) {
+		for _, e := range healed {
+			t.Log(at(e).Sub(t0), e.Field("HEALING_DURATION_USEC"), e.Field("MESSAGE"))
+		}
 		t.Errorf("a warning's restart started at %s, before the last critical failure's at %s; want critical first",
 			firstWarning.Sub(t0).Round(time.Millisecond), lastCritical.Sub(t0).Round(time.Millisecond))
 	}

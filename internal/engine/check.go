@@ -204,6 +204,7 @@ func (e *Engine) resolveLocked(rec *issue.Record, why string) Event {
 	delete(e.issues, rec.ID)
 	delete(e.retry, rec.ID)
 	delete(e.healed, rec.ID)
+	delete(e.refused, rec.ID)
 	out := *rec
 	out.State = issue.Resolved
 	e.o.Audit.Record(audit.Entry{Event: audit.IssueResolved, Issue: rec.ID, Target: unitTarget(rec),

@@ -126,6 +126,8 @@ type Engine struct {
 	stopping  bool                    // Run is stopping: no new automatic action
 	quit      chan struct{}           // closed when Run has returned: late results are dropped
 	turn      chan struct{}           // closed when the last launched action passed the limit (launchLocked)
+	helpers   sync.WaitGroup          // short reads Run started (goHelper); a stop waits for them
+	admitting atomic.Int32            // actions launched that have not reached the global limit yet
 	retry     map[string]time.Time    // issue id → when to try healing again
 	recheck   map[string]time.Time    // unit → when to read its state again
 	foreseen  map[string]*foresight   // series predicted to cross within the horizon
@@ -323,6 +325,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			e.settleActions(cancelActions)
+			cancelActions()
+			e.waitHelpers()
 			// What changed last is written once more, outside the lock.
 			e.stateChanged()
 			stopWriter()

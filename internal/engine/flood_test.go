@@ -20,7 +20,7 @@ func TestAUnitSystemdRestartsAHundredTimesASecondDoesNotFloodTheRecords(t *testi
 		h := start(t, setup{units: []heal.UnitStatus{web}})
 		synctest.Wait()
 		for i := range 1000 { // ten seconds at 100 restarts a second
-			h.sd.Units["web.service"].NRestarts = uint32(i + 1)
+			h.sd.SetNRestarts("web.service", uint32(i+1))
 			h.unit("web.service", "activating", "auto-restart")
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -56,6 +56,20 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	if rec.State == issue.Silenced {
 		rec.State = issue.Open
 	}
+	if free, wait := e.heal.LimitFree(); !e.heal.DryRun() && free-int(e.admitting.Load()) <= 0 {
+		// The global limit would refuse it: it waits for the next free
+		// slot, which goes to the worst issue then due (retryDue), not
+		// to whichever goroutine reaches the limit first.
+		rec.State = issue.Waiting
+		e.retry[rec.ID] = time.Now().Add(max(wait, 10*time.Millisecond))
+		msg := fmt.Sprintf("the limit of %d actions per minute is reached; %s waits for a free slot", e.cfg.Healing.MaxActionsPerMinute, rec.ID)
+		if e.refused[rec.ID] != msg {
+			e.refused[rec.ID] = msg
+			e.o.Audit.Record(audit.Entry{Event: audit.ActionRefused, Action: string(act), Target: unitTarget(rec), Issue: rec.ID,
+				Outcome: string(heal.Refused), Message: msg, CallerUID: audit.Daemon})
+		}
+		return
+	}
 	req := heal.Request{Action: act, Issue: *rec}
 	if act == issue.Restart {
 		req.Target = rec.Subject
@@ -82,7 +96,11 @@ func (e *Engine) launchLocked(id string, req heal.Request) {
 	// bounds every plan.
 	prev, next := e.turn, make(chan struct{})
 	e.turn = next
-	passed := sync.OnceFunc(func() { close(next) })
+	e.admitting.Add(1)
+	passed := sync.OnceFunc(func() {
+		e.admitting.Add(-1)
+		close(next)
+	})
 	req.Turn = func() func() {
 		if prev != nil {
 			select {
@@ -100,6 +118,33 @@ func (e *Engine) launchLocked(id string, req heal.Request) {
 		case <-quit:
 		}
 	}()
+}
+
+// goHelper runs f, a short read (a failed unit's journal), in a goroutine
+// that Run's stop waits for.
+func (e *Engine) goHelper(f func()) {
+	e.helpers.Add(1)
+	go func() {
+		defer e.helpers.Done()
+		f()
+	}()
+}
+
+// waitHelpers waits for the goroutines goHelper started, which end with
+// the actions' context, for at most a second.
+func (e *Engine) waitHelpers() {
+	done := make(chan struct{})
+	go func() {
+		e.helpers.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		e.log.Warn("a journal read outlived the stop; not waiting for it")
+	}
 }
 
 // stopActions bounds how long a stop waits for automatic actions in
@@ -276,10 +321,14 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	} else if res.Outcome == heal.Failed && c == Auto {
 		pub = append(pub, Event{Type: HealingFailed, Issue: issue.Record{ID: id, State: issue.Failed}, Result: res})
 	}
-	if c == Auto && rec == nil {
-		// Preventive and release actions have no issue to carry their
-		// state: the same refusal again is not news either.
-		quiet = res.Outcome == heal.Refused && e.refused[id] == res.Message
+	if c == Auto {
+		// The same refusal again is not news: preventive and release
+		// actions have no issue to carry their state, and an issue's
+		// state reads "healing" while its retry runs, so the message is
+		// what tells. (Fifty issues the global limit holds back would
+		// otherwise log a line per issue per slot it frees.)
+		same := res.Outcome == heal.Refused && e.refused[id] == res.Message
+		quiet = quiet || same
 		if res.Outcome == heal.Refused {
 			e.refused[id] = res.Message
 		} else {

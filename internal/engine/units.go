@@ -267,7 +267,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 	}
 	e.publish(pub...)
 	if tail != nil {
-		go e.readCause(*tail)
+		e.goHelper(func() { e.readCause(*tail) })
 	}
 }
 

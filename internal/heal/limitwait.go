@@ -17,3 +17,25 @@ func (l *limiter) wait(now time.Time) time.Duration {
 	}
 	return l.window - now.Sub(live[len(live)-l.n])
 }
+
+// free is how many events the limiter permits now.
+func (l *limiter) free(now time.Time) int {
+	n := 0
+	for _, t := range l.times {
+		if now.Sub(t) < l.window {
+			n++
+		}
+	}
+	return max(l.n-n, 0)
+}
+
+// LimitFree reports how many actions the global limit lets through now
+// and, when it lets none, how long until it frees a slot. The engine asks
+// before it launches what the limit held back, so that the slots go to
+// the worst issues first rather than to whichever goroutine gets there.
+func (h *Healer) LimitFree() (free int, wait time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now()
+	return h.limit.free(now), h.limit.wait(now)
+}

@@ -78,6 +78,15 @@ func (f *Systemd) Calls() []string {
 	return slices.Clone(f.calls)
 }
 
+// SetNRestarts sets systemd's count of the restarts it did by itself.
+func (f *Systemd) SetNRestarts(name string, n uint32) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u := f.Units[name]; u != nil {
+		u.NRestarts = n
+	}
+}
+
 // Set changes a unit's state, as if it had failed or been started.
 func (f *Systemd) Set(name, active, sub string) {
 	f.mu.Lock()
