@@ -38,7 +38,8 @@ func (e *Engine) sample(ctx context.Context) {
 }
 
 // check is one monitoring pass: sample, evaluate, open and clear issues,
-// predict, heal, and poll the units as a safety net for missed signals.
+// predict, heal, and, every sweepEvery, read the units' states as a safety
+// net for missed signals.
 func (e *Engine) check(ctx context.Context) {
 	t0 := time.Now()
 	e.mu.Lock()
@@ -121,7 +122,12 @@ func (e *Engine) check(ctx context.Context) {
 	} else if r := e.o.Recorder; r != nil {
 		r.Forecasts(nil) // a reload may have turned prediction off
 	}
-	e.pollUnits(ctx)
+	e.mu.Lock()
+	sweep := time.Since(e.lastSweep) >= e.sweepEvery()
+	e.mu.Unlock()
+	if sweep {
+		e.sweepUnits(ctx)
+	}
 	e.publishStatus()
 }
 

@@ -139,6 +139,7 @@ type Engine struct {
 	silences   []silence.Silence // the operator's, persisted in silences.json
 	windows    []*window         // maintenance windows from the configuration
 	sampleErr  string
+	lastSweep  time.Time // the last read of every monitored unit (sweepUnits)
 
 	// statusMu makes building and storing the status one step, so that
 	// a status built from older state never replaces a newer one. It is
@@ -159,6 +160,7 @@ type done struct {
 
 type unitState struct {
 	active, sub string
+	load        string // LoadState at the last full read
 	known       bool
 	// stopRequested: a stop job took the unit down (at stoppedAt, a job of
 	// type stopJob where known); it is left down until it runs again.

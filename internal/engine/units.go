@@ -68,7 +68,7 @@ const eventReadGap = 200 * time.Millisecond
 // unitEvent handles one event from the watcher.
 func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	if ev.Resync {
-		e.pollUnits(ctx)
+		e.sweepUnits(ctx)
 		e.publishStatus()
 		return
 	}
@@ -152,14 +152,88 @@ func (e *Engine) readUnit(ctx context.Context, name string) (heal.UnitStatus, er
 	return e.o.Units.Unit(ctx, name)
 }
 
-// pollUnits reads every monitored unit: at start, after a resync and at
-// every check, as the safety net for a missed signal. The caller publishes
-// the status once it is done.
+// pollUnits reads every monitored unit in full: at start, for the
+// baseline (Result, the unit file state, NRestarts) of each. The caller
+// publishes the status once it is done.
 func (e *Engine) pollUnits(ctx context.Context) {
 	if e.o.Units == nil {
 		return
 	}
 	for _, name := range e.Monitored() {
+		e.pollUnit(ctx, name)
+	}
+	e.mu.Lock()
+	e.lastSweep = time.Now()
+	e.mu.Unlock()
+}
+
+// unitLister reads many units' load, active and sub states in one call
+// (systemd.Manager's ListUnitsByNames).
+type unitLister interface {
+	States(ctx context.Context, names []string) ([]heal.UnitStatus, error)
+}
+
+// sweepEvery is how often the safety net reads the monitored units' states
+// when no signal asked for it: every check at the default 60 s interval,
+// every 60th at 1 s. The units' changes come as signals within
+// milliseconds; this only catches one that was missed.
+func (e *Engine) sweepEvery() time.Duration {
+	return max(e.cfg.Monitoring.Interval.D(), time.Minute)
+}
+
+// sweepUnits is the safety net for a missed signal, and the re-read after
+// a resync (systemd came back, reloaded, or the watch set changed): one
+// batched call for every monitored unit's state, whatever their number,
+// then a full read only of the units that are not simply running as last
+// seen — a state that differs from the one the signals left, one never
+// read, one with an issue open, one that is down (whose unit file state,
+// enabled or not, decides). A unit that does not exist, or is masked,
+// comes back in the same call as not-found or masked. Without a batched
+// read it reads every unit.
+func (e *Engine) sweepUnits(ctx context.Context) {
+	l, ok := e.o.Units.(unitLister)
+	if !ok {
+		e.pollUnits(ctx)
+		return
+	}
+	names := e.Monitored()
+	if len(names) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	states, err := l.States(rctx, names)
+	cancel()
+	if err != nil {
+		e.log.Debug("could not read the monitored units' states; the next sweep tries again", "err", err)
+		return
+	}
+	got := make(map[string]heal.UnitStatus, len(states))
+	for i, s := range states {
+		if len(states) == len(names) {
+			// One entry per name, in order; an alias comes back
+			// under its unit's name.
+			got[names[i]] = s
+		} else {
+			got[s.Name] = s
+		}
+	}
+	var read []string
+	e.mu.Lock()
+	e.lastSweep = time.Now()
+	for _, name := range names {
+		st, ok := e.units[name]
+		if !ok {
+			continue
+		}
+		s, ok := got[name]
+		_, open := e.issues[issue.ID(issue.Unit, name)]
+		if !ok || !st.known || open || s.ActiveState != "active" ||
+			s.ActiveState != st.active || s.SubState != st.sub || s.LoadState != st.load {
+			read = append(read, name)
+		}
+	}
+	e.mu.Unlock()
+	for _, name := range read {
 		e.pollUnit(ctx, name)
 	}
 }
@@ -192,7 +266,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		return
 	}
 	wasKnown := st.known
-	st.active, st.sub, st.known = u.ActiveState, u.SubState, true
+	st.active, st.sub, st.load, st.known = u.ActiveState, u.SubState, u.LoadState, true
 	switch {
 	case u.ActiveState != "inactive":
 		st.downSince = time.Time{}

@@ -128,6 +128,24 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	return u, nil
 }
 
+// States reads many units' load, active and sub states in one call,
+// systemd's ListUnitsByNames: one entry per valid name, in order, a unit
+// that does not exist as not-found and a masked one as masked, loading
+// none of their other properties. The engine's safety net uses it to look
+// at every monitored unit at a cost that does not grow with their number
+// in calls (internal/engine, sweepUnits).
+func (m *Manager) States(ctx context.Context, names []string) ([]heal.UnitStatus, error) {
+	us, err := m.conn.ListUnitsByNamesContext(ctx, names)
+	if err != nil {
+		return nil, fmt.Errorf("list units by names: %w", err)
+	}
+	out := make([]heal.UnitStatus, len(us))
+	for i, u := range us {
+		out[i] = heal.UnitStatus{Name: u.Name, ID: u.Name, LoadState: u.LoadState, ActiveState: u.ActiveState, SubState: u.SubState}
+	}
+	return out, nil
+}
+
 // invocationID renders the unit's InvocationID (16 bytes) as the hex string
 // systemd gives a service in $INVOCATION_ID; "" when it has none.
 func invocationID(v any) string {

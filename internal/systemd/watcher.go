@@ -114,6 +114,11 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 	for _, m := range [][]dbus.MatchOption{
 		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("JobNew")},
 		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("JobRemoved")},
+		// A daemon-reload (also what systemctl enable, mask and their
+		// undoing do) can change what a monitored unit is without a
+		// change of its ActiveState: a unit file installed, removed or
+		// masked. Its end asks for one re-read of every unit.
+		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("Reloading")},
 	} {
 		if err := conn.AddMatchSignalContext(ctx, m...); err != nil {
 			conn.Close()
@@ -276,6 +281,17 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		}
 		w.mu.Unlock()
 		w.send(ev)
+	case managerIface + ".Reloading":
+		// Reloading(true) as it starts, (false) once done. UnitNew and
+		// UnitRemoved are not followed: every read of a unit that does
+		// not exist loads it and sends both, so following them would
+		// loop; a unit that appears and starts sends PropertiesChanged
+		// on its path, which is matched before it exists.
+		if len(s.Body) == 1 {
+			if starting, ok := s.Body[0].(bool); ok && !starting {
+				w.send(Event{Resync: true, Time: time.Now()})
+			}
+		}
 	case managerIface + ".JobNew":
 		var id uint32
 		var path dbus.ObjectPath

@@ -44,6 +44,8 @@ type Systemd struct {
 	Aliases map[string]string
 
 	invocations int
+	reads       int // Unit calls
+	batches     int // States calls
 }
 
 // New returns a fake with the given units, loaded unless LoadState says
@@ -96,10 +98,46 @@ func (f *Systemd) Set(name, active, sub string) {
 	}
 }
 
+// Reads returns how many times a unit was read (Unit) and how many batched
+// reads of many units' states (States) were made: the calls that cost
+// systemd and the bus work at every look.
+func (f *Systemd) Reads() (unit, batched int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads, f.batches
+}
+
+// States reads many units' load, active and sub states in one call, as
+// systemd's ListUnitsByNames does: one entry per name, in order, units that
+// do not exist as not-found.
+func (f *Systemd) States(ctx context.Context, names []string) ([]heal.UnitStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batches++
+	if f.Down {
+		return nil, errors.New("connection closed")
+	}
+	out := make([]heal.UnitStatus, 0, len(names))
+	for _, name := range names {
+		id := name
+		if canonical, ok := f.Aliases[name]; ok {
+			id = canonical
+		}
+		u, ok := f.Units[id]
+		if !ok {
+			out = append(out, heal.UnitStatus{Name: id, ID: id, LoadState: "not-found", ActiveState: "inactive", SubState: "dead"})
+			continue
+		}
+		out = append(out, heal.UnitStatus{Name: id, ID: id, LoadState: u.LoadState, ActiveState: u.ActiveState, SubState: u.SubState})
+	}
+	return out, nil
+}
+
 // Unit implements heal.Systemd.
 func (f *Systemd) Unit(ctx context.Context, name string) (heal.UnitStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	if f.Down {
 		return heal.UnitStatus{}, errors.New("connection closed")
 	}

@@ -1,0 +1,455 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+// TestBench is `make bench`'s side-by-side run (docs/performance.md): the
+// daemon, Debian's monit at a 1 s cycle watching the same things and
+// prometheus-node-exporter, on one throwaway systemd; then the daemon
+// watching N = 1, 100, 400 and 1000 units. It prints a markdown table and
+// writes it with the machine, versions and commands to out/bench.json and
+// out/bench.md. It takes minutes, so it runs only with LUMINOUS_BENCH=1;
+// LUMINOUS_BENCH_WINDOW (default 60s) sets the steady window,
+// LUMINOUS_BENCH_TRIALS (default 20) the kills per healer, and
+// LUMINOUS_BENCH_N (default "1,100,400,1000") the scaling run's sizes.
+// Its figures are reported, never asserted: a loaded machine makes wall
+// clock figures noisy, so CPU is CPU time (utime+stime from /proc) and
+// writes are bytes and files.
+func TestBench(t *testing.T) {
+	if os.Getenv("LUMINOUS_BENCH") != "1" {
+		t.Skip("the side-by-side benchmark runs with LUMINOUS_BENCH=1 (make bench)")
+	}
+	window := envDuration("LUMINOUS_BENCH_WINDOW", 60*time.Second)
+	trials := envInt("LUMINOUS_BENCH_TRIALS", 20)
+	var sizes []int
+	for _, s := range strings.Split(envOr("LUMINOUS_BENCH_N", "1,100,400,1000"), ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n > 0 {
+			sizes = append(sizes, n)
+		}
+	}
+	res := &benchResult{Started: time.Now().UTC(), Window: window.String(), Trials: trials, Machine: hostFacts(),
+		Commands: []string{"make bench", fmt.Sprintf("LUMINOUS_BENCH=1 LUMINOUS_BENCH_WINDOW=%s LUMINOUS_BENCH_TRIALS=%d LUMINOUS_BENCH_N=%s go test -count=1 -timeout 60m -run '^TestBench$' -v ./internal/e2e/",
+			window, trials, envOr("LUMINOUS_BENCH_N", "1,100,400,1000"))}}
+	t.Run("footprint", func(t *testing.T) { benchFootprint(t, window, trials, res) })
+	for _, n := range sizes {
+		t.Run(fmt.Sprintf("N=%d", n), func(t *testing.T) { benchScaling(t, n, window, res) })
+	}
+	res.Finished = time.Now().UTC()
+	md := res.markdown()
+	fmt.Print(md)
+	out := filepath.Join(repoRoot(t), "out")
+	os.MkdirAll(out, 0o755)
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(out, "bench.json"), append(data, '\n'), 0o644); err != nil {
+		t.Error(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "bench.md"), []byte(md), 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+type benchResult struct {
+	Started, Finished time.Time
+	Window            string
+	Trials            int
+	Machine           map[string]string
+	Commands          []string
+	// Footprint: one row per figure, one column per program.
+	Footprint []benchRow
+	Scaling   []scaleRow
+	Notes     []string
+}
+
+type benchRow struct {
+	Figure string
+	Daemon string `json:"luminous_healingd"`
+	Monit  string `json:"monit"`
+	Node   string `json:"node_exporter"`
+	Target string `json:"target"`
+}
+
+type scaleRow struct {
+	Units         int     `json:"units"`
+	DaemonCPU     float64 `json:"daemon_cpu_percent"`
+	SystemdCPU    float64 `json:"systemd_cpu_percent"`
+	DbusCPU       float64 `json:"dbus_daemon_cpu_percent"`
+	DaemonRSSKiB  uint64  `json:"daemon_rss_kib"`
+	HealP50Millis float64 `json:"heal_p50_ms"`
+	HealTrials    int     `json:"heal_trials"`
+}
+
+func (r *benchResult) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Side by side (window %s, %d kills per healer)\n\n", r.Window, r.Trials)
+	b.WriteString("| figure | luminous-healingd | monit | node_exporter | target |\n|---|---|---|---|---|\n")
+	for _, row := range r.Footprint {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", row.Figure, row.Daemon, row.Monit, row.Node, row.Target)
+	}
+	if len(r.Scaling) > 0 {
+		fmt.Fprintf(&b, "\n## N monitored units, interval 1 s (window %s; share of one core)\n\n", r.Window)
+		b.WriteString("| units | luminous-healingd | systemd (PID 1) | dbus-daemon | daemon RSS | heal p50 |\n|---|---|---|---|---|---|\n")
+		for _, s := range r.Scaling {
+			fmt.Fprintf(&b, "| %d | %.2f %% | %.2f %% | %.2f %% | %.1f MiB | %.1f ms (%d) |\n", s.Units, s.DaemonCPU, s.SystemdCPU, s.DbusCPU,
+				float64(s.DaemonRSSKiB)/1024, s.HealP50Millis, s.HealTrials)
+		}
+	}
+	b.WriteString("\nMachine: ")
+	keys := make([]string, 0, len(r.Machine))
+	for k := range r.Machine {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %s; ", k, r.Machine[k])
+	}
+	b.WriteString("\n\nCommand: `" + r.Commands[1] + "`\n")
+	for _, n := range r.Notes {
+		b.WriteString("\n- " + n)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func firstLine(argv ...string) string {
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil && len(out) == 0 {
+		return "?"
+	}
+	l, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return l
+}
+
+func hostFacts() map[string]string {
+	model := "?"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.SplitSeq(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	return map[string]string{
+		"cpu":           fmt.Sprintf("%d × %s", runtime.NumCPU(), model),
+		"kernel":        firstLine("uname", "-r"),
+		"load_at_start": strings.Join(strings.Fields(string(load))[:3], " "),
+		"go":            runtime.Version(),
+		"systemd":       firstLine("systemctl", "--version"),
+		"monit":         firstLine("monit", "-V"),
+		"node_exporter": firstLine("prometheus-node-exporter", "--version"),
+		"dbus":          firstLine("dbus-daemon", "--version"),
+		"commit":        firstLine("git", "-C", "../..", "describe", "--always", "--dirty"),
+	}
+}
+
+// procFigures are one process's counters, read inside the machine.
+type procFigures struct {
+	ticks  uint64 // utime+stime, clock ticks (100 a second)
+	rssKiB uint64
+	wchar  uint64 // bytes passed to write(2) and the like: files, sockets, pipes
+	wbytes uint64 // bytes sent to storage (0 on the testbed's tmpfs)
+}
+
+func (m *machine) procFigures(pid string) procFigures {
+	m.t.Helper()
+	out, err := m.run("sh", "-c", "cat /proc/"+pid+"/stat; echo; cat /proc/"+pid+"/status /proc/"+pid+"/io")
+	if err != nil {
+		m.t.Fatalf("read /proc/%s: %v", pid, err)
+	}
+	var f procFigures
+	stat, rest, _ := strings.Cut(out, "\n")
+	if i := strings.LastIndexByte(stat, ')'); i > 0 {
+		fs := strings.Fields(stat[i+2:])
+		u, _ := strconv.ParseUint(fs[11], 10, 64)
+		k, _ := strconv.ParseUint(fs[12], 10, 64)
+		f.ticks = u + k
+	}
+	for l := range strings.SplitSeq(rest, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		fs := strings.Fields(v)
+		if len(fs) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseUint(fs[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			f.rssKiB = n
+		case "wchar":
+			f.wchar = n
+		case "write_bytes":
+			f.wbytes = n
+		}
+	}
+	return f
+}
+
+func cpuShare(ticks uint64, d time.Duration) float64 { return float64(ticks) / d.Seconds() } // % of one core
+
+func mib(kib uint64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
+
+// healTimes kills unit trials times, each once it is running again, and
+// returns how long systemd's own journal says each took from the main
+// process's death to the unit started again.
+func (m *machine) healTimes(unit string, trials int, gap time.Duration) []time.Duration {
+	m.t.Helper()
+	t0 := time.Now()
+	for range trials {
+		pid := m.prop(unit, "MainPID")
+		m.MustRun(m.t, "systemctl", "kill", "--signal=KILL", unit)
+		m.waitFor(30*time.Second, unit+" running again", func() bool {
+			p := m.prop(unit, "MainPID")
+			return m.isActive(unit) && p != pid && p != "0"
+		})
+		time.Sleep(gap)
+	}
+	var out []time.Duration
+	var died time.Time
+	for _, e := range m.journal(unit, t0, messageHas("Main process exited", "Started ")) {
+		ts := at(e)
+		if s := e.Field("_SOURCE_REALTIME_TIMESTAMP"); s != "" {
+			if us, err := strconv.ParseInt(s, 10, 64); err == nil {
+				ts = time.UnixMicro(us)
+			}
+		}
+		switch {
+		case strings.Contains(e.Field("MESSAGE"), "Main process exited"):
+			died = ts
+		case !died.IsZero():
+			out = append(out, ts.Sub(died))
+			died = time.Time{}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
+}
+
+func healCell(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("p50 %s, p95 %s (%d)", pct(ds, 0.5).Round(100*time.Microsecond), pct(ds, 0.95).Round(100*time.Microsecond), len(ds))
+}
+
+const benchThresholds = `
+[thresholds]
+cpu = 99.9
+memory = 99.0
+disk = 99.0
+load_average = 1000.0
+`
+
+// benchMonitrc watches what the daemon's configuration does: the system's CPU,
+// memory and load, the root file system, and one service, restarted when
+// its process is gone, at a 1 s cycle.
+const benchMonitrc = `set daemon 1
+set log syslog
+set statefile /var/lib/monit/state
+set idfile /var/lib/monit/id
+check system lhbench
+  if cpu usage > 99.9% then alert
+  if memory usage > 99% then alert
+  if loadavg (1min) > 1000 then alert
+check filesystem rootfs with path /
+  if space usage > 99% then alert
+check process lh-mon matching "sleep 1000002"
+  start program = "/bin/systemctl start lh-mon.service"
+  stop program = "/bin/systemctl stop lh-mon.service"
+`
+
+func benchFootprint(t *testing.T, window time.Duration, trials int, res *benchResult) {
+	cfg := benchThresholds + `
+[monitoring]
+interval = "1s"
+metrics = true
+[healing]
+max_attempts = 1000
+max_actions_per_minute = 1000
+stable_after = "1s"
+backoff = "100ms"
+[predictive]
+enabled = true
+[services]
+monitored = ["lh-web.service"]
+`
+	m := bootInstalled(t, boot{config: cfg,
+		units: map[string]testbed.File{
+			"lh-web.service": unitFile("/bin/sleep 1000001"),
+			"lh-mon.service": unitFile("/bin/sleep 1000002"),
+			// systemd's own Restart=on-failure at its default RestartSec (100 ms).
+			"lh-sd.service": unitFile("/bin/sleep 1000003", "Restart=on-failure", "StartLimitIntervalSec=0"),
+		},
+		files: map[string]testbed.File{"/etc/lh-monitrc": {Data: []byte(benchMonitrc), Mode: 0o600}},
+		start: []string{"lh-web.service", "lh-mon.service", "lh-sd.service"}})
+	m.Run(t.Context(), "systemctl", "stop", "monit.service")
+	m.MustRun(t, "mkdir", "-p", "/var/lib/monit")
+	m.MustRun(t, "systemd-run", "--unit=lh-monit", "--property=Type=simple", "/usr/bin/monit", "-I", "-c", "/etc/lh-monitrc")
+	m.MustRun(t, "systemctl", "start", "prometheus-node-exporter.service")
+	daemon := m.prop("luminous-healing.service", "MainPID")
+	monit := m.prop("lh-monit.service", "MainPID")
+	node := m.prop("prometheus-node-exporter.service", "MainPID")
+	m.waitFor(10*time.Second, "every program running", func() bool {
+		return m.isActive("lh-monit.service") && m.isActive("prometheus-node-exporter.service")
+	})
+
+	// Start to READY: Type=notify, so ActiveEnter is READY=1.
+	var ready []time.Duration
+	for range 5 {
+		m.MustRun(t, "systemctl", "restart", "luminous-healing.service")
+		s, _ := strconv.ParseInt(m.prop("luminous-healing.service", "ExecMainStartTimestampMonotonic"), 10, 64)
+		a, _ := strconv.ParseInt(m.prop("luminous-healing.service", "ActiveEnterTimestampMonotonic"), 10, 64)
+		ready = append(ready, time.Duration(a-s)*time.Microsecond)
+	}
+	slices.Sort(ready)
+	daemon = m.prop("luminous-healing.service", "MainPID")
+	time.Sleep(5 * time.Second) // past start-up: the first samples, the first writes
+
+	// Steady window: nothing changes.
+	m.MustRun(t, "touch", "/run/lh-bench-mark")
+	p0 := map[string]procFigures{"d": m.procFigures(daemon), "m": m.procFigures(monit), "n": m.procFigures(node)}
+	time.Sleep(window)
+	p1 := map[string]procFigures{"d": m.procFigures(daemon), "m": m.procFigures(monit), "n": m.procFigures(node)}
+	changed := func(dir string) string {
+		out, _ := m.run("sh", "-c", "find "+dir+" -type f -newer /run/lh-bench-mark 2>/dev/null | wc -l")
+		return strings.TrimSpace(out)
+	}
+	dFiles, mFiles := changed("/var/lib/luminous-healing"), changed("/var/lib/monit")
+
+	// /metrics and node_exporter's, keep-alive: curl reuses one
+	// connection for every URL of one run.
+	metricsP50 := func(url string, n int) (time.Duration, int) {
+		args := []string{"curl", "-s", "-o", "/dev/null", "-w", "%{time_total} %{size_download}\\n"}
+		for range n {
+			args = append(args, url)
+		}
+		out, err := m.run(args...)
+		if err != nil {
+			t.Logf("curl %s: %v", url, err)
+			return 0, 0
+		}
+		var ds []time.Duration
+		size := 0
+		for l := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+			var s float64
+			fmt.Sscanf(l, "%g %d", &s, &size)
+			ds = append(ds, time.Duration(s*float64(time.Second)))
+		}
+		slices.Sort(ds)
+		return pct(ds[1:], 0.5), size // the first pays for the connection
+	}
+	dm, dsize := metricsP50("http://127.0.0.1:9955/metrics", 101)
+	nm, nsize := metricsP50("http://127.0.0.1:9100/metrics", 101)
+
+	// 400 concurrent healingctl status.
+	var wg sync.WaitGroup
+	fails := 0
+	var mu sync.Mutex
+	for range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := m.Run(t.Context(), "healingctl", "status"); err != nil {
+				mu.Lock()
+				fails++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	afterLoad := m.procFigures(daemon)
+
+	// Time to heal, 20 kills each.
+	dh := m.healTimes("lh-web.service", trials, 1500*time.Millisecond)
+	mh := m.healTimes("lh-mon.service", trials, 1500*time.Millisecond)
+	sh := m.healTimes("lh-sd.service", trials, 300*time.Millisecond)
+
+	d := func(k string) procFigures {
+		return procFigures{ticks: p1[k].ticks - p0[k].ticks, rssKiB: p1[k].rssKiB, wchar: p1[k].wchar - p0[k].wchar, wbytes: p1[k].wbytes - p0[k].wbytes}
+	}
+	D, M, N := d("d"), d("m"), d("n")
+	res.Footprint = []benchRow{
+		{"RSS, steady", mib(D.rssKiB), mib(M.rssKiB), mib(N.rssKiB), "≤ 8 MiB"},
+		{fmt.Sprintf("RSS after 400 concurrent `healingctl status` (%d failed)", fails), mib(afterLoad.rssKiB), "—", "—", "≤ 12 MiB"},
+		{"CPU, share of one core (utime+stime over the window; a tick is " + fmt.Sprintf("%.3f %%", cpuShare(1, window)) + ")",
+			fmt.Sprintf("%.3f %%", cpuShare(D.ticks, window)), fmt.Sprintf("%.3f %%", cpuShare(M.ticks, window)), fmt.Sprintf("%.3f %%", cpuShare(N.ticks, window)), "≤ 0.1 %"},
+		{"state files modified in the window", dFiles + " files", mFiles + " files", "— (none kept)", "0"},
+		{"bytes written (wchar: files, sockets, pipes) in the window", fmt.Sprint(D.wchar), fmt.Sprint(M.wchar), fmt.Sprint(N.wchar), "—"},
+		{"time to heal a SIGKILLed unit (death → started, journal)", healCell(dh), healCell(mh), "— (systemd `Restart=on-failure`, RestartSec 100 ms: " + healCell(sh) + ")", "p50 ≤ 20 ms"},
+		{"start to READY (5 restarts)", fmt.Sprintf("p50 %s", pct(ready, 0.5).Round(100*time.Microsecond)), "—", "—", "≤ 50 ms"},
+		{"`/metrics` p50, keep-alive (100 requests)", fmt.Sprintf("%s (%d B)", dm.Round(10*time.Microsecond), dsize), "—", fmt.Sprintf("%s (%d B)", nm.Round(10*time.Microsecond), nsize), "≤ 1 ms"},
+	}
+	for _, row := range res.Footprint {
+		report(t, "%s: daemon %s, monit %s, node_exporter %s", row.Figure, row.Daemon, row.Monit, row.Node)
+	}
+}
+
+func benchScaling(t *testing.T, n int, window time.Duration, res *benchResult) {
+	units := map[string]testbed.File{}
+	var names, quoted []string
+	for i := range n {
+		name := fmt.Sprintf("lh-s%04d.service", i)
+		units[name] = unitFile("/bin/sleep infinity")
+		names = append(names, name)
+		quoted = append(quoted, `"`+name+`"`)
+	}
+	cfg := benchThresholds + "[monitoring]\ninterval = \"1s\"\n[predictive]\nenabled = false\n[healing]\nstable_after = \"1s\"\n[services]\nmonitored = [" + strings.Join(quoted, ", ") + "]\n"
+	m := bootInstalled(t, boot{config: cfg, units: units, start: names})
+	daemon := m.prop("luminous-healing.service", "MainPID")
+	bus := m.prop("dbus.service", "MainPID")
+	time.Sleep(5 * time.Second)
+	d0, s0, b0 := m.procFigures(daemon), m.procFigures("1"), m.procFigures(bus)
+	time.Sleep(window)
+	d1, s1, b1 := m.procFigures(daemon), m.procFigures("1"), m.procFigures(bus)
+	row := scaleRow{Units: n, DaemonCPU: cpuShare(d1.ticks-d0.ticks, window), SystemdCPU: cpuShare(s1.ticks-s0.ticks, window),
+		DbusCPU: cpuShare(b1.ticks-b0.ticks, window), DaemonRSSKiB: d1.rssKiB}
+	hs := m.healTimes(names[n-1], 5, 1500*time.Millisecond)
+	row.HealTrials = len(hs)
+	row.HealP50Millis = float64(pct(hs, 0.5).Microseconds()) / 1000
+	res.Scaling = append(res.Scaling, row)
+	report(t, "%d units: CPU daemon %.2f %%, systemd %.2f %%, dbus-daemon %.2f %%; daemon RSS %s; heal p50 %.1f ms", n, row.DaemonCPU, row.SystemdCPU, row.DbusCPU, mib(row.DaemonRSSKiB), row.HealP50Millis)
+}

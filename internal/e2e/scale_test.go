@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+// Four hundred monitored units, all running, at a 1 s interval: the
+// daemon follows them by systemd's signals and one batched read a minute
+// (docs/performance.md), heals any one that is killed, and sees a
+// monitored unit that did not exist appear with the daemon-reload that
+// installs it, without waiting for that batched read. The CPU figures are
+// reported, not asserted (make bench measures them side by side).
+func TestFourHundredWatchedUnitsAreFollowedBySignals(t *testing.T) {
+	const n = 400
+	units := map[string]testbed.File{}
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("lh-n%03d.service", i)
+		units[name] = unitFile("/bin/sleep infinity")
+		names = append(names, name)
+	}
+	quoted := make([]string, 0, n+1)
+	for _, u := range append(slices.Clone(names), "lh-later.service") {
+		quoted = append(quoted, `"`+u+`"`)
+	}
+	cfg := "[monitoring]\ninterval = \"1s\"\n[predictive]\nenabled = false\n[services]\nmonitored = [" + strings.Join(quoted, ", ") + "]\n"
+	m := bootInstalled(t, boot{config: cfg, units: units, start: names})
+
+	m.waitFor(10*time.Second, "the absent unit's issue", func() bool {
+		return strings.Contains(m.healingctl("", "status").stdout, "lh-later.service is monitored but does not exist")
+	})
+	// Steady state: nothing changes, CPU over a window.
+	daemon := m.prop("luminous-healing.service", "MainPID")
+	bus := m.prop("dbus.service", "MainPID")
+	const window = 10 * time.Second
+	d0, s0, b0 := m.cpuTicks(daemon), m.cpuTicks("1"), m.cpuTicks(bus)
+	time.Sleep(window)
+	d1, s1, b1 := m.cpuTicks(daemon), m.cpuTicks("1"), m.cpuTicks(bus)
+	share := func(ticks uint64) string { // 100 ticks a second
+		return fmt.Sprintf("%.1f%%", float64(ticks)/window.Seconds())
+	}
+	report(t, "%d units watched, interval 1s, %s steady: CPU daemon %s, systemd %s, dbus-daemon %s of a core (clock ticks, ±%s)",
+		n, window, share(d1-d0), share(s1-s0), share(b1-b0), share(1))
+
+	// Any one of them killed is healed.
+	var heals []time.Duration
+	for _, u := range []string{names[0], names[n/2], names[n-1]} {
+		heals = append(heals, m.killAndHeal(u))
+	}
+	slices.Sort(heals)
+	report(t, "%d units watched: kill → active again (wall, systemctl polled), median of 3: %s", n, heals[1].Round(time.Millisecond))
+
+	// The unit that did not exist is installed: the daemon-reload's
+	// Reloading signal has every unit read again, at once.
+	if err := m.WriteFile("/etc/systemd/system/lh-later.service", unitFile("/bin/sleep infinity").Data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m.MustRun(t, "systemctl", "daemon-reload")
+	t0 := time.Now()
+	m.waitFor(10*time.Second, "the issue of the unit now installed to be resolved", func() bool {
+		return !strings.Contains(m.healingctl("", "status").stdout, "lh-later.service is monitored but does not exist")
+	})
+	report(t, "a monitored unit installed by daemon-reload: its issue resolved after %s (the batched re-read is 60 s away)", time.Since(t0).Round(time.Millisecond))
+}
