@@ -158,6 +158,15 @@ func unitMatch(p dbus.ObjectPath) []dbus.MatchOption {
 // Watch sets the watched units, adding and removing matches as needed, and
 // queues a Resync so the caller reads every unit's current state once.
 func (w *Watcher) Watch(ctx context.Context, units []string) error {
+	if err := w.setWatched(ctx, units); err != nil {
+		return err
+	}
+	// Outside w.mu: send takes it when the consumer is behind.
+	w.send(Event{Resync: true, Time: time.Now()})
+	return nil
+}
+
+func (w *Watcher) setWatched(ctx context.Context, units []string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	want := map[dbus.ObjectPath]string{}
@@ -182,7 +191,6 @@ func (w *Watcher) Watch(ctx context.Context, units []string) error {
 		}
 		w.paths[p] = u
 	}
-	w.send(Event{Resync: true, Time: time.Now()})
 	return nil
 }
 
