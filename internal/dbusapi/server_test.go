@@ -915,7 +915,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestPolkitIsAskedAboutTheUnitAnAliasNames(t *testing.T) {
 	d := apitest.Start(t, apitest.Setup{})
-	d.Systemd.Aliases = map[string]string{"www.service": "web.service", "lh-alias.service": "luminous-healing.service"}
+	d.Systemd.SetAliases(map[string]string{"www.service": "web.service", "lh-alias.service": "luminous-healing.service"})
 	securitytest.Tried(t, securitytest.BadInput, "D-Bus RestartUnit: an alias of the daemon; polkit asked about the unit an alias names", 2)
 	d.Authority.Answer(client.ActionHeal, bustest.Yes)
 	d.Authority.Answer(client.ActionDevelop, bustest.Yes)

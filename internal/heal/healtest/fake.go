@@ -134,6 +134,14 @@ func (f *Systemd) States(ctx context.Context, names []string) ([]heal.UnitStatus
 }
 
 // Unit implements heal.Systemd.
+// SetAliases replaces Aliases while the fake is in use (a daemon reading
+// units meanwhile); Aliases itself may be set only before use.
+func (f *Systemd) SetAliases(m map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Aliases = m
+}
+
 func (f *Systemd) Unit(ctx context.Context, name string) (heal.UnitStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
