@@ -132,8 +132,11 @@ func (s Silence) ActiveAt(t time.Time) bool {
 // Validate checks a silence as it is added, or loaded back from the state
 // directory: a bad one changes nothing.
 func (s Silence) Validate() error {
-	if s.ID == "" || len(s.ID) > 64 {
-		return errors.New("id: empty or too long")
+	if s.ID == "" {
+		return errors.New("id: empty")
+	}
+	if err := checkText(s.ID, 64); err != nil {
+		return fmt.Errorf("id %w", err)
 	}
 	if _, err := ParseScope(string(s.Scope)); err != nil {
 		return err
@@ -147,8 +150,12 @@ func (s Silence) Validate() error {
 	if err := checkText(s.Author, 512); err != nil {
 		return fmt.Errorf("author %w", err)
 	}
-	if s.Expires.IsZero() || !s.Expires.After(s.Starts) {
-		return errors.New("an expiry after its start is required")
+	if s.Starts.IsZero() || s.Expires.IsZero() || !s.Expires.After(s.Starts) {
+		return errors.New("a start and an expiry after it are required")
+	}
+	// As AddSilence: a silence nobody remembers still ends by itself.
+	if s.Expires.Sub(s.Starts) > MaxDuration {
+		return fmt.Errorf("expiry: at most %s after its start", MaxDuration)
 	}
 	return nil
 }
