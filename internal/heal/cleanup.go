@@ -128,10 +128,18 @@ func (e *env) cleanupUnits(ctx context.Context, mount string) ([]string, error) 
 	return units, nil
 }
 
-// existing filters units to those systemd has loaded.
+// existing filters units to those systemd has loaded. The nix cleanup
+// unit counts only where there is a system profile to clean: elsewhere
+// (make install on another distribution) its condition would skip it
+// anyway, after a start for nothing.
 func (e *env) existing(ctx context.Context, units []string) ([]string, error) {
 	var out []string
 	for _, u := range units {
+		if u == NixCleanupUnit && e.s.Nix.SystemProfile != "" {
+			if _, err := os.Lstat(e.s.Nix.SystemProfile); err != nil {
+				continue
+			}
+		}
 		st, err := e.sd().Unit(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, u, err)

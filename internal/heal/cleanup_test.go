@@ -37,6 +37,8 @@ func TestCleanupUnitsAreChosenByMount(t *testing.T) {
 			[]string{"systemd-tmpfiles-clean.service", "luminous-healing-journal-vacuum.service", heal.NixCleanupUnit, "nix-gc.service"}},
 		{"without the nix unit a full /boot gets the general list", nixos[:2], nil, "/boot",
 			[]string{"systemd-tmpfiles-clean.service", "luminous-healing-journal-vacuum.service"}},
+		{"without a system profile the nix unit is left out", nixos, func(s *heal.Settings) { s.Nix.SystemProfile = "/nonexistent/system" }, "/boot",
+			[]string{"systemd-tmpfiles-clean.service", "luminous-healing-journal-vacuum.service", "nix-gc.service"}},
 		{"a configured global list still applies to every mount", nixos, func(s *heal.Settings) { s.CleanupUnits = []string{"mine.service"} }, "/boot",
 			[]string{"mine.service"}},
 		{"a mount's own list wins over the global one", nixos, func(s *heal.Settings) {
