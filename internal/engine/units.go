@@ -95,7 +95,15 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	}
 	e.mu.Unlock()
 	if busy {
-		return // our own action is moving it; its result settles the issue
+		// Our own action is moving it; its result settles the issue. A
+		// stop job is never ours, though: an administrator stopped the
+		// unit while we restarted it, and it stays stopped.
+		if ev.StopJob && ev.Job == "stop" {
+			if u, err := e.readUnit(ctx, ev.Unit); err == nil && u.ActiveState == ev.ActiveState {
+				e.stoppedOnPurpose(ev, true)
+			}
+		}
+		return
 	}
 	// An event says when to look, never what to conclude: the unit's state
 	// is read back from systemd before an issue is opened or cleared or a
@@ -108,19 +116,20 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 		return
 	}
 	if ev.StopJob && u.ActiveState == ev.ActiveState {
-		e.stoppedOnPurpose(ev)
+		e.stoppedOnPurpose(ev, false)
 	}
 	e.applyUnit(u)
 	e.publishStatus()
 }
 
 // stoppedOnPurpose remembers that a stop job took a unit down: an
-// administrator's decision. Our own restarts are busy and never get here.
-func (e *Engine) stoppedOnPurpose(ev systemd.Event) {
+// administrator's decision. Our own restarts are busy and get here only
+// with duringAction, for a job known to be a stop (unitEvent).
+func (e *Engine) stoppedOnPurpose(ev systemd.Event, duringAction bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st, ok := e.units[ev.Unit]
-	if !ok || st.stopRequested || e.busyLocked(ev.Unit) {
+	if !ok || st.stopRequested || (!duringAction && e.busyLocked(ev.Unit)) {
 		return
 	}
 	st.stopRequested, st.stoppedAt, st.stopJob = true, ev.Time, ev.Job
