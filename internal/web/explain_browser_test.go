@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"testing"
 	"time"
@@ -71,8 +72,10 @@ func TestTheDashboardExplainsItsNumbers(t *testing.T) {
 			}
 		}
 	})
-	shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
-	if err == nil {
-		artifact(t, "dashboard-explained.png", shot)
+	// The screenshot is for people; the checks above are the test.
+	if os.Getenv("ARTIFACTS_DIR") != "" {
+		if shot, err := chromedp.Run(tab, chromedp.FullScreenshot(100)); err == nil {
+			artifact(t, "dashboard-explained.png", shot)
+		}
 	}
 }
