@@ -49,6 +49,9 @@ type Config struct {
 	// Maintenance are recurring windows that pause healing within their
 	// scope ([[maintenance]] tables; docs/healing.md).
 	Maintenance []Maintenance `toml:"maintenance"`
+	// Probes check that monitored units still answer ([[probe]] tables;
+	// docs/probes.md).
+	Probes []Probe `toml:"probe"`
 	// Actions overrides the issue-kind → action table, e.g. load = "throttle".
 	Actions map[issue.Kind]issue.Action `toml:"-"`
 
@@ -427,6 +430,10 @@ func (c *Config) validate() error {
 		if err := silence.CheckReason(w.Reason); err != nil {
 			return keyErr(key+".reason", "%v", err)
 		}
+	}
+
+	if err := c.validateProbes(); err != nil {
+		return err
 	}
 
 	c.Actions = map[issue.Kind]issue.Action{}

@@ -181,7 +181,7 @@ func (a *api) Heal(msg dbus.Message, sender dbus.Sender, issueID string) (map[st
 		return nil, newError(client.ErrorNotFound, "no active issue %s; `healingctl issues` lists them", unit.Quote(issueID))
 	}
 	p := privileged{method: "Heal", action: client.ActionHeal, what: string(rec.Action), issue: rec.ID}
-	if rec.Kind == issue.Unit {
+	if rec.Kind == issue.Unit || rec.Kind == issue.Probe {
 		p.unit = rec.Subject
 	}
 	return a.s.act(msg, sender, p, func(ctx context.Context, c engine.Caller) (heal.Result, error) {
@@ -252,7 +252,7 @@ func (a *api) ResetBreaker(msg dbus.Message, sender dbus.Sender, issueID string)
 		return newError(client.ErrorNotFound, "no breaker or active issue %s; `healingctl status` lists the breakers", unit.Quote(issueID))
 	}
 	p := privileged{method: "ResetBreaker", action: client.ActionHeal, what: "reset", issue: issueID}
-	if open && rec.Kind == issue.Unit {
+	if open && (rec.Kind == issue.Unit || rec.Kind == issue.Probe) {
 		p.unit = rec.Subject
 	} else if u, ok := strings.CutPrefix(issueID, issue.ID(issue.Unit, "")); ok && unit.IsValid(u) {
 		p.unit = u
@@ -327,7 +327,7 @@ func (a *api) InjectIssue(msg dbus.Message, sender dbus.Sender, m map[string]dbu
 		return nil, a.s.replyErr("InjectIssue", err)
 	}
 	p := privileged{method: "InjectIssue", action: client.ActionDevelop, what: "inject", issue: rec.ID}
-	if rec.Kind == issue.Unit {
+	if rec.Kind == issue.Unit || rec.Kind == issue.Probe {
 		p.unit = rec.Subject
 	}
 	var out issue.Record

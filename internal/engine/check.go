@@ -83,7 +83,7 @@ func (e *Engine) check(ctx context.Context) {
 			// the pipeline has run for it.
 			pub = append(pub, e.resolveLocked(rec, "synthetic issue done"))
 			release = append(release, e.heal.Cleared(rec.ID)...)
-		case rec.Kind != issue.Unit && rec.State == issue.Healed && e.snap.Time.Sub(e.healed[rec.ID]) >= e.stillOpenAfter():
+		case rec.Kind != issue.Unit && rec.Kind != issue.Probe && rec.State == issue.Healed && e.snap.Time.Sub(e.healed[rec.ID]) >= e.stillOpenAfter():
 			// The action worked but the signal is still over its
 			// threshold: it did not heal. Let the breaker count it.
 			pub = append(pub, e.relapseLocked(rec)...)
@@ -387,7 +387,7 @@ func describe(rec *issue.Record) string {
 }
 
 func unitTarget(rec *issue.Record) string {
-	if rec.Kind == issue.Unit {
+	if rec.Kind == issue.Unit || rec.Kind == issue.Probe {
 		return rec.Subject
 	}
 	return ""

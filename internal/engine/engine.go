@@ -25,6 +25,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/probe"
 	"github.com/luminous-healing/luminous-healing/internal/silence"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
@@ -95,6 +96,9 @@ type Options struct {
 	Writer    *state.Writer
 	Predictor *predict.Predictor
 	Recorder  Recorder
+	// ProbeRunner runs command probes in transient units (systemd.Manager);
+	// nil: command probes fail, saying why.
+	ProbeRunner probe.CommandRunner
 	// ForceDryRun keeps dry-run on whatever callers ask (try-it mode).
 	ForceDryRun bool
 	// Amend is applied to every configuration Reload reads, so the
@@ -135,9 +139,11 @@ type Engine struct {
 	// lastHealed outlives the issue: when it comes back, the history says
 	// how long the last success held.
 	lastHealed map[string]time.Time
-	refused    map[string]string // action id without an issue → its last refusal
-	silences   []silence.Silence // the operator's, persisted in silences.json
-	windows    []*window         // maintenance windows from the configuration
+	refused    map[string]string      // action id without an issue → its last refusal
+	silences   []silence.Silence      // the operator's, persisted in silences.json
+	windows    []*window              // maintenance windows from the configuration
+	probes     map[string]*probeState // unit → its health probe (probes.go)
+	probeSem   chan struct{}          // the global cap on probes running at once
 	sampleErr  string
 	lastSweep  time.Time // the last read of every monitored unit (sweepUnits)
 
@@ -174,6 +180,9 @@ type unitState struct {
 	readingCause bool         // a journal read for its cause is running
 	spell        restartSpell // its restarts-by-systemd records (flood.go)
 	lastRead     time.Time    // the last read-back on an event (unitEvent)
+	// activeSince is when the daemon saw it become active, for a probe's
+	// start-up grace; zero when it was active at the first look.
+	activeSince time.Time
 }
 
 // Auto is the Caller of the daemon's own decisions.
@@ -217,6 +226,8 @@ func New(o Options) (*Engine, error) {
 		healed:     map[string]time.Time{},
 		lastHealed: map[string]time.Time{},
 		refused:    map[string]string{},
+		probes:     map[string]*probeState{},
+		probeSem:   make(chan struct{}, maxProbes),
 		results:    make(chan done, 64),
 		kick:       make(chan struct{}, 1),
 		ping:       make(chan chan struct{}),
@@ -260,6 +271,7 @@ func (e *Engine) applyConfigLocked() {
 		e.eval.SetSettings(settings)
 	}
 	e.applyWindowsLocked()
+	e.applyProbesLocked()
 	for _, u := range c.Services.Monitored {
 		if _, ok := e.units[u]; !ok {
 			e.units[u] = &unitState{}
@@ -318,6 +330,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.sample(ctx)
 	e.pollUnits(ctx)
 	e.publishStatus()
+	stopProbes := e.startProbes(ctx)
+	defer func() { stopProbes() }()
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	retry := time.NewTimer(time.Hour)
@@ -354,6 +368,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				interval = next
 				ticker.Reset(interval)
 			}
+			// The probes may have changed: they start again.
+			stopProbes()
+			stopProbes = e.startProbes(ctx)
 			if e.o.Watcher != nil {
 				if err := e.o.Watcher.Watch(ctx, e.Monitored()); err != nil {
 					e.log.Warn("could not watch the monitored units", "err", err)

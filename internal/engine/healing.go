@@ -33,6 +33,9 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	}
 	delete(e.retry, rec.ID)
 	act := e.heal.ActionFor(*rec)
+	if rec.Kind == issue.Probe {
+		act = e.probeActionLocked(rec, act)
+	}
 	rec.Action = act
 	switch {
 	case !e.enabled:
@@ -41,7 +44,7 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	case act == issue.None:
 		rec.State = issue.Watching
 		return
-	case rec.Kind == issue.Unit && e.units[rec.Subject] == nil:
+	case (rec.Kind == issue.Unit || rec.Kind == issue.Probe) && e.units[rec.Subject] == nil:
 		rec.State = issue.Watching // not monitored: never touched
 		return
 	case e.heal.GivenUp(rec.ID):
@@ -267,6 +270,9 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 		switch res.Outcome {
 		case heal.Succeeded:
 			rec.State = issue.Healed
+			if rec.Kind == issue.Probe {
+				e.probeHealedLocked(rec.Subject)
+			}
 			if rec.Kind != issue.Unit {
 				rec.Cause = "" // it was in a service after all
 			}
@@ -354,7 +360,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	e.publish(Event{Type: ActionDone, Result: res})
 	// A restart settles by the unit's state, which our own action's
 	// events were not allowed to change while it ran.
-	if rec != nil && rec.Kind == issue.Unit && res.Outcome != heal.Planned {
+	if rec != nil && (rec.Kind == issue.Unit || rec.Kind == issue.Probe) && res.Outcome != heal.Planned {
 		e.pollUnit(ctx, rec.Subject)
 	}
 	e.publishStatus()

@@ -37,10 +37,15 @@ func (e *Engine) Heal(ctx context.Context, c Caller, id string) (heal.Result, er
 		return heal.Result{}, errorf(NotFound, "no active issue %q; `healingctl issues` lists them", id)
 	}
 	act := e.heal.ActionFor(rec)
+	if rec.Kind == issue.Probe {
+		e.mu.Lock()
+		act = e.probeActionLocked(&rec, act)
+		e.mu.Unlock()
+	}
 	switch {
 	case act == issue.None:
 		return heal.Result{}, errorf(ActionFailed, "no action heals %s issues; see [actions] in the configuration", rec.Kind)
-	case rec.Kind == issue.Unit && !monitored:
+	case (rec.Kind == issue.Unit || rec.Kind == issue.Probe) && !monitored:
 		return heal.Result{}, errorf(InvalidArgument, "%s is not monitored; use `healingctl restart %s`", rec.Subject, rec.Subject)
 	case busy:
 		return heal.Result{}, errorf(ActionFailed, "%s is being healed right now", id)
@@ -279,6 +284,7 @@ func (e *Engine) Reload(ctx context.Context, c Caller) error {
 	var pub []Event
 	for _, rec := range e.issues {
 		gone := rec.Kind == issue.Unit && e.units[rec.Subject] == nil && !rec.Synthetic
+		gone = gone || rec.Kind == issue.Probe && e.probes[rec.Subject] == nil && !rec.Synthetic
 		if rec.Kind == issue.Disk && !rec.Synthetic && !slices.Contains(e.sampler.Mounts(), rec.Subject) {
 			gone = true
 			e.eval.Forget(rec.ID)
@@ -358,7 +364,7 @@ func (e *Engine) ValidateInjection(in Injection) (issue.Record, error) {
 	}
 	subject := string(in.Kind)
 	switch in.Kind {
-	case issue.Unit:
+	case issue.Unit, issue.Probe:
 		u, err := unit.Normalize(in.Subject)
 		if err != nil {
 			return bad("subject: %v", err)
@@ -392,7 +398,7 @@ func (e *Engine) ValidateInjection(in Injection) (issue.Record, error) {
 		sev = issue.Warning
 	}
 	threshold := in.Threshold
-	if threshold == 0 && in.Kind != issue.Unit {
+	if threshold == 0 && in.Kind != issue.Unit && in.Kind != issue.Probe {
 		// Left out (0 is no threshold): report the one in force.
 		e.mu.Lock()
 		threshold = e.thresholdsLocked()[in.Kind]

@@ -30,6 +30,7 @@ type Status struct {
 	Systemd        bool // systemd reachable
 	MonitoredUnits []string
 	Units          []UnitInfo
+	Probes         []ProbeInfo // the health probes, by unit (docs/probes.md)
 	Resources      []Resource
 	Issues         []issue.Record     // worst first
 	Forecasts      []predict.Forecast // soonest crossing first
@@ -115,6 +116,7 @@ func (e *Engine) publishStatus() {
 	sortIssues(st.Issues)
 	st.ActiveIssues = len(st.Issues)
 	st.Overrides = e.overridesLocked()
+	st.Probes = e.probesLocked()
 	th := e.thresholdsLocked()
 	for _, r := range e.snap.Readings {
 		res := Resource{Reading: r, Threshold: th[r.Kind]}

@@ -78,7 +78,7 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 		e.mu.Unlock()
 		return
 	}
-	st.active, st.sub, st.known = ev.ActiveState, ev.SubState, true
+	st.see(ev.ActiveState, ev.SubState, time.Now())
 	busy := e.busyLocked(ev.Unit)
 	if now := time.Now(); !busy && ev.ActiveState != "failed" && !ev.StopJob && now.Sub(st.lastRead) < eventReadGap {
 		// A unit systemd restarts a hundred times a second sends
@@ -122,6 +122,16 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	e.publishStatus()
 }
 
+// see records a unit's state, and when it became active: a probe's
+// start-up grace counts from then. Active at the first look, it has been
+// for a while as far as the daemon knows.
+func (st *unitState) see(active, sub string, now time.Time) {
+	if active == "active" && st.active != "active" && st.known {
+		st.activeSince = now
+	}
+	st.active, st.sub, st.known = active, sub, true
+}
+
 // stoppedOnPurpose remembers that a stop job took a unit down: an
 // administrator's decision. Our own restarts are busy and get here only
 // with duringAction, for a job known to be a stop (unitEvent).
@@ -149,7 +159,7 @@ func stoppedLine(unit string, st *unitState) string {
 }
 
 func (e *Engine) busyLocked(unit string) bool {
-	return e.inflight[issue.ID(issue.Unit, unit)] || e.heal.Busy(unit)
+	return e.inflight[issue.ID(issue.Unit, unit)] || e.inflight[issue.ID(issue.Probe, unit)] || e.heal.Busy(unit)
 }
 
 func (e *Engine) readUnit(ctx context.Context, name string) (heal.UnitStatus, error) {
@@ -275,7 +285,8 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		return
 	}
 	wasKnown := st.known
-	st.active, st.sub, st.load, st.known = u.ActiveState, u.SubState, u.LoadState, true
+	st.see(u.ActiveState, u.SubState, now)
+	st.load = u.LoadState
 	switch {
 	case u.ActiveState != "inactive":
 		st.downSince = time.Time{}

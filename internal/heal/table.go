@@ -15,6 +15,7 @@ var defaultTable = map[issue.Kind]issue.Action{
 	issue.Load:     issue.None, // a high load has many causes; watch it, act on cpu and pressure
 	issue.Pressure: issue.Throttle,
 	issue.Unit:     issue.Restart,
+	issue.Probe:    issue.Restart, // a unit that no longer answers; per probe: action
 }
 
 // Table is the issue-kind → action mapping in force.

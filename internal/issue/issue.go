@@ -20,10 +20,13 @@ const (
 	Load     Kind = "load"
 	Pressure Kind = "pressure"
 	Unit     Kind = "unit"
+	// Probe: a monitored unit is active but its health probe fails
+	// (internal/probe); the subject is the unit.
+	Probe Kind = "probe"
 )
 
 // Kinds lists every kind, in the order they are shown to people.
-var Kinds = []Kind{CPU, Memory, Disk, Load, Pressure, Unit}
+var Kinds = []Kind{CPU, Memory, Disk, Load, Pressure, Unit, Probe}
 
 // ParseKind accepts a kind's exact name.
 func ParseKind(s string) (Kind, error) {
@@ -32,7 +35,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("unknown issue kind %q (want one of cpu, memory, disk, load, pressure, unit)", s)
+	return "", fmt.Errorf("unknown issue kind %q (want one of cpu, memory, disk, load, pressure, unit, probe)", s)
 }
 
 // Severity orders how bad an issue is. The zero value is OK.

@@ -23,6 +23,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/probe"
 )
 
 // healingActions are the actions that heal an issue: the values of the
@@ -64,6 +65,8 @@ type Recorder struct {
 	bySystemd      *prometheus.CounterVec
 	relapses       *prometheus.CounterVec
 	silenced       prometheus.Gauge
+	probeDuration  *prometheus.HistogramVec
+	probeFailures  *prometheus.CounterVec
 
 	mu         sync.Mutex
 	succeeded  float64 // healing actions that succeeded, for the success ratio
@@ -135,6 +138,17 @@ func New(o Options) *Recorder {
 		Help:    "Time an action that ran took, including waiting for systemd's job, by action.",
 		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 90},
 	}, []string{"action"})
+	r.probeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "healing_probe_duration_seconds",
+		Help: "Time one health probe took, passed or failed, by unit and probe type (http, tcp, unix, command).",
+		// A loopback connect takes well under a millisecond; a hung
+		// server takes the probe's timeout (5 s by default).
+		Buckets: []float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+	}, []string{"unit", "type"})
+	r.probeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healing_probe_failures_total",
+		Help: "Health probes that failed, by unit and probe type, counted whether or not they made an issue.",
+	}, []string{"unit", "type"})
 	r.timeTo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "healing_time_to_threshold_seconds",
 		Help: "Predicted time until a resource series crosses its threshold; absent when no rising trend is forecast.",
@@ -207,6 +221,7 @@ func New(o Options) *Recorder {
 		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
 		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
 		r.enabled, r.interval, r.active, r.bySystemd, r.relapses, r.silenced, build,
+		r.probeDuration, r.probeFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -338,6 +353,16 @@ func (r *Recorder) IssueDetected(rec issue.Record) {
 // IssueResolved records how long an issue was open.
 func (r *Recorder) IssueResolved(rec issue.Record, open time.Duration) {
 	r.resolution.Observe(open.Seconds())
+}
+
+// ProbeDone records one health probe's duration, and its failure
+// (engine.ProbeRecorder). Its failure series exists from its first run.
+func (r *Recorder) ProbeDone(res probe.Result) {
+	r.probeDuration.WithLabelValues(res.Unit, string(res.Type)).Observe(res.Duration.Seconds())
+	c := r.probeFailures.WithLabelValues(res.Unit, string(res.Type))
+	if !res.OK {
+		c.Inc()
+	}
 }
 
 // ActionDone counts an action by outcome, and for the healing actions that

@@ -17,6 +17,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/metrics"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/probe"
 	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
@@ -76,6 +77,7 @@ healing_issues_detected_total{kind="disk"} 1
 healing_issues_detected_total{kind="load"} 0
 healing_issues_detected_total{kind="memory"} 0
 healing_issues_detected_total{kind="pressure"} 0
+healing_issues_detected_total{kind="probe"} 0
 healing_issues_detected_total{kind="unit"} 1
 `},
 		{"healing actions that worked count as resolved, release does not", "healing_issues_resolved_total", `
@@ -287,4 +289,22 @@ func counterOf(t *testing.T, r *metrics.Recorder, name, labels string) float64 {
 	}
 	t.Fatalf("no series %s{%s}", name, labels)
 	return 0
+}
+
+func TestProbeMetrics(t *testing.T) {
+	r := metrics.New(metrics.Options{Version: "test"})
+	r.ProbeDone(probe.Result{Unit: "web.service", Type: probe.HTTP, OK: true, Duration: 2 * time.Millisecond})
+	r.ProbeDone(probe.Result{Unit: "web.service", Type: probe.HTTP, Duration: 5 * time.Second})
+	r.ProbeDone(probe.Result{Unit: "db.service", Type: probe.TCP, OK: true, Duration: time.Millisecond})
+	want := `# HELP healing_probe_failures_total Health probes that failed, by unit and probe type, counted whether or not they made an issue.
+# TYPE healing_probe_failures_total counter
+healing_probe_failures_total{type="http",unit="web.service"} 1
+healing_probe_failures_total{type="tcp",unit="db.service"} 0
+`
+	if err := testutil.GatherAndCompare(r.Registry(), strings.NewReader(want), "healing_probe_failures_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(r.Registry(), "healing_probe_duration_seconds"); err != nil || n != 2 {
+		t.Errorf("%d duration series (%v), want 2", n, err)
+	}
 }

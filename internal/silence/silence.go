@@ -82,7 +82,7 @@ func ParseScope(s string) (Scope, error) {
 }
 
 // Matches reports whether the scope covers an issue. A unit scope covers
-// the unit's own issue (unit:NAME); a kind scope every issue of that kind
+// the unit's own issues (unit:NAME and its health probe's probe:NAME); a kind scope every issue of that kind
 // (disk covers inodes: ids too).
 func (sc Scope) Matches(rec issue.Record) bool {
 	typ, val, _ := strings.Cut(string(sc), ":")
@@ -90,7 +90,7 @@ func (sc Scope) Matches(rec issue.Record) bool {
 	case "all":
 		return true
 	case "unit":
-		return rec.Kind == issue.Unit && rec.Subject == val
+		return (rec.Kind == issue.Unit || rec.Kind == issue.Probe) && rec.Subject == val
 	case "issue":
 		return rec.ID == val
 	case "kind":

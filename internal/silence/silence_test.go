@@ -90,6 +90,14 @@ func TestScopes(t *testing.T) {
 			t.Errorf("%q → %q, covers web %v, disk %v; want %q, %v, %v", c.in, sc, sc.Matches(web), sc.Matches(disk), c.canonical, c.web, c.disk)
 		}
 	}
+	// A unit's silence covers its health probe's issue too; a kind scope
+	// tells them apart.
+	hung := issue.Record{ID: "probe:web.service", Kind: issue.Probe, Subject: "web.service"}
+	for in, want := range map[string]bool{"unit:web": true, "unit:db": false, "kind:probe": true, "kind:unit": false} {
+		if sc, _ := ParseScope(in); sc.Matches(hung) != want {
+			t.Errorf("%q covers a probe issue: %v, want %v", in, !want, want)
+		}
+	}
 	for _, bad := range []string{"", "everything", "unit:", "unit:a/b", "kind:gpu", "issue:a\x1bb", "host:x"} {
 		if _, err := ParseScope(bad); err == nil {
 			t.Errorf("ParseScope(%q) accepted it", bad)
