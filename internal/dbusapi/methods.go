@@ -120,11 +120,15 @@ func (a *api) RemoveSilence(msg dbus.Message, sender dbus.Sender, id string) *db
 	if err := checkID("id", id); err != nil {
 		return err
 	}
-	i := slices.IndexFunc(a.s.o.Engine.Silences(), func(s silence.Silence) bool { return s.ID == id })
+	// One snapshot: the list may change between two reads (a silence
+	// expires), and an index into the first must not pick, or run past,
+	// the second.
+	all := a.s.o.Engine.Silences()
+	i := slices.IndexFunc(all, func(s silence.Silence) bool { return s.ID == id })
 	if i < 0 {
 		return newError(client.ErrorNotFound, "no silence %s; `healingctl silence list` lists them", unit.Quote(id))
 	}
-	s := a.s.o.Engine.Silences()[i]
+	s := all[i]
 	if s.Window != "" {
 		return invalid("%s is a maintenance window from the configuration; change the configuration and reload", unit.Quote(id))
 	}
