@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/testbed"
+)
+
+// probeConfig probes lh-web over HTTP and lh-db over TCP every 300 ms; three
+// failures in a row make the issue. The grace covers the restarted
+// server's start.
+const probeConfig = `
+[monitoring]
+interval = "1s"
+[healing]
+backoff = "300ms"
+backoff_max = "1s"
+[services]
+monitored = ["lh-web", "lh-db"]
+
+[[probe]]
+unit = "lh-web"
+type = "http"
+url = "http://127.0.0.1:8181/healthz"
+body_contains = "ok"
+interval = "300ms"
+timeout = "250ms"
+failures = 3
+grace = "1s"
+
+[[probe]]
+unit = "lh-db"
+type = "tcp"
+address = "127.0.0.1:8182"
+interval = "300ms"
+timeout = "250ms"
+failures = 3
+grace = "1s"
+`
+
+// probeServer builds the suite's monitored server (testdata/probeserver)
+// for the machine.
+func probeServer(t *testing.T) testbed.File {
+	t.Helper()
+	if why := testbed.SkipReason(); why != "" {
+		t.Skip(why)
+	}
+	out := filepath.Join(t.TempDir(), "lh-probeserver")
+	if b, err := exec.Command("go", "build", "-o", out, "./testdata/probeserver").CombinedOutput(); err != nil {
+		t.Fatalf("go build probeserver: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testbed.File{Data: data, Mode: 0o755}
+}
+
+// probeFailures reads healing_probe_failures_total for a unit from the
+// daemon's /metrics; -1 when the series is not there.
+func (m *machine) probeFailures(unit string) int {
+	out, err := m.run("curl", "-sS", "--max-time", "2", "http://127.0.0.1:9955/metrics")
+	if err != nil {
+		return -1
+	}
+	re := regexp.MustCompile(`healing_probe_failures_total\{type="[a-z]+",unit="` + regexp.QuoteMeta(unit) + `"\} (\d+)`)
+	mm := re.FindStringSubmatch(out)
+	if mm == nil {
+		return -1
+	}
+	n, _ := strconv.Atoi(mm[1])
+	return n
+}
+
+// TestProbesHealAHungServer runs two monitored servers that systemd calls
+// active throughout: one is frozen with SIGSTOP (its HTTP probe times
+// out), the other stops accepting TCP connections. Each becomes the issue
+// probe:UNIT after three failed probes, is restarted by the daemon, and
+// answers again; the time from the first failed probe (seen in the
+// failures counter) to answering again is reported. Then a probe of a unit
+// that is not monitored, and of a protected one, is refused by
+// --check-config and by a reload, naming the key.
+func TestProbesHealAHungServer(t *testing.T) {
+	bin := probeServer(t)
+	m := bootInstalled(t, boot{config: probeConfig,
+		files: map[string]testbed.File{"/usr/local/bin/lh-probeserver": bin},
+		units: map[string]testbed.File{
+			"lh-web.service": unitFile("/usr/local/bin/lh-probeserver -http 127.0.0.1:8181"),
+			"lh-db.service":  unitFile("/usr/local/bin/lh-probeserver -tcp 127.0.0.1:8182"),
+		},
+		start: []string{"lh-web.service", "lh-db.service"},
+	})
+	answers := func() bool {
+		out, err := m.run("curl", "-sS", "--max-time", "1", "http://127.0.0.1:8181/healthz")
+		return err == nil && strings.TrimSpace(out) == "ok"
+	}
+	accepts := func() bool {
+		_, err := m.run("bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8182")
+		return err == nil
+	}
+	// Healthy: both probed, no failure counted.
+	m.waitFor(10*time.Second, "both probes to have run", func() bool {
+		return m.probeFailures("lh-web.service") == 0 && m.probeFailures("lh-db.service") == 0
+	})
+	time.Sleep(time.Second)
+	if w, d := m.probeFailures("lh-web.service"), m.probeFailures("lh-db.service"); w != 0 || d != 0 {
+		t.Fatalf("healthy servers failed their probes: web %d, db %d\n%s", w, d, m.daemonLog())
+	}
+
+	heal := func(unit, how string, break_ []string, back func() bool) {
+		t.Helper()
+		pid := m.prop(unit, "MainPID")
+		tStop := time.Now()
+		m.MustRun(t, break_...)
+		var tFail time.Time
+		m.waitFor(10*time.Second, unit+" to fail a probe", func() bool {
+			if m.probeFailures(unit) > 0 {
+				tFail = time.Now()
+				return true
+			}
+			return false
+		})
+		if st := m.state(unit); st != "active" {
+			t.Fatalf("%s is %s after %s; systemd should still call it active", unit, st, how)
+		}
+		m.waitFor(20*time.Second, unit+" to be restarted and answer again", func() bool {
+			return m.prop(unit, "MainPID") != pid && m.isActive(unit) && back()
+		})
+		tBack := time.Now()
+		// The daemon's record: the issue and the restart.
+		m.waitFor(5*time.Second, "the journal to record probe:"+unit, func() bool {
+			return len(m.journal("luminous-healing.service", tStop, messageHas("does not answer its"))) > 0
+		})
+		if len(m.restartsOf(unit, tStop)) == 0 {
+			t.Errorf("no restart of %s recorded\n%s", unit, m.daemonLog())
+		}
+		m.waitFor(10*time.Second, "probe:"+unit+" to resolve", func() bool {
+			return !strings.Contains(m.MustRun(t, "healingctl", "issues"), "probe:"+unit)
+		})
+		report(t, "%s %s: first failed probe → answering again %s (from the fault %s)", unit, how,
+			tBack.Sub(tFail).Round(time.Millisecond), tBack.Sub(tStop).Round(time.Millisecond))
+	}
+	heal("lh-web.service", "frozen with SIGSTOP", []string{"systemctl", "kill", "-s", "SIGSTOP", "lh-web.service"}, answers)
+	heal("lh-db.service", "no longer accepting", []string{"systemctl", "kill", "-s", "SIGUSR1", "lh-db.service"}, accepts)
+
+	// Refused: a probe of a unit not monitored, and of a protected one.
+	protected := strings.Replace(probeConfig, `monitored = ["lh-web", "lh-db"]`, "monitored = [\"lh-web\", \"lh-db\"]\nprotected = [\"lh-db\"]", 1)
+	for _, c := range []struct{ cfg, want string }{
+		{probeConfig + "[[probe]]\nunit = \"lh-other\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\n", "probe[2].unit: lh-other.service is not monitored"},
+		{protected, "probe[1].unit: lh-db.service is protected"},
+	} {
+		cfg := c.cfg
+		if err := m.WriteFile("/tmp/bad.toml", []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.run("luminous-healingd", "--check-config", "--config", "/tmp/bad.toml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--check-config: err %v, out %q; want %q", err, out, c.want)
+		}
+		m.MustRun(t, "cp", "/etc/luminous-healing/config.toml", "/tmp/good.toml")
+		m.MustRun(t, "cp", "/tmp/bad.toml", "/etc/luminous-healing/config.toml")
+		if _, err := m.run("healingctl", "reload"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("healingctl reload: err %v; want %q", err, c.want)
+		}
+		m.MustRun(t, "cp", "/tmp/good.toml", "/etc/luminous-healing/config.toml")
+	}
+	report(t, "a probe of a unit not monitored, or protected, is refused by --check-config and reload, naming the key")
+}
