@@ -19,6 +19,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/metrics"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
+	"github.com/luminous-healing/luminous-healing/internal/probe"
 	"github.com/luminous-healing/luminous-healing/internal/state"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
 	"github.com/luminous-healing/luminous-healing/internal/web"
@@ -67,9 +68,16 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	var units engine.Units
 	var uw engine.Watcher
 	var journal engine.Journal
+	// Command probes run as transient units of the system manager, as a
+	// dynamic or configured user; a user's manager cannot switch users,
+	// so try-it mode runs none (they fail, saying why).
+	var probeRunner probe.CommandRunner
 	if mgr != nil {
 		sd, units, uw, journal = mgr, mgr, watcher, systemd.Journal{}
 		defer mgr.Close()
+		if mode == "system" {
+			probeRunner = mgr
+		}
 	}
 
 	// A mount that cannot be watched is the invoker's to fix (exit 2);
@@ -106,6 +114,7 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw, Journal: journal,
 		Audit: auditLog, State: store, Writer: writer, Predictor: pred, Recorder: recorder, ForceDryRun: o.user, Amend: o.amend,
+		ProbeRunner: probeRunner,
 	})
 	if err != nil {
 		return err

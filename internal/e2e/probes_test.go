@@ -23,7 +23,7 @@ interval = "1s"
 backoff = "300ms"
 backoff_max = "1s"
 [services]
-monitored = ["lh-web", "lh-db"]
+monitored = ["lh-web", "lh-db", "lh-app"]
 
 [[probe]]
 unit = "lh-web"
@@ -41,6 +41,16 @@ type = "tcp"
 address = "127.0.0.1:8182"
 interval = "300ms"
 timeout = "250ms"
+failures = 3
+grace = "1s"
+
+# Healthy while lh-app's file is there, and only when not run as root.
+[[probe]]
+unit = "lh-app"
+type = "command"
+command = ["/bin/sh", "-c", "test -e /run/lh-app-ok && test $(id -u) -ne 0"]
+interval = "1s"
+timeout = "1s"
 failures = 3
 grace = "1s"
 `
@@ -94,8 +104,9 @@ func TestProbesHealAHungServer(t *testing.T) {
 		units: map[string]testbed.File{
 			"lh-web.service": unitFile("/usr/local/bin/lh-probeserver -http 127.0.0.1:8181"),
 			"lh-db.service":  unitFile("/usr/local/bin/lh-probeserver -tcp 127.0.0.1:8182"),
+			"lh-app.service": unitFile("/bin/sh -c 'touch /run/lh-app-ok; exec sleep infinity'"),
 		},
-		start: []string{"lh-web.service", "lh-db.service"},
+		start: []string{"lh-web.service", "lh-db.service", "lh-app.service"},
 	})
 	answers := func() bool {
 		out, err := m.run("curl", "-sS", "--max-time", "1", "http://127.0.0.1:8181/healthz")
@@ -107,11 +118,11 @@ func TestProbesHealAHungServer(t *testing.T) {
 	}
 	// Healthy: both probed, no failure counted.
 	m.waitFor(10*time.Second, "both probes to have run", func() bool {
-		return m.probeFailures("lh-web.service") == 0 && m.probeFailures("lh-db.service") == 0
+		return m.probeFailures("lh-web.service") == 0 && m.probeFailures("lh-db.service") == 0 && m.probeFailures("lh-app.service") == 0
 	})
-	time.Sleep(time.Second)
-	if w, d := m.probeFailures("lh-web.service"), m.probeFailures("lh-db.service"); w != 0 || d != 0 {
-		t.Fatalf("healthy servers failed their probes: web %d, db %d\n%s", w, d, m.daemonLog())
+	time.Sleep(2 * time.Second)
+	if w, d, a := m.probeFailures("lh-web.service"), m.probeFailures("lh-db.service"), m.probeFailures("lh-app.service"); w != 0 || d != 0 || a != 0 {
+		t.Fatalf("healthy servers failed their probes: web %d, db %d, app %d\n%s", w, d, a, m.daemonLog())
 	}
 
 	heal := func(unit, how string, break_ []string, back func() bool) {
@@ -149,11 +160,19 @@ func TestProbesHealAHungServer(t *testing.T) {
 	}
 	heal("lh-web.service", "frozen with SIGSTOP", []string{"systemctl", "kill", "-s", "SIGSTOP", "lh-web.service"}, answers)
 	heal("lh-db.service", "no longer accepting", []string{"systemctl", "kill", "-s", "SIGUSR1", "lh-db.service"}, accepts)
+	heal("lh-app.service", "failing its command probe", []string{"rm", "/run/lh-app-ok"}, func() bool {
+		_, err := m.run("test", "-e", "/run/lh-app-ok")
+		return err == nil
+	})
+	// The command ran in transient units, which are gone.
+	if out := m.MustRun(t, "systemctl", "list-units", "--all", "--no-legend", "lh-probe-*"); strings.TrimSpace(out) != "" {
+		t.Errorf("transient probe units left behind:\n%s", out)
+	}
 
 	// Refused: a probe of a unit not monitored, and of a protected one.
-	protected := strings.Replace(probeConfig, `monitored = ["lh-web", "lh-db"]`, "monitored = [\"lh-web\", \"lh-db\"]\nprotected = [\"lh-db\"]", 1)
+	protected := strings.Replace(probeConfig, `monitored = ["lh-web", "lh-db", "lh-app"]`, "monitored = [\"lh-web\", \"lh-db\", \"lh-app\"]\nprotected = [\"lh-db\"]", 1)
 	for _, c := range []struct{ cfg, want string }{
-		{probeConfig + "[[probe]]\nunit = \"lh-other\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\n", "probe[2].unit: lh-other.service is not monitored"},
+		{probeConfig + "[[probe]]\nunit = \"lh-other\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\n", "probe[3].unit: lh-other.service is not monitored"},
 		{protected, "probe[1].unit: lh-db.service is protected"},
 	} {
 		cfg := c.cfg
