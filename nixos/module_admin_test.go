@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/config"
 )
@@ -222,5 +223,42 @@ func TestTheUnitPointsAtTheManPages(t *testing.T) {
 	want := []string{"man:luminous-healingd(8)", "man:luminous-healing.toml(5)", "man:healingctl(1)"}
 	if !slices.Equal(ev.Service.Documentation, want) {
 		t.Errorf("documentation = %q; want %q", ev.Service.Documentation, want)
+	}
+}
+
+// Probes from the module reach config.toml as [[probe]] tables the daemon
+// accepts, with its defaults where the module leaves a key out; a probe of
+// a unit that is not monitored fails an assertion naming it.
+func TestProbesBecomeTheDaemonsProbes(t *testing.T) {
+	ev := mustEvaluate(t, enabled(`services.monitored = [ "nginx" "postgresql" ];
+		probes = {
+			nginx = { type = "http"; url = "https://127.0.0.1/healthz"; bodyContains = "ok"; interval = "10s"; timeout = 2; failures = 2; tlsVerify = false; };
+			postgresql = { type = "tcp"; address = "127.0.0.1:5432"; action = "none"; };
+		};`))
+	got := daemonConfig(t, ev.Settings).Probes
+	if len(got) != 2 {
+		t.Fatalf("probes = %+v; want two", got)
+	}
+	h, p := got[0].Spec, got[1].Spec
+	if h.Unit != "nginx.service" || h.Type != "http" || h.URL != "https://127.0.0.1/healthz" || h.BodyContains != "ok" ||
+		h.Interval != 10*time.Second || h.Timeout != 2*time.Second || h.Failures != 2 || h.TLSVerify || h.Action != "restart" {
+		t.Errorf("nginx probe = %+v", h)
+	}
+	if p.Unit != "postgresql.service" || p.Type != "tcp" || p.Address != "127.0.0.1:5432" || p.Action != "none" ||
+		p.Interval != 30*time.Second || p.Failures != 3 || !p.TLSVerify {
+		t.Errorf("postgresql probe = %+v", p)
+	}
+	if none := mustEvaluate(t, enabled("")); none.Settings["probe"] != nil {
+		t.Errorf("probe = %v without probes; want the key left out", none.Settings["probe"])
+	}
+	ev, err := evaluate(t, enabled(`probes.redis = { type = "tcp"; address = "127.0.0.1:6379"; };`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev.FailedAssertions, func(s string) bool { return strings.Contains(s, "redis") && strings.Contains(s, "services.monitored") }) {
+		t.Errorf("failed assertions %q; want one naming redis and services.monitored", ev.FailedAssertions)
+	}
+	if _, err := evaluate(t, enabled(`services.monitored = [ "nginx" ]; probes.nginx = { type = "ftp"; };`)); err == nil {
+		t.Error("an unknown probe type evaluated; want the option's type to refuse it")
 	}
 }

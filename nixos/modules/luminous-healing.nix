@@ -534,6 +534,122 @@ in
       '';
     };
 
+    probes = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options = {
+            type = mkOption {
+              type = types.enum [
+                "http"
+                "tcp"
+                "unix"
+                "command"
+              ];
+              description = "What the probe does: an HTTP(S) request, a TCP or UNIX socket connect, or a command in a sandboxed transient unit.";
+            };
+            url = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "http://127.0.0.1/healthz";
+              description = "http: the `http://` or `https://` URL.";
+            };
+            method = mkOption {
+              type = types.nullOr (types.enum [ "GET" "HEAD" "POST" "OPTIONS" ]);
+              default = null;
+              description = "http: the method; `null` is GET.";
+            };
+            status = mkOption {
+              type = types.nullOr (types.ints.between 100 599);
+              default = null;
+              description = "http: the status expected; `null` is 200.";
+            };
+            bodyContains = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              description = "http: a substring the body must contain.";
+            };
+            bodyRegexp = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              description = "http: a regular expression (Go syntax) the body must match.";
+            };
+            tlsVerify = mkOption {
+              type = types.bool;
+              default = true;
+              description = "http: verify the server's certificate.";
+            };
+            followRedirectsOffHost = mkOption {
+              type = types.bool;
+              default = false;
+              description = "http: follow a redirect to another host (by default it fails the probe).";
+            };
+            address = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "127.0.0.1:5432";
+              description = "tcp: `host:port` to connect to.";
+            };
+            path = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              description = "unix: the socket's absolute path.";
+            };
+            command = mkOption {
+              type = types.nullOr (types.listOf types.str);
+              default = null;
+              example = [ "/run/current-system/sw/bin/pg_isready" "-q" ];
+              description = "command: argv, the first element an absolute path; exit status 0 is healthy.";
+            };
+            user = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              description = "command: the user it runs as; `null` is a dynamic user. Never root.";
+            };
+            interval = mkOption {
+              type = types.nullOr intervalType;
+              default = null;
+              description = "How often: integer seconds or a Go duration; `null` is 30s.";
+            };
+            timeout = mkOption {
+              type = types.nullOr intervalType;
+              default = null;
+              description = "One probe's limit, at most the interval; `null` is 5s.";
+            };
+            grace = mkOption {
+              type = types.nullOr (types.either types.ints.unsigned types.str);
+              default = null;
+              description = "Failures this soon after the unit started do not count; `null` is 30s.";
+            };
+            failures = mkOption {
+              type = types.nullOr (types.ints.between 1 1000);
+              default = null;
+              description = "Consecutive failures that open the issue `probe:UNIT`; `null` is 3.";
+            };
+            action = mkOption {
+              type = types.enum [
+                "restart"
+                "none"
+              ];
+              default = "restart";
+              description = "What heals the issue: `restart`, or `none` to watch only.";
+            };
+          };
+        }
+      );
+      default = { };
+      example = literalExpression ''
+        {
+          nginx = { type = "http"; url = "http://127.0.0.1/healthz"; bodyContains = "ok"; interval = "10s"; };
+          postgresql = { type = "tcp"; address = "127.0.0.1:5432"; };
+        }
+      '';
+      description = ''
+        Health probes (`[[probe]]` in config.toml, docs/probes.md), by unit: a monitored unit that is active
+        but fails its probe `failures` times in a row becomes the issue `probe:UNIT` and is healed like any
+        other issue. Each unit must be in `services.monitored`. Setting `settings.probe` replaces this.
+      '';
+    };
+
     listenAddress = mkOption {
       type =
         # One colon is "host:port"; an IPv6 address has more.
@@ -682,6 +798,12 @@ in
   config = mkIf cfg.enable {
     assertions = [
       {
+        assertion = lib.all (u: builtins.elem (normalizeUnit u) (map normalizeUnit cfg.services.monitored)) (lib.attrNames cfg.probes);
+        message = "services.luminous-healing.probes names units that are not in services.monitored: ${
+          concatStringsSep ", " (lib.filter (u: !(builtins.elem (normalizeUnit u) (map normalizeUnit cfg.services.monitored))) (lib.attrNames cfg.probes))
+        }; the daemon probes only the units it monitors.";
+      }
+      {
         assertion = conflicts == [ ];
         message = concatMapStringsSep "\n" (
           k:
@@ -737,6 +859,26 @@ in
         history_size = mkDefault cfg.predictive.historySize;
       };
       services.monitored = mkDefault (map normalizeUnit cfg.services.monitored);
+      probe = mkIf (cfg.probes != { }) (
+        mkDefault (
+          lib.mapAttrsToList (
+            unit: p:
+            lib.filterAttrs (_: v: v != null) {
+              unit = normalizeUnit unit;
+              inherit (p) type url method status address path command user failures action;
+              body_contains = p.bodyContains;
+              body_regexp = p.bodyRegexp;
+              interval = if p.interval == null then null else renderDuration p.interval;
+              timeout = if p.timeout == null then null else renderDuration p.timeout;
+              grace = if p.grace == null then null else renderDuration p.grace;
+            }
+            // lib.optionalAttrs (p.type == "http") {
+              tls_verify = p.tlsVerify;
+              follow_redirects_off_host = p.followRedirectsOffHost;
+            }
+          ) cfg.probes
+        )
+      );
       maintenance = mkIf (cfg.maintenanceWindows != [ ]) (
         mkDefault (
           map (
