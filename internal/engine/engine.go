@@ -328,7 +328,10 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	// Prime the CPU counters so the first check has a delta to report.
 	e.sample(ctx)
-	e.pollUnits(ctx)
+	// One batched read of every unit's state; only those not running are
+	// read in full. A running unit's restart count is first read on its
+	// first event, which comes before any restart systemd makes.
+	e.sweepUnits(ctx)
 	e.publishStatus()
 	stopProbes := e.startProbes(ctx)
 	defer func() { stopProbes() }()

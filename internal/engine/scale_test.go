@@ -35,6 +35,9 @@ func TestChecksCostTheSameForOneOrManyUnits(t *testing.T) {
 				time.Sleep(500 * time.Millisecond)
 				synctest.Wait()
 				reads0, batches0 := h.sd.Reads()
+				if reads0 != 0 {
+					t.Errorf("%d full unit reads at start-up of %d running units; want none (one batched read)", reads0, n)
+				}
 				time.Sleep(checks * time.Second)
 				synctest.Wait()
 				reads, batches := h.sd.Reads()

@@ -171,9 +171,9 @@ func (e *Engine) readUnit(ctx context.Context, name string) (heal.UnitStatus, er
 	return e.o.Units.Unit(ctx, name)
 }
 
-// pollUnits reads every monitored unit in full: at start, for the
-// baseline (Result, the unit file state, NRestarts) of each. The caller
-// publishes the status once it is done.
+// pollUnits reads every monitored unit in full, where systemd cannot read
+// their states in one call. The caller publishes the status once it is
+// done.
 func (e *Engine) pollUnits(ctx context.Context) {
 	if e.o.Units == nil {
 		return
@@ -204,9 +204,10 @@ func (e *Engine) sweepEvery() time.Duration {
 // a resync (systemd came back, reloaded, or the watch set changed): one
 // batched call for every monitored unit's state, whatever their number,
 // then a full read only of the units that are not simply running as last
-// seen — a state that differs from the one the signals left, one never
-// read, one with an issue open, one that is down (whose unit file state,
-// enabled or not, decides). A unit that does not exist, or is masked,
+// seen — a state that differs from the one the signals left, one with an
+// issue open, a given-up breaker or a stop on purpose to re-arm, one that
+// is down (whose unit file state, enabled or not, decides). A running unit
+// seen for the first time (at start) is taken as it is. A unit that does not exist, or is masked,
 // comes back in the same call as not-found or masked. Without a batched
 // read it reads every unit.
 func (e *Engine) sweepUnits(ctx context.Context) {
@@ -236,7 +237,7 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 			got[s.Name] = s
 		}
 	}
-	var read []string
+	var read, baseline []string
 	e.mu.Lock()
 	e.lastSweep = time.Now()
 	for _, name := range names {
@@ -245,15 +246,56 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 			continue
 		}
 		s, ok := got[name]
-		_, open := e.issues[issue.ID(issue.Unit, name)]
-		if !ok || !st.known || open || s.ActiveState != "active" ||
-			s.ActiveState != st.active || s.SubState != st.sub || s.LoadState != st.load {
+		id := issue.ID(issue.Unit, name)
+		_, open := e.issues[id]
+		switch {
+		case !ok || open || st.stopRequested || s.ActiveState != "active" || e.heal.GivenUp(id):
+			read = append(read, name)
+		case !st.known:
+			// Running, first seen: nothing to decide. Only its restart
+			// count is read, as the baseline its restarts by systemd
+			// are counted from (readBaselines).
+			st.active, st.sub, st.load, st.known = s.ActiveState, s.SubState, s.LoadState, true
+			baseline = append(baseline, name)
+		case s.SubState != st.sub || s.LoadState != st.load:
 			read = append(read, name)
 		}
 	}
 	e.mu.Unlock()
 	for _, name := range read {
 		e.pollUnit(ctx, name)
+	}
+	if rc, ok := e.o.Units.(restartCounter); ok && len(baseline) > 0 {
+		go e.readBaselines(ctx, rc, baseline)
+	}
+}
+
+// restartCounter reads one unit's NRestarts alone (systemd.Manager): one
+// small property, where a full read is two GetAll of a few hundred.
+type restartCounter interface {
+	NRestarts(ctx context.Context, name string) (uint32, bool, error)
+}
+
+// readBaselines reads the restart counts of running units first seen in a
+// batched read, off Run's loop: a unit's first event, if it comes first,
+// takes its own baseline, and systemd counts a restart only after the
+// event of the failure that caused it.
+func (e *Engine) readBaselines(ctx context.Context, rc restartCounter, names []string) {
+	for _, name := range names {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, ok, err := rc.NRestarts(rctx, name)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		e.mu.Lock()
+		if st := e.units[name]; st != nil && ok && !st.haveRestarts {
+			st.nRestarts, st.haveRestarts = n, true
+		}
+		e.mu.Unlock()
 	}
 }
 

@@ -146,6 +146,20 @@ func (m *Manager) States(ctx context.Context, names []string) ([]heal.UnitStatus
 	return out, nil
 }
 
+// NRestarts reads a service's restart count alone; ok is false for a unit
+// that is not a service.
+func (m *Manager) NRestarts(ctx context.Context, name string) (uint32, bool, error) {
+	if unitType(name) != "Service" {
+		return 0, false, nil
+	}
+	p, err := m.conn.GetUnitTypePropertyContext(ctx, name, "Service", "NRestarts")
+	if err != nil {
+		return 0, false, err
+	}
+	n, ok := p.Value.Value().(uint32)
+	return n, ok, nil
+}
+
 // invocationID renders the unit's InvocationID (16 bytes) as the hex string
 // systemd gives a service in $INVOCATION_ID; "" when it has none.
 func invocationID(v any) string {

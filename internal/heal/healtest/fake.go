@@ -133,6 +133,19 @@ func (f *Systemd) States(ctx context.Context, names []string) ([]heal.UnitStatus
 	return out, nil
 }
 
+// NRestarts reads one unit's restart count alone.
+func (f *Systemd) NRestarts(ctx context.Context, name string) (uint32, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Down {
+		return 0, false, errors.New("connection closed")
+	}
+	if u, ok := f.Units[name]; ok {
+		return u.NRestarts, u.HasNRestarts, nil
+	}
+	return 0, false, nil
+}
+
 // Unit implements heal.Systemd.
 // SetAliases replaces Aliases while the fake is in use (a daemon reading
 // units meanwhile); Aliases itself may be set only before use.
