@@ -22,6 +22,10 @@ buildGo126Module {
   vendorHash = "sha256-LtVkTXj0gvcVJ+0DOZqnBhi3yyDd6qKT1XnNWCgaA6Q=";
 
   env.CGO_ENABLED = 0;
+  # urfave/cli without its man-page and markdown writers, which the binaries
+  # never call: their markdown library keeps half a MiB of tables on the
+  # heap from start-up (docs/performance.md). The Makefile builds the same.
+  tags = [ "urfave_cli_no_docs" ];
   ldflags = [
     "-s"
     "-w"

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 )
 
@@ -47,5 +48,22 @@ func startProfiles(log *slog.Logger) func() {
 		if err := pprof.WriteHeapProfile(heap); err != nil {
 			log.Warn("cannot write the heap profile", "err", err)
 		}
+	}
+}
+
+// The Go runtime's memory setting, unless the service's environment sets
+// its own (GOGC=). The daemon's live heap is about 2 MiB; at the runtime's
+// default GOGC=100 the heap may double before a collection, and a burst of
+// clients leaves it at twice its steady size. GOGC=50 collects at half again
+// the live heap: measured (docs/performance.md) 5.1 → 4.6 MiB anonymous
+// memory steady and 10.3 → 8.9 MiB after 400 concurrent scrapes, at the
+// same CPU time. No GOMEMLIMIT: with 400 monitored units and a throttle
+// reading every service, a 10 MiB soft limit had the collector run without
+// pause, 30–40 % of a core in make bench's profile.
+const defaultGCPercent = 50
+
+func tuneRuntime() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 }

@@ -174,6 +174,8 @@ func daemonMain(c *cli.Context) error {
 	log := newLogger(os.Stderr, o.logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	tuneRuntime()
+	defer startProfiles(log)()
 	return serve(ctx, o, cfg, log)
 }
 
