@@ -4,6 +4,9 @@
 #   make test           the whole test suite (the README's command)
 #   make fuzz           every fuzz target for FUZZTIME (1m) each
 #   make security-report  the hostile-input tests, as a table of what was tried and refused
+#   make bench          the Go micro-benchmarks, then (as root) the daemon side by side with monit
+#                       and node_exporter on a throwaway systemd; out/bench.md and out/bench.json
+#                       (docs/performance.md). BENCH_WINDOW (60s), BENCH_TRIALS (20), BENCH_N.
 #   make install        install what make built, for systemd distributions; honours
 #                       PREFIX and DESTDIR. It never builds: sudo's PATH has no Go.
 
@@ -25,7 +28,10 @@ GO      ?= go
 BIN     ?= bin
 GOVERSION := $(shell sed -n 's/^go \([0-9]*\.[0-9]*\).*/\1/p' go.mod)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
-GOFLAGS_BUILD = -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+# urfave_cli_no_docs: urfave/cli without its man-page writer, which the
+# binaries never call and whose markdown tables sit on the heap from
+# start-up (docs/performance.md).
+GOFLAGS_BUILD = -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$(VERSION)"
 
 .PHONY: all build test install install-bin install-data install-completion uninstall clean
 
@@ -163,3 +169,18 @@ security-report:
 		END { print ""; for (k in cases) printf "%-14s %3d cases, %5d tries: %s\n", k, cases[k], tries[k], \
 			(bad[k] ? bad[k] " not refused or skipped" : "all refused, nothing changed"); \
 			if (failed) exit 1 }'
+
+# make bench: the micro-benchmarks (out/bench-go.txt), then TestBench, the
+# side-by-side run on the throwaway systemd (root only; it takes minutes,
+# so it is not part of go test ./...). docs/performance.md.
+BENCH_WINDOW ?= 60s
+BENCH_TRIALS ?= 20
+BENCH_N      ?= 1,100,400,1000
+.PHONY: bench
+bench:
+	@mkdir -p out
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/... >out/bench-go.txt 2>&1 || { tail -30 out/bench-go.txt; exit 1; }
+	grep -E '^(Benchmark|ok|FAIL)' out/bench-go.txt
+	LUMINOUS_BENCH=1 LUMINOUS_BENCH_WINDOW=$(BENCH_WINDOW) LUMINOUS_BENCH_TRIALS=$(BENCH_TRIALS) LUMINOUS_BENCH_N=$(BENCH_N) \
+		$(GO) test -count=1 -timeout 60m -run '^TestBench$$' -v ./internal/e2e/ >out/bench-e2e.txt 2>&1 || { tail -50 out/bench-e2e.txt; exit 1; }
+	cat out/bench.md
