@@ -384,9 +384,9 @@ monitored = ["lh-web.service"]
 	// /metrics and node_exporter's, keep-alive: curl reuses one
 	// connection for every URL of one run.
 	metricsP50 := func(url string, n int) (time.Duration, int) {
-		args := []string{"curl", "-s", "-o", "/dev/null", "-w", "%{time_total} %{size_download}\\n"}
+		args := []string{"curl", "-s", "-w", "%{time_total} %{size_download}\\n"}
 		for range n {
-			args = append(args, url)
+			args = append(args, "-o", "/dev/null", url)
 		}
 		out, err := m.run(args...)
 		if err != nil {
