@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
@@ -700,8 +701,8 @@ func waitUntil(t *testing.T, d time.Duration, what string, diag func() string, c
 }
 
 // TestSeriesPerHost measures what one host costs a Prometheus: the series
-// the daemon exposes with five monitored units and three watched mounts,
-// by family, for docs/fleet.md's formula. It checks that every label is
+// the daemon exposes with five monitored units (one with a health probe)
+// and three watched mounts, by family, for docs/fleet.md's formula. It checks that every label is
 // one of the bounded ones and every value one the configuration or a fixed
 // vocabulary explains, so that nothing grows with time or traffic.
 func TestSeriesPerHost(t *testing.T) {
@@ -722,22 +723,29 @@ func TestSeriesPerHost(t *testing.T) {
 	}
 	m := bootInstalled(t, boot{
 		config: fleetThresholds + "[monitoring]\ninterval = \"1s\"\nmounts = [" + strings.Join(watched, ", ") +
-			"]\n[services]\nmonitored = [" + strings.Join(monitored, ", ") + "]\n",
+			"]\n[services]\nmonitored = [" + strings.Join(monitored, ", ") + "]\n" +
+			"[[probe]]\nunit = \"lh-u1\"\ntype = \"tcp\"\naddress = \"127.0.0.1:9955\"\ninterval = \"1s\"\ntimeout = \"1s\"\n",
 		units: files,
 		start: start,
 	})
 	var out string
 	m.waitFor(10*time.Second, "/metrics to show every watched mount", func() bool {
 		out, _ = m.run("curl", "-sSf", "http://127.0.0.1:9955/metrics")
-		return strings.Contains(out, `healing_resource_usage_ratio{resource="inodes:/srv/b"}`)
+		return strings.Contains(out, `healing_resource_usage_ratio{resource="inodes:/srv/b"}`) &&
+			strings.Contains(out, `healing_probe_failures_total{type="tcp",unit="lh-u1.service"}`)
 	})
+	var kinds []string
+	for _, k := range issue.Kinds {
+		kinds = append(kinds, regexp.QuoteMeta(string(k)))
+	}
 	allowed := map[string]*regexp.Regexp{
-		"kind":     regexp.MustCompile(`^(cpu|memory|disk|load|pressure|unit)$`),
+		"kind":     regexp.MustCompile(`^(` + strings.Join(kinds, "|") + `)$`),
+		"type":     regexp.MustCompile(`^(http|tcp|unix|command)$`),
 		"action":   regexp.MustCompile(`^(restart|cleanup|throttle|release)$`),
 		"outcome":  regexp.MustCompile(`^(succeeded|failed|planned|refused)$`),
 		"severity": regexp.MustCompile(`^(warning|critical)$`),
 		"resource": regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b))$`),
-		"issue":    regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b)|unit:lh-u[1-5]\.service)$`),
+		"issue":    regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b)|(unit|probe):lh-u[1-5]\.service)$`),
 		"mount":    regexp.MustCompile(`^(/|/srv/a|/srv/b)$`),
 		"unit":     regexp.MustCompile(`^lh-u[1-5]\.service$`),
 		"held":     regexp.MustCompile(`^(true|false)$`),
@@ -774,7 +782,7 @@ func TestSeriesPerHost(t *testing.T) {
 	}
 	slices.Sort(families)
 	t.Logf("healing_ families with several series: %s", strings.Join(families, ", "))
-	report(t, "%d series with %d monitored units and %d mounts (healing_ %d, go_ %d, process_ %d), plus the 5 Prometheus adds per target; "+
+	report(t, "%d series with %d monitored units (one probed) and %d mounts (healing_ %d, go_ %d, process_ %d), plus the 5 Prometheus adds per target; "+
 		"curl -s 127.0.0.1:9955/metrics | grep -vc '^#'",
 		total, units, mounts, byPrefix["healing"], byPrefix["go"], byPrefix["process"])
 }
