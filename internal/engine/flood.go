@@ -13,7 +13,8 @@ import (
 // out of the history. In each restartWindow the first restartBurst
 // restarts systemd did by itself are recorded one by one; the rest are
 // counted and said in one record when the window has ended, at the next
-// look at the unit (every check looks). The metric counts every restart.
+// look at the unit (the safety net's sweep reads a unit with such a record
+// due, running or not). The metric counts every restart.
 const (
 	restartBurst  = 3
 	restartWindow = time.Minute

@@ -238,8 +238,9 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 		}
 	}
 	var read, baseline []string
+	now := time.Now()
 	e.mu.Lock()
-	e.lastSweep = time.Now()
+	e.lastSweep = now
 	for _, name := range names {
 		st, ok := e.units[name]
 		if !ok {
@@ -248,8 +249,12 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 		s, ok := got[name]
 		id := issue.ID(issue.Unit, name)
 		_, open := e.issues[id]
+		// A unit whose restarts-by-systemd were counted and not yet said
+		// is read once its window ends, so the summary (flood.go) is
+		// written even when it has settled and runs.
+		summary := st.spell.counted > 0 && now.Sub(st.spell.start) >= restartWindow
 		switch {
-		case !ok || open || st.stopRequested || s.ActiveState != "active" || e.heal.GivenUp(id):
+		case !ok || open || st.stopRequested || s.ActiveState != "active" || e.heal.GivenUp(id) || summary:
 			read = append(read, name)
 		case !st.known:
 			// Running, first seen: nothing to decide. Only its restart
