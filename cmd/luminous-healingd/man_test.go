@@ -13,7 +13,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/manpage"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated files: the man pages in docs/man")
+var update = flag.Bool("update", false, "rewrite the generated files: the man pages in docs/man and the Layout table of docs/developers.md")
 
 // luminous-healingd(8) is --help's text (the app's usage, description,
 // flags and commands) with the sections --help has no room for.
