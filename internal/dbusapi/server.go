@@ -58,6 +58,10 @@ type Server struct {
 	denials denials
 	sem     chan struct{}
 	cache   atomic.Pointer[snapshot]
+	// propCache is the properties alone, for PropertiesChanged at every
+	// check: the lists (every monitored unit's record) are built only
+	// when a method asks for them.
+	propCache atomic.Pointer[propSnapshot]
 
 	ctx    context.Context // lives as long as Serve; actions run under it
 	cancel context.CancelFunc
@@ -118,7 +122,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.log.Info("serving on the bus", "name", client.BusName, "unique", s.conn.Names()[0])
 	close(s.ready)
-	last := s.snapshot().props
+	last := s.props()
 	// Summaries of denied calls are written when their window ends, even
 	// if no call comes after.
 	sweep := time.NewTicker(time.Minute)
@@ -206,13 +210,38 @@ func (s *Server) snapshot() *snapshot {
 	c := &snapshot{st: st, status: rec.Summary.Map(), resources: client.Maps(rec.Resources),
 		units: client.Maps(rec.Units), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions),
 		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles), silences: client.Maps(rec.Silences)}
-	c.props = map[string]dbus.Variant{}
-	for _, k := range []string{client.PropVersion, client.PropHealth, client.PropDryRun, client.PropHealingEnabled,
-		client.PropActiveIssues, client.PropLastCheck, client.PropMonitoredUnits, client.PropActiveSilences} {
-		c.props[k] = c.status[propKeys[k]]
-	}
+	c.props = propsOf(c.status)
 	s.cache.Store(c)
 	return c
+}
+
+type propSnapshot struct {
+	st    *engine.Status
+	props map[string]dbus.Variant
+}
+
+// props returns the D-Bus properties of the current status, from the full
+// snapshot where one was built for it, else from the summary alone.
+func (s *Server) props() map[string]dbus.Variant {
+	st := s.o.Engine.Status()
+	if c := s.cache.Load(); c != nil && c.st == st {
+		return c.props
+	}
+	if p := s.propCache.Load(); p != nil && p.st == st {
+		return p.props
+	}
+	p := &propSnapshot{st: st, props: propsOf(wire.Summary(st).Map())}
+	s.propCache.Store(p)
+	return p.props
+}
+
+func propsOf(status map[string]dbus.Variant) map[string]dbus.Variant {
+	props := map[string]dbus.Variant{}
+	for _, k := range []string{client.PropVersion, client.PropHealth, client.PropDryRun, client.PropHealingEnabled,
+		client.PropActiveIssues, client.PropLastCheck, client.PropMonitoredUnits, client.PropActiveSilences} {
+		props[k] = status[propKeys[k]]
+	}
+	return props
 }
 
 // propKeys maps each property to its key in GetStatus.
@@ -251,7 +280,7 @@ func (s *Server) signal(ev engine.Event) {
 // propertiesChanged emits one PropertiesChanged carrying exactly the
 // properties that differ from last, and returns the values now current.
 func (s *Server) propertiesChanged(last map[string]dbus.Variant) map[string]dbus.Variant {
-	cur := s.snapshot().props
+	cur := s.props()
 	changed := map[string]dbus.Variant{}
 	for k, v := range cur {
 		if !reflect.DeepEqual(v.Value(), last[k].Value()) {
@@ -277,7 +306,7 @@ func (p *properties) Get(iface, name string) (dbus.Variant, *dbus.Error) {
 	if iface != client.Interface && iface != "" {
 		return dbus.Variant{}, unknownInterface(iface)
 	}
-	v, ok := p.s.snapshot().props[name]
+	v, ok := p.s.props()[name]
 	if !ok {
 		return dbus.Variant{}, &dbus.Error{Name: "org.freedesktop.DBus.Error.UnknownProperty",
 			Body: []any{fmt.Sprintf("no property %s on %s", unit.Quote(name), client.Interface)}}
@@ -290,7 +319,7 @@ func (p *properties) GetAll(iface string) (map[string]dbus.Variant, *dbus.Error)
 	if iface != client.Interface && iface != "" {
 		return nil, unknownInterface(iface)
 	}
-	return p.s.snapshot().props, nil
+	return p.s.props(), nil
 }
 
 // Set implements org.freedesktop.DBus.Properties.Set: every property is

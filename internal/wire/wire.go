@@ -68,15 +68,21 @@ func History(e audit.Entry) client.HistoryEntry {
 	}
 }
 
-// Status is the whole status: the summary and every list.
-func Status(st *engine.Status) client.Status {
-	s := client.Status{Summary: client.Summary{
+// Summary is the status without its lists: what the D-Bus properties
+// mirror, built at every check without the monitored units' records.
+func Summary(st *engine.Status) client.Summary {
+	return client.Summary{
 		Version: st.Version, Health: st.Health.String(), DryRun: st.DryRun, HealingEnabled: st.HealingEnabled,
 		ActiveIssues: uint32(max(st.ActiveIssues, 0)), LastCheck: st.LastCheck, MonitoredUnits: st.MonitoredUnits,
 		Mode: st.Mode, Hostname: st.Hostname, ConfigPath: st.ConfigPath, Started: st.Started,
 		Interval: st.Interval, Systemd: st.Systemd, SampleError: st.SampleError,
 		ActiveSilences: uint32(max(st.ActiveSilences, 0)), Overrides: st.Overrides,
-	}}
+	}
+}
+
+// Status is the whole status: the summary and every list.
+func Status(st *engine.Status) client.Status {
+	s := client.Status{Summary: Summary(st)}
 	for _, r := range st.Resources {
 		s.Resources = append(s.Resources, client.Resource{ID: r.ID, Kind: string(r.Kind), Subject: r.Subject,
 			Value: r.Value, Threshold: r.Threshold, Severity: r.Severity.String()})
