@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"sync"
 )
 
 // The dashboard is three static files served as they are: no build step,
@@ -19,12 +20,16 @@ import (
 var assetFS embed.FS
 
 type asset struct {
-	body, gz []byte
-	etag     string
-	ctype    string
+	body  []byte
+	gzip  func() []byte // compressed at the first request that accepts it
+	etag  string
+	ctype string
 }
 
-// assets are the embedded files, gzipped and hashed once at start.
+// assets are the embedded files, hashed once at start. Each is gzipped at
+// its first request rather than at start: most daemons never serve the
+// dashboard, and compressing it took 4 ms and 3 MiB of garbage at every
+// start (GODEBUG=inittrace=1; docs/performance.md).
 var assets = func() map[string]*asset {
 	out := map[string]*asset{}
 	entries, err := fs.ReadDir(assetFS, "assets")
@@ -36,16 +41,19 @@ var assets = func() map[string]*asset {
 		if err != nil {
 			panic(err)
 		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(body)
-		zw.Close()
+		gz := sync.OnceValue(func() []byte {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+			zw.Write(body)
+			zw.Close()
+			return buf.Bytes()
+		})
 		sum := sha256.Sum256(body)
 		ctype, ok := contentTypes[path.Ext(e.Name())]
 		if !ok {
 			panic("web: no content type for asset " + e.Name())
 		}
-		out[e.Name()] = &asset{body: body, gz: buf.Bytes(), etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
+		out[e.Name()] = &asset{body: body, gzip: gz, etag: `"` + hex.EncodeToString(sum[:8]) + `"`, ctype: ctype}
 	}
 	return out
 }()
@@ -90,7 +98,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	}
 	body := a.body
 	if acceptsGzip(r) {
-		body = a.gz
+		body = a.gzip()
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
