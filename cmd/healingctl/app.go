@@ -171,7 +171,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			statusCommand(), issuesCommand(), predictCommand(), historyCommand(),
 			healCommand(), restartCommand(), cleanupCommand(), throttleCommand(), releaseCommand(), resetCommand(),
-			silenceCommand(), setCommand(), reloadCommand(), injectCommand(), watchCommand(), dashboardCommand(),
+			silenceCommand(), probeCommand(), setCommand(), reloadCommand(), injectCommand(), watchCommand(), dashboardCommand(),
 			versionCommand(), completionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

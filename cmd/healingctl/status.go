@@ -112,6 +112,10 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		}
 		t.flush()
 	}
+	if len(st.Probes) > 0 {
+		fmt.Fprintln(w)
+		printProbes(w, st.Probes, color)
+	}
 	fmt.Fprintln(w)
 	if len(st.Issues) == 0 {
 		fmt.Fprintln(w, "No active issues.")

@@ -113,15 +113,15 @@ func (c *Client) Close() error {
 func (c *Client) Conn() *dbus.Conn { return c.conn }
 
 // Status returns everything `healingctl status` shows. It sends GetStatus
-// and the seven list calls at once and then waits for the eight replies, so
+// and the eight list calls at once and then waits for the nine replies, so
 // it costs about one round trip.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var sum map[string]dbus.Variant
-	var res, units, issues, preds, breakers, throttles, silences []map[string]dbus.Variant
+	var res, units, issues, preds, breakers, throttles, silences, probes []map[string]dbus.Variant
 	err := c.batch(ctx, []reply{
 		{MethodGetStatus, &sum}, {MethodListResources, &res}, {MethodListUnits, &units},
 		{MethodListIssues, &issues}, {MethodGetPredictions, &preds}, {MethodListBreakers, &breakers},
-		{MethodListThrottles, &throttles}, {MethodListSilences, &silences},
+		{MethodListThrottles, &throttles}, {MethodListSilences, &silences}, {MethodListProbes, &probes},
 	})
 	if err != nil {
 		return Status{}, err
@@ -135,6 +135,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		Breakers:    decodeAll(breakers, DecodeBreaker),
 		Throttles:   decodeAll(throttles, DecodeThrottle),
 		Silences:    decodeAll(silences, DecodeSilence),
+		Probes:      decodeAll(probes, DecodeProbe),
 	}, nil
 }
 

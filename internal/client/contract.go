@@ -50,6 +50,8 @@ const (
 	MethodListSilences      = Interface + ".ListSilences"
 	MethodAddSilence        = Interface + ".AddSilence"
 	MethodRemoveSilence     = Interface + ".RemoveSilence"
+	MethodListProbes        = Interface + ".ListProbes"
+	MethodRunProbe          = Interface + ".RunProbe"
 )
 
 // Signals of Interface, by member name. Each carries one a{sv} record.

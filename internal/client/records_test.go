@@ -34,6 +34,7 @@ func sampleRecords() []record {
 			Outcome: "denied", Message: "m", CallerUID: -1, Caller: ":1.4", DryRun: true, Duration: time.Second, FreedBytes: 9, FreedByMount: map[string]uint64{"/boot": 4, "/": 5}},
 		Failure{ActionResult: res, State: "given-up", Severity: "critical", Attempts: 5},
 		status.Summary, status.Resources[0], status.Units[0], status.Breakers[0], status.Throttles[0],
+		status.Probes[0], status.Probes[0].Last(),
 	}
 }
 
@@ -50,6 +51,9 @@ func sampleStatus(issue Issue, pred Prediction) Status {
 		Predictions: []Prediction{pred},
 		Breakers:    []Breaker{{Issue: "unit:a.service", Failures: 2, NextAttempt: someTime, GivenUp: true}},
 		Throttles:   []Throttle{{Unit: "b.service", Since: someTime, Issues: []string{"cpu"}, CPUWeight: 20, MemoryHigh: 1 << 30}},
+		Probes: []Probe{{Unit: "a.service", Type: "http", Target: "GET http://127.0.0.1/ → 200", Interval: time.Second,
+			Timeout: time.Second / 2, Grace: time.Minute, Failures: 3, Action: "restart", Failing: 1, LastAt: someTime,
+			LastDuration: 1500 * time.Microsecond, LastOK: false, LastDetail: "status 500 Internal Server Error, want 200"}},
 	}
 }
 
@@ -75,6 +79,10 @@ func decode(r record, m map[string]dbus.Variant) record {
 		return DecodeBreaker(m)
 	case Throttle:
 		return DecodeThrottle(m)
+	case Probe:
+		return DecodeProbe(m)
+	case ProbeResult:
+		return DecodeProbeResult(m)
 	}
 	panic("no decoder")
 }

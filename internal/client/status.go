@@ -48,6 +48,7 @@ type Status struct {
 	Breakers    []Breaker    `dbus:"breakers"`    // aa{sv}
 	Throttles   []Throttle   `dbus:"throttles"`   // aa{sv}
 	Silences    []Silence    `dbus:"silences"`    // aa{sv}, soonest end first
+	Probes      []Probe      `dbus:"probes"`      // aa{sv}, by unit
 }
 
 // Resource is one series' latest reading against its threshold.
@@ -129,7 +130,7 @@ func DecodeSummary(m map[string]dbus.Variant) Summary {
 
 // Map encodes s as one a{sv}: the summary's keys and each list under
 // its own key (resources, units, issues, predictions, breakers,
-// throttles). It is `healingctl status --json`, not a D-Bus reply.
+// throttles, silences, probes). It is `healingctl status --json`, not a D-Bus reply.
 func (s Status) Map() map[string]dbus.Variant {
 	m := s.Summary.Map()
 	m["resources"] = v(Maps(s.Resources))
@@ -139,6 +140,7 @@ func (s Status) Map() map[string]dbus.Variant {
 	m["breakers"] = v(Maps(s.Breakers))
 	m["throttles"] = v(Maps(s.Throttles))
 	m["silences"] = v(Maps(s.Silences))
+	m["probes"] = v(Maps(s.Probes))
 	return m
 }
 

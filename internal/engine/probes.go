@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -216,9 +215,6 @@ func (e *Engine) probesLocked() []ProbeInfo {
 	return out
 }
 
-// ErrNoProbe is RunProbe's error for a unit without a probe.
-var ErrNoProbe = errors.New("no probe is configured for this unit")
-
 // RunProbe runs a unit's probe once now and returns its result, without
 // counting it towards an issue: what healingctl probe UNIT prints. It
 // waits for the global cap like every probe.
@@ -227,7 +223,7 @@ func (e *Engine) RunProbe(ctx context.Context, unit string) (probe.Result, error
 	ps := e.probes[unit]
 	e.mu.Unlock()
 	if ps == nil {
-		return probe.Result{}, fmt.Errorf("%w: %s", ErrNoProbe, unit)
+		return probe.Result{}, errorf(NotFound, "%s has no probe; [[probe]] in the configuration adds one (docs/probes.md)", unit)
 	}
 	return e.runProbe(ctx, ps.spec)
 }

@@ -172,7 +172,7 @@ func TestJSONKeys(t *testing.T) {
 		{"/api/v1/issues", "action attempts cause id kind message severity silence_effect silenced since state subject synthetic threshold value"},
 		{"/api/v1/predictions", "confidence eta kind samples series subject threshold time_to_threshold_usec trend_per_hour value"},
 		{"/api/v1/history", "action caller caller_uid dry_run duration_usec event freed_by_mount freed_bytes issue message outcome target time"},
-		{"/api/v1/status", "active_issues active_silences breakers config_path dry_run healing_enabled health hostname interval_usec last_check mode monitored_units overrides predictions issues resources sample_error silences started systemd throttles units version"},
+		{"/api/v1/status", "active_issues active_silences breakers config_path dry_run healing_enabled health hostname interval_usec last_check mode monitored_units overrides predictions probes issues resources sample_error silences started systemd throttles units version"},
 	}
 	for _, c := range cases {
 		t.Run(c.path, func(t *testing.T) {

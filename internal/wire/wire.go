@@ -108,5 +108,15 @@ func Status(st *engine.Status) client.Status {
 		s.Throttles = append(s.Throttles, client.Throttle{Unit: t.Unit, Since: t.Since, Issues: t.Issues,
 			CPUWeight: t.CPUWeight, MemoryHigh: t.MemoryHigh})
 	}
+	for _, p := range st.Probes {
+		s.Probes = append(s.Probes, Probe(p))
+	}
 	return s
+}
+
+// Probe is a health probe's record (ListProbes, status.probes).
+func Probe(p engine.ProbeInfo) client.Probe {
+	return client.Probe{Unit: p.Unit, Type: string(p.Type), Target: p.Target, Interval: p.Interval, Timeout: p.Timeout,
+		Grace: p.Grace, Failures: uint32(max(p.Failures, 0)), Action: p.Action, Failing: uint32(max(p.Consecutive, 0)),
+		LastAt: p.Last.At, LastDuration: p.Last.Duration, LastOK: p.Last.OK, LastDetail: p.Last.Detail}
 }
