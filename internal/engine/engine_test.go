@@ -52,7 +52,7 @@ func TestAFailedMonitoredUnitIsRestartedAtOnce(t *testing.T) {
 func TestAUnitThatIsNotMonitoredIsNeverTouched(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), failed("other.service")}})
-		h.watcher.ch <- systemd.Event{Unit: "other.service", ActiveState: "failed", SubState: "failed"}
+		h.watcher.C <- systemd.Event{Unit: "other.service", ActiveState: "failed", SubState: "failed"}
 		time.Sleep(5 * time.Minute) // several checks and polls
 		synctest.Wait()
 		if calls := h.sd.Calls(); len(calls) != 0 {
@@ -190,7 +190,7 @@ func TestAUnitStoppedOnPurposeStaysStopped(t *testing.T) {
 		// says a stop job took it down, is handled.
 		h.sd.Set("web.service", "inactive", "dead")
 		time.Sleep(time.Second)
-		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
+		h.watcher.C <- systemd.Event{Unit: "web.service", ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
 		if calls := h.sd.Calls(); len(calls) != 0 {
@@ -241,7 +241,7 @@ func disk(v float64) detect.Reading {
 func TestAFullDiskIsCleanedUpAfterTheHysteresisAndClears(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), {Name: "systemd-tmpfiles-clean.service"}}})
-		h.sampler.set(disk(95))
+		h.sampler.Set(disk(95))
 		time.Sleep(time.Minute + time.Second) // first check: one sample above
 		synctest.Wait()
 		if _, open := h.issue("disk:/"); open || h.countCalls("StartUnit") != 0 {
@@ -256,13 +256,13 @@ func TestAFullDiskIsCleanedUpAfterTheHysteresisAndClears(t *testing.T) {
 		if n := h.countCalls("StartUnit systemd-tmpfiles-clean.service"); n != 1 {
 			t.Fatalf("cleanup unit started %d times; want 1", n)
 		}
-		h.sampler.set(disk(87)) // below threshold but within the margin
+		h.sampler.Set(disk(87)) // below threshold but within the margin
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if _, open := h.issue("disk:/"); !open {
 			t.Fatalf("cleared at 87%%; want it to stay open until below 85%%")
 		}
-		h.sampler.set(disk(70))
+		h.sampler.Set(disk(70))
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if _, open := h.issue("disk:/"); open {
@@ -285,7 +285,7 @@ func TestACleanupThatDoesNotHelpIsRetriedThenGivenUp(t *testing.T) {
 			},
 			units: []heal.UnitStatus{active("web.service"), {Name: "systemd-tmpfiles-clean.service"}},
 		})
-		h.sampler.set(disk(99))
+		h.sampler.Set(disk(99))
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		n := h.countCalls("StartUnit")
@@ -303,7 +303,7 @@ func TestMemoryPressureThrottlesTheTopConsumerAndReleasesIt(t *testing.T) {
 		hog := heal.UnitStatus{Name: "hog.service", ActiveState: "active", MemoryCurrent: 4 << 30}
 		h := start(t, setup{units: []heal.UnitStatus{active("web.service"), hog}})
 		h.sd.Usage = []heal.Usage{{Unit: "hog.service", MemoryCurrent: 4 << 30}, {Unit: "web.service", MemoryCurrent: 1 << 20}}
-		h.sampler.set(detect.Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: 90})
+		h.sampler.Set(detect.Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: 90})
 		time.Sleep(2*time.Minute + time.Second)
 		synctest.Wait()
 		if n := h.countCalls("SetUnitProperties hog.service runtime MemoryHigh"); n != 1 {
@@ -312,7 +312,7 @@ func TestMemoryPressureThrottlesTheTopConsumerAndReleasesIt(t *testing.T) {
 		if th := h.eng.Status().Throttles; len(th) != 1 || th[0].Unit != "hog.service" {
 			t.Errorf("throttles = %+v; want hog.service", th)
 		}
-		h.sampler.set(detect.Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: 40})
+		h.sampler.Set(detect.Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: 40})
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if u := h.sd.Units["hog.service"]; u.MemoryHigh != heal.Unset {
@@ -593,7 +593,7 @@ func TestAUnitEventIsCheckedAgainstSystemdBeforeItClearsAnythingOrRearmsABreaker
 		// An event says the unit is active, but systemd says it is still
 		// failed (a forged or stale signal): nothing is cleared or re-armed.
 		securitytest.Tried(t, securitytest.Forged, "an event systemd does not confirm (active, for a given-up unit)", 1)
-		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "active", SubState: "running", Time: time.Now()}
+		h.watcher.C <- systemd.Event{Unit: "web.service", ActiveState: "active", SubState: "running", Time: time.Now()}
 		synctest.Wait()
 		if _, open := h.issue("unit:web.service"); !open {
 			t.Errorf("the issue was resolved by an event systemd does not confirm")
@@ -649,7 +649,7 @@ func TestRestoredOverridesPassTheChecksALiveCallDoes(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, setup{dir: dir, cfg: func(c *config.Config) { c.Monitoring.Interval = config.Duration(time.Second) }})
-		h.sampler.set(detect.Reading{ID: "memory", Kind: "memory", Subject: "memory", Value: 42},
+		h.sampler.Set(detect.Reading{ID: "memory", Kind: "memory", Subject: "memory", Value: 42},
 			detect.Reading{ID: "cpu", Kind: "cpu", Subject: "cpu", Value: 10})
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
@@ -685,7 +685,7 @@ func TestAUnitWhoseStopFailedIsStillStoppedOnPurpose(t *testing.T) {
 		// systemctl stop; its ExecStop= fails and systemd marks it failed.
 		h.sd.Set("web.service", "failed", "failed")
 		h.sd.Units["web.service"].Result = "exit-code"
-		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "failed", SubState: "failed", StopJob: true, Time: time.Now()}
+		h.watcher.C <- systemd.Event{Unit: "web.service", ActiveState: "failed", SubState: "failed", StopJob: true, Time: time.Now()}
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
 		if calls := h.sd.Calls(); len(calls) != 0 {

@@ -4,14 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/config"
-	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/engine/enginetest"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -19,47 +18,19 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
 )
 
-// fakeSampler returns the readings a test sets, as a machine would.
-type fakeSampler struct {
-	mu       sync.Mutex
-	readings []detect.Reading
-}
-
-func (s *fakeSampler) set(rs ...detect.Reading) {
-	s.mu.Lock()
-	s.readings = rs
-	s.mu.Unlock()
-}
-
-func (s *fakeSampler) Sample(ctx context.Context, snap *detect.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	snap.Time = time.Now()
-	snap.Readings = append(snap.Readings[:0], s.readings...)
-	return nil
-}
-
-func (s *fakeSampler) Mounts() []string { return []string{"/"} }
-func (s *fakeSampler) Close() error     { return nil }
-
-// fakeWatcher stands in for systemd's signals: tests send the events.
-type fakeWatcher struct {
-	ch chan systemd.Event
-}
-
-func (w *fakeWatcher) Watch(ctx context.Context, units []string) error { return nil }
-func (w *fakeWatcher) Events() <-chan systemd.Event                    { return w.ch }
+// fakeSampler is the machine whose readings a test sets.
+type fakeSampler = enginetest.Sampler
 
 type harness struct {
 	t       *testing.T
 	eng     *engine.Engine
 	sd      *healtest.Systemd
-	sampler *fakeSampler
-	watcher *fakeWatcher
+	sampler *enginetest.Sampler
+	watcher *enginetest.Watcher
 	audit   *audit.Log
 	events  <-chan engine.Event
 	stop    context.CancelFunc
-	done    chan struct{}
+	done    <-chan struct{}
 	dir     *state.Dir
 }
 
@@ -75,10 +46,7 @@ type setup struct {
 // start runs an engine on fakes. Call it inside a synctest bubble.
 func start(t *testing.T, s setup) *harness {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Monitoring.Interval = config.Duration(time.Minute)
-	cfg.Services.Monitored = []string{"web.service"}
-	cfg.Healing.CleanupUnits = []string{"systemd-tmpfiles-clean.service"}
+	cfg := enginetest.Config(time.Minute)
 	if s.configPath != "" {
 		var err error
 		if cfg, err = config.Load(s.configPath); err != nil {
@@ -88,28 +56,18 @@ func start(t *testing.T, s setup) *harness {
 	if s.cfg != nil {
 		s.cfg(cfg)
 	}
-	h := &harness{t: t, sd: healtest.New(s.units...), sampler: &fakeSampler{}, watcher: &fakeWatcher{ch: make(chan systemd.Event, 16)}, dir: s.dir}
-	hs := heal.SettingsFrom(cfg, "luminous-healing.service")
-	hs.CPUSampleGap = 10 * time.Millisecond
-	healer := heal.New(h.sd, hs, nil)
-	h.audit = audit.New(audit.Options{})
-	eng, err := engine.New(engine.Options{
-		Version: "test", Config: cfg, ConfigPath: s.configPath, Healer: healer, Units: h.sd, Watcher: h.watcher, Audit: h.audit, State: s.dir, Log: s.log,
-		Journal:    s.journal,
-		NewSampler: func(*config.Config) (engine.Sampler, error) { return h.sampler, nil },
+	e := enginetest.New(t, enginetest.Setup{
+		Config: cfg, Units: s.units, Self: "luminous-healing.service", WatcherBuffer: 16,
+		Heal: func(hs *heal.Settings) { hs.CPUSampleGap = 10 * time.Millisecond },
+		Options: func(o *engine.Options) {
+			o.ConfigPath, o.State, o.Log, o.Journal = s.configPath, s.dir, s.log, s.journal
+		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.eng = eng
-	h.events, _ = eng.Subscribe(256)
+	h := &harness{t: t, eng: e.Engine, sd: e.Systemd, sampler: e.Sampler, watcher: e.Watcher, audit: e.Audit, dir: s.dir}
+	h.events, _ = h.eng.Subscribe(256)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
-	h.done = make(chan struct{})
-	go func() {
-		eng.Run(ctx)
-		close(h.done)
-	}()
+	h.done = e.Start(ctx)
 	t.Cleanup(h.close)
 	return h
 }
@@ -122,7 +80,7 @@ func (h *harness) close() {
 // unit sends a unit state change, as systemd's PropertiesChanged would.
 func (h *harness) unit(name, active, sub string) {
 	h.sd.Set(name, active, sub)
-	h.watcher.ch <- systemd.Event{Unit: name, ActiveState: active, SubState: sub, Time: time.Now()}
+	h.watcher.C <- systemd.Event{Unit: name, ActiveState: active, SubState: sub, Time: time.Now()}
 }
 
 // drain returns the event types published so far, StatusChanged and

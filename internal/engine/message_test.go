@@ -18,13 +18,13 @@ import (
 func TestAnOpenIssuesMessageKeepsTheReadingCurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
-		h.sampler.set(detect.Reading{ID: "cpu", Kind: issue.CPU, Subject: "cpu", Value: 91})
+		h.sampler.Set(detect.Reading{ID: "cpu", Kind: issue.CPU, Subject: "cpu", Value: 91})
 		time.Sleep(2*time.Minute + time.Second)
 		synctest.Wait()
 		if rec, open := h.issue("cpu"); !open || !strings.Contains(rec.Message, "91.0%") {
 			t.Fatalf("issue = %+v (open %v); want it open at 91%%", rec, open)
 		}
-		h.sampler.set(detect.Reading{ID: "cpu", Kind: issue.CPU, Subject: "cpu", Value: 97.5})
+		h.sampler.Set(detect.Reading{ID: "cpu", Kind: issue.CPU, Subject: "cpu", Value: 97.5})
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		rec, _ := h.issue("cpu")

@@ -189,7 +189,7 @@ func TestNothingIsWrittenWhileNothingChanges(t *testing.T) {
 		writes := countWrites(t, dir, nil)
 		h := start(t, setup{dir: dir, units: []heal.UnitStatus{active("web.service")},
 			cfg: func(c *config.Config) { c.Monitoring.Interval = config.Duration(time.Second) }})
-		h.sampler.set(detect.Reading{ID: "memory", Kind: issue.Memory, Value: 20})
+		h.sampler.Set(detect.Reading{ID: "memory", Kind: issue.Memory, Value: 20})
 		time.Sleep(10 * time.Minute) // 600 checks
 		synctest.Wait()
 		if n := writes.total(); n != 0 {
@@ -239,7 +239,7 @@ func TestThePredictionHistoryIsNotRewrittenAtEveryCheck(t *testing.T) {
 		go func() { eng.Run(ctx); close(done) }()
 		start := time.Now()
 		for time.Since(start) < 10*time.Minute {
-			s.set(detect.Reading{ID: "disk:/", Kind: issue.Disk, Subject: "/", Value: 40 + time.Since(start).Minutes()})
+			s.Set(detect.Reading{ID: "disk:/", Kind: issue.Disk, Subject: "/", Value: 40 + time.Since(start).Minutes()})
 			time.Sleep(time.Second)
 		}
 		cancel()
@@ -256,7 +256,7 @@ func TestThePredictionHistoryIsNotRewrittenAtEveryCheck(t *testing.T) {
 // reports it: persisted state.
 func stopOnPurpose(h *harness, unit string) {
 	h.sd.Set(unit, "inactive", "dead")
-	h.watcher.ch <- systemd.Event{Unit: unit, ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
+	h.watcher.C <- systemd.Event{Unit: unit, ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
 }
 
 // lockedBuffer is a log sink the engine's goroutines write concurrently.

@@ -28,7 +28,7 @@ func TestAStopDuringTheDaemonsOwnRestartIsAStopOnPurpose(t *testing.T) {
 		synctest.Wait() // the restart is running
 		// systemctl stop web.service, while the daemon's restart runs.
 		h.sd.Set("web.service", "inactive", "dead")
-		h.watcher.ch <- systemd.Event{Unit: "web.service", ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
+		h.watcher.C <- systemd.Event{Unit: "web.service", ActiveState: "inactive", SubState: "dead", StopJob: true, Job: "stop", Time: time.Now()}
 		synctest.Wait()
 		close(proceed)
 		time.Sleep(30 * time.Minute)

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/engine/enginetest"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -82,14 +82,6 @@ func startDaemon(t testing.TB, toml string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.sd = healtest.New(
-		heal.UnitStatus{Name: "nginx.service", ActiveState: "active", SubState: "running"},
-		heal.UnitStatus{Name: "web-test.service", ActiveState: "active", SubState: "running"},
-	)
-	healer := heal.New(d.sd, heal.SettingsFrom(cfg, ""), func(context.Context) (map[string]uint64, error) {
-		return map[string]uint64{"/": 1 << 30, "/nix": 1 << 30}, nil
-	})
-	log := audit.New(audit.Options{})
 	smp := &sampler{base: time.Now(), cpu: 23}
 	pred, err := predict.New(predict.Settings{HistorySize: 100, Horizon: 6 * time.Hour, MinConfidence: 0.8}, nil)
 	if err != nil {
@@ -104,20 +96,28 @@ func startDaemon(t testing.TB, toml string) *daemon {
 		}}, func(detect.Reading) float64 { return 90 })
 	}
 	rec := metrics.New(metrics.Options{Version: "test"})
-	d.eng, err = engine.New(engine.Options{
-		Version: "test", Mode: "system", ConfigPath: d.configPath, Config: cfg,
-		NewSampler: func(*config.Config) (engine.Sampler, error) { return smp, nil },
-		Healer:     healer, Units: d.sd, Audit: log, Predictor: pred, Recorder: rec,
+	e := enginetest.New(t, enginetest.Setup{
+		Config: cfg, Sampler: smp,
+		Units: []heal.UnitStatus{
+			{Name: "nginx.service", ActiveState: "active", SubState: "running"},
+			{Name: "web-test.service", ActiveState: "active", SubState: "running"},
+		},
+		FreeBytes: func(context.Context) (map[string]uint64, error) {
+			return map[string]uint64{"/": 1 << 30, "/nix": 1 << 30}, nil
+		},
+		Options: func(o *engine.Options) {
+			o.Mode, o.ConfigPath, o.Predictor, o.Recorder = "system", d.configPath, pred, rec
+			o.Watcher = nil // these tests send no unit signals
+		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d.eng, d.sd = e.Engine, e.Systemd
+	log := e.Audit
 	d.srv = web.New(web.Options{Engine: d.eng, History: log, Metrics: rec.Handler()})
 	ctx, cancel := context.WithCancel(context.Background())
+	engDone := e.Start(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { d.eng.Run(ctx) })
 	wg.Go(func() { d.srv.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(func() { cancel(); wg.Wait(); <-engDone })
 	d.url = "http://" + waitAddr(t, d.srv, "")
 	waitFor(t, "the first check", func() bool { return !d.eng.Status().LastCheck.IsZero() })
 	return d

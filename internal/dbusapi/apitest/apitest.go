@@ -22,33 +22,11 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi"
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/engine/enginetest"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
 	"github.com/luminous-healing/luminous-healing/internal/polkit"
-	"github.com/luminous-healing/luminous-healing/internal/systemd"
 )
-
-// sampler returns the readings a test sets.
-type sampler struct {
-	mu       sync.Mutex
-	readings []detect.Reading
-}
-
-func (s *sampler) Sample(ctx context.Context, snap *detect.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	snap.Time = time.Now()
-	snap.Readings = append(snap.Readings[:0], s.readings...)
-	return nil
-}
-
-func (s *sampler) Mounts() []string { return []string{"/"} }
-func (s *sampler) Close() error     { return nil }
-
-type watcher struct{ ch chan systemd.Event }
-
-func (w *watcher) Watch(context.Context, []string) error { return nil }
-func (w *watcher) Events() <-chan systemd.Event          { return w.ch }
 
 // Daemon is a real engine and server on fakes of systemd and the machine,
 // served on a private bus.
@@ -98,37 +76,27 @@ func Start(t testing.TB, s Setup) *Daemon {
 	if d.Authority == nil {
 		d.Authority = bustest.NewFakeAuthority(t, d.Bus)
 	}
-	cfg := config.Default()
-	cfg.Monitoring.Interval = config.Duration(time.Hour)
-	cfg.Services.Monitored = []string{"web.service"}
-	cfg.Healing.CleanupUnits = []string{"systemd-tmpfiles-clean.service"}
+	cfg := enginetest.Config(time.Hour)
 	if s.Config != nil {
 		s.Config(cfg)
 	}
-	d.Systemd = healtest.New(
-		heal.UnitStatus{Name: "web.service", ActiveState: "active", SubState: "running", UnitFileState: "enabled"},
-		heal.UnitStatus{Name: "other.service", ActiveState: "active", SubState: "running", UnitFileState: "enabled"},
-		heal.UnitStatus{Name: "systemd-tmpfiles-clean.service", ActiveState: "inactive", UnitFileState: "static"},
-	)
-	d.Audit = audit.New(audit.Options{})
-	healer := heal.New(d.Systemd, heal.SettingsFrom(cfg, "luminous-healing.service"), nil)
 	readings := s.Readings
 	if readings == nil {
 		readings = []detect.Reading{{ID: "memory", Kind: "memory", Subject: "memory", Value: 42}}
 	}
-	sampler := &sampler{readings: readings}
-	eng, err := engine.New(engine.Options{
-		Version: "test", Mode: s.Mode, Config: cfg, Healer: healer, Units: d.Systemd, Watcher: &watcher{ch: make(chan systemd.Event)},
-		Audit: d.Audit, NewSampler: func(*config.Config) (engine.Sampler, error) { return sampler, nil },
-		ForceDryRun: s.Mode == "user",
+	e := enginetest.New(t, enginetest.Setup{
+		Config: cfg, Self: "luminous-healing.service", Readings: readings,
+		Units: []heal.UnitStatus{
+			{Name: "web.service", ActiveState: "active", SubState: "running", UnitFileState: "enabled"},
+			{Name: "other.service", ActiveState: "active", SubState: "running", UnitFileState: "enabled"},
+			{Name: "systemd-tmpfiles-clean.service", ActiveState: "inactive", UnitFileState: "static"},
+		},
+		Options: func(o *engine.Options) { o.Mode, o.ForceDryRun = s.Mode, s.Mode == "user" },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Engine = eng
+	eng := e.Engine
+	d.Engine, d.Systemd, d.Audit = eng, e.Systemd, e.Audit
 	ctx, cancel := context.WithCancel(context.Background())
-	engDone := make(chan struct{})
-	go func() { eng.Run(ctx); close(engDone) }()
+	engDone := e.Start(ctx)
 	// Run answers once it has primed: the first readings and the units'
 	// states are in the status, so tests compare against a settled one.
 	if !eng.Alive(ctx, 10*time.Second) {
@@ -145,6 +113,7 @@ func Start(t testing.TB, s Setup) *Daemon {
 	if s.Server != nil {
 		s.Server(&opts)
 	}
+	var err error
 	d.Server, err = dbusapi.New(d.Conn, opts)
 	if err != nil {
 		t.Fatal(err)
