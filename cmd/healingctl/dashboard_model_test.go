@@ -439,3 +439,27 @@ func TestTheScreenShowsSilencesAndSilencedIssues(t *testing.T) {
 		}
 	}
 }
+
+// The dashboard lists the health probes: target, interval, the last
+// result and the failures in a row against those that open an issue.
+func TestDashboardShowsTheProbes(t *testing.T) {
+	now := time.Date(2026, 5, 4, 12, 0, 0, 0, time.Local)
+	m := newDashboard(context.Background(), func() {}, (&healCalls{}).heal, asking{})
+	m.now = func() time.Time { return now }
+	m.width, m.height = 160, 80
+	st := someStatus(now)
+	st.Probes = []client.Probe{
+		{Unit: "web.service", Type: "http", Target: "GET http://127.0.0.1:8080/healthz → 200", Interval: 10 * time.Second,
+			Failures: 3, Failing: 2, Action: "restart", LastAt: now.Add(-3 * time.Second), LastDetail: "timed out after 2s"},
+		{Unit: "db.service", Type: "tcp", Target: "tcp 127.0.0.1:5432", Interval: 30 * time.Second, Failures: 3,
+			Action: "none", LastAt: now.Add(-time.Second), LastOK: true},
+	}
+	m.Update(snapshotMsg{status: st, at: now})
+	screen := oneLine(plainScreen(m))
+	for _, want := range []string{"PROBES", "GET http://127.0.0.1:8080/healthz → 200", "every 10s", "failed 3s ago: timed out after 2s", "2/3 failing",
+		"tcp 127.0.0.1:5432", "0/3 failing (watch only)"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the dashboard lacks %q:\n%s", want, plainScreen(m))
+		}
+	}
+}

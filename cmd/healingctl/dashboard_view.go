@@ -149,7 +149,7 @@ type look struct {
 
 // render draws the board as lines of at most width cells: the header, the
 // issues (the selected one marked), each resource with its sparkline,
-// predictions, recent actions, breakers, throttles and units. The issues
+// predictions, recent actions, breakers, throttles, units and probes. The issues
 // come first, before the web dashboard's order: they are what the keys act
 // on, and a short terminal cuts from the bottom.
 func (b *board) render(l look) []string {
@@ -332,6 +332,25 @@ func (b *board) render(l look) []string {
 		rows = rows[:0]
 		for _, u := range st.Units {
 			rows = append(rows, []string{u.Name, p.sev(unitSeverity(u.ActiveState), unitState(u))})
+		}
+		add(grid(rows)...)
+	}
+	if len(st.Probes) > 0 {
+		add("", p.style(styleHeading, "PROBES"))
+		rows = rows[:0]
+		for _, pr := range st.Probes {
+			last := p.style(styleDim, "not run yet")
+			if !pr.LastAt.IsZero() {
+				last = p.sev("ok", "ok "+agoAt(pr.LastAt, now))
+				if !pr.LastOK {
+					last = p.sev("critical", "failed "+agoAt(pr.LastAt, now)+": "+pr.LastDetail)
+				}
+			}
+			failing := fmt.Sprintf("%d/%d failing", pr.Failing, pr.Failures)
+			if pr.Action == "none" {
+				failing += " (watch only)"
+			}
+			rows = append(rows, []string{pr.Unit, pr.Target, "every " + duration(pr.Interval), last, failing})
 		}
 		add(grid(rows)...)
 	}

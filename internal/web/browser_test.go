@@ -135,6 +135,14 @@ func TestDashboardInARealBrowser(t *testing.T) {
 		close(block)
 		t.Fatal(err)
 	}
+	t.Run("it lists the probes with their last result", func(t *testing.T) {
+		if _, err := chromedp.Run(tab, chromedp.Poll[bool](
+			`/tcp 127\.0\.0\.1:1.*failed: .*refused.*\/1000 \(watch only\)/.test((document.querySelector('tr.probe[data-id="nginx.service"]') || {}).textContent || '')`,
+			chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			text, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.getElementById('probes').textContent`))
+			t.Fatalf("the probe's row never showed its failure: %v\n%s", err, text)
+		}
+	})
 	t.Run("an injected issue appears without a reload", func(t *testing.T) {
 		defer close(block)
 		if _, err := chromedp.Run(tab, chromedp.Poll[bool](

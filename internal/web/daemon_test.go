@@ -67,6 +67,15 @@ listen = "127.0.0.1:0"
 dashboard = true
 [services]
 monitored = ["nginx", "web-test"]
+# A probe that always fails, watched only, for the dashboards' probe table.
+[[probe]]
+unit = "nginx"
+type = "tcp"
+address = "127.0.0.1:1"
+interval = "1s"
+timeout = "500ms"
+failures = 1000
+action = "none"
 `
 
 func startDaemon(t testing.TB, toml string) *daemon {

@@ -211,6 +211,17 @@
           (u.stopped_on_purpose ? ', stopped on purpose ' + when(u.stopped_on_purpose) + '; not healed until started again' : '') })))),
       st.systemd ? 'No units are monitored.' : 'systemd is not reachable: units are not watched.'));
 
+    // Text only: a probe's target and detail come from the configuration
+    // and from the probed server's answer.
+    $('probes').replaceChildren(table(
+      ['unit', { label: 'target', wide: true }, 'every', 'last', 'failing'],
+      (st.probes || []).map((p) => el('tr', { class: 'probe', 'data-id': p.unit },
+        td(p.unit), td(p.target, 'wide'), td(fmtDur(p.interval_usec / 1e6), 'num'),
+        td(!p.last_at ? 'not run yet' : el('span', { class: p.last_ok ? 'state-active' : 'state-failed' },
+          (p.last_ok ? 'ok ' : 'failed: ' + p.last_detail + ', '), rel(p.last_at))),
+        td(p.consecutive + '/' + p.failures + (p.action === 'none' ? ' (watch only)' : ''), 'num'))),
+      'No health probe is configured ([[probe]] in the configuration; docs/probes.md).'));
+
     const n = Number(document.body.dataset.snapshots || 0) + 1;
     document.body.dataset.snapshots = String(n);
     // Milliseconds from navigation to the first live data on screen, for
