@@ -163,7 +163,7 @@ func TestTheListsAreMethodsOfTheirOwn(t *testing.T) {
 	ctx := t.Context()
 	// An automatic restart that fails leaves a breaker (a person's call
 	// would not: it bypasses the breaker).
-	d.Systemd.JobResult["web.service"] = "failed" // before any restart: the fake reads it under its lock
+	d.Systemd.SetJobResult("web.service", "failed") // before any restart
 	if _, err := d.Engine.InjectIssue(ctx, engine.Caller{Name: "test"}, engine.Injection{Kind: issue.Unit, Subject: "web.service", Severity: issue.Critical}); err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestAnUnansweredPromptHoldsNoSlot(t *testing.T) {
 	d := apitest.Start(t, apitest.Setup{Server: func(o *dbusapi.Options) {
 		o.MaxPrivileged, o.BusyWait = 1, 100*time.Millisecond
 	}})
-	d.Systemd.OnRestart = func(string) { entered <- struct{}{}; <-release } // before any restart
+	d.Systemd.SetOnRestart(func(string) { entered <- struct{}{}; <-release }) // before any restart
 	d.Authority.Answer(client.ActionDevelop, bustest.Never)
 	d.Authority.Answer(client.ActionHeal, bustest.Yes)
 	ctx := t.Context()

@@ -185,10 +185,27 @@ func (f *Systemd) ResetFailed(ctx context.Context, name string) error {
 	return nil
 }
 
+// SetOnRestart replaces OnRestart while the fake is in use.
+func (f *Systemd) SetOnRestart(hook func(unit string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.OnRestart = hook
+}
+
+// SetJobResult sets a unit's job result while the fake is in use.
+func (f *Systemd) SetJobResult(unit, result string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.JobResult[unit] = result
+}
+
 // Restart implements heal.Systemd.
 func (f *Systemd) Restart(ctx context.Context, name string, ch chan<- string) error {
-	if f.OnRestart != nil {
-		f.OnRestart(name)
+	f.mu.Lock()
+	hook := f.OnRestart
+	f.mu.Unlock()
+	if hook != nil {
+		hook(name)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
