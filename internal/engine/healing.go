@@ -74,7 +74,7 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 		return
 	}
 	req := heal.Request{Action: act, Issue: *rec}
-	if act == issue.Restart {
+	if act == issue.Restart || act == issue.Reload {
 		req.Target = rec.Subject
 	}
 	rec.State = issue.Healing

@@ -51,7 +51,7 @@ func (e *Engine) Heal(ctx context.Context, c Caller, id string) (heal.Result, er
 		return heal.Result{}, errorf(ActionFailed, "%s is being healed right now", id)
 	}
 	req := heal.Request{Action: act, Issue: rec, Operator: true}
-	if act == issue.Restart {
+	if act == issue.Restart || act == issue.Reload {
 		req.Target = rec.Subject
 	}
 	return e.operate(ctx, c, id, req)

@@ -181,11 +181,18 @@ func (e *Engine) probeResult(s probe.Spec, r probe.Result) {
 	e.publishStatus()
 }
 
-// probeActionLocked is the action a probe issue takes: the table's, unless
-// the probe says none.
+// probeActionLocked is the action a probe issue takes: the table's
+// (restart by default; [actions] probe = "none" turns every probe's off),
+// unless the probe says none or reload.
 func (e *Engine) probeActionLocked(rec *issue.Record, act issue.Action) issue.Action {
-	if ps := e.probes[rec.Subject]; ps != nil && ps.spec.Action == probe.ActionNone {
+	ps := e.probes[rec.Subject]
+	switch {
+	case ps == nil || act == issue.None:
+		return act
+	case ps.spec.Action == probe.ActionNone:
 		return issue.None
+	case ps.spec.Action == probe.ActionReload:
+		return issue.Reload
 	}
 	return act
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -102,4 +103,43 @@ func TestProbeSkipsAnInactiveUnit(t *testing.T) {
 	}
 	h.unit("web.service", "active", "running")
 	waitFor(t, "a probe once active", func() bool { return len(hits) > 0 })
+}
+
+// action = "reload" reloads a unit that can (ReloadUnit, no restart); one
+// that cannot is refused and left alone, not restarted instead.
+func TestProbeActionReload(t *testing.T) {
+	for _, can := range []bool{true, false} {
+		t.Run(map[bool]string{true: "a unit that can reload", false: "a unit that cannot"}[can], func(t *testing.T) {
+			var hp atomic.Pointer[harness]
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if h := hp.Load(); h == nil || h.countCalls("ReloadUnit web.service") == 0 {
+					http.Error(w, "stale", http.StatusInternalServerError)
+				}
+			}))
+			defer srv.Close()
+			u := active("web.service")
+			u.LoadState, u.CanReload = "loaded", can
+			h := start(t, setup{cfg: probeConfig(srv.URL+"/", "reload"), units: []heal.UnitStatus{u}})
+			hp.Store(h)
+			if can {
+				waitFor(t, "the reload", func() bool { return h.countCalls("ReloadUnit web.service") == 1 })
+				waitFor(t, "the probe issue to resolve", func() bool { _, open := h.issue("probe:web.service"); return !open })
+			} else {
+				waitFor(t, "the refusal", func() bool {
+					for _, e := range h.history(audit.ActionRefused) {
+						if strings.Contains(e.Message, "cannot reload") {
+							return true
+						}
+					}
+					return false
+				})
+				if rec, _ := h.issue("probe:web.service"); rec.Action != issue.Reload {
+					t.Errorf("issue %+v; want its action reload", rec)
+				}
+			}
+			if n := h.countCalls("RestartUnit"); n != 0 {
+				t.Errorf("%d restarts; a reload was asked for", n)
+			}
+		})
+	}
 }

@@ -31,6 +31,9 @@ type Systemd interface {
 	// buffered: the sender does not wait for a reader.
 	Restart(ctx context.Context, name string, ch chan<- string) error
 	Start(ctx context.Context, name string, ch chan<- string) error
+	// Reload calls Manager.ReloadUnit(name, "replace"), its job's result
+	// sent on ch as Restart's.
+	Reload(ctx context.Context, name string, ch chan<- string) error
 	// SetProperties calls Manager.SetUnitProperties(name, runtime=true, props).
 	SetProperties(ctx context.Context, name string, props ...Property) error
 	// Services lists the loaded, active services with their cgroup
@@ -65,6 +68,7 @@ type UnitStatus struct {
 	Result        string // service Result: success, exit-code, signal, start-limit-hit, …
 	Restart       string // service Restart= setting: no, on-failure, always, …
 	UnitFileState string // enabled, disabled, static, …
+	CanReload     bool   // the unit has a reload (ExecReload=)
 	// NRestarts is how often systemd restarted a service by itself
 	// (Restart=) since it was last started by a job; HasNRestarts says
 	// whether the unit has the counter (services only).

@@ -440,6 +440,8 @@ func pastTense(a issue.Action) string {
 		return "cleaned up"
 	case issue.Throttle:
 		return "throttled"
+	case issue.Reload:
+		return "reloaded"
 	}
 	return "done"
 }

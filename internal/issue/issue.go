@@ -81,6 +81,11 @@ const (
 	Throttle Action = "throttle"
 )
 
+// Reload asks a unit to reload (systemd's ReloadUnit): what a health
+// probe may ask for instead of a restart, for a unit that supports it
+// (CanReload). It is not in Actions: [actions] and callers cannot name it.
+const Reload Action = "reload"
+
 // Actions lists the actions a config file or caller may name.
 var Actions = []Action{None, Restart, Cleanup, Throttle}
 

@@ -28,7 +28,7 @@ import (
 
 // healingActions are the actions that heal an issue: the values of the
 // action label of the resolved and failed counters.
-var healingActions = []issue.Action{issue.Restart, issue.Cleanup, issue.Throttle}
+var healingActions = []issue.Action{issue.Restart, issue.Cleanup, issue.Throttle, issue.Reload}
 
 // allActions adds release, which lifts a throttle and heals nothing.
 var allActions = append(append([]issue.Action(nil), healingActions...), heal.Release)

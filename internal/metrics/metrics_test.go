@@ -84,6 +84,7 @@ healing_issues_detected_total{kind="unit"} 1
 # HELP healing_issues_resolved_total Healing actions that ran and succeeded, by action.
 # TYPE healing_issues_resolved_total counter
 healing_issues_resolved_total{action="cleanup"} 1
+healing_issues_resolved_total{action="reload"} 0
 healing_issues_resolved_total{action="restart"} 2
 healing_issues_resolved_total{action="throttle"} 0
 `},
@@ -91,6 +92,7 @@ healing_issues_resolved_total{action="throttle"} 0
 # HELP healing_issues_failed_total Healing actions that ran and failed, by action.
 # TYPE healing_issues_failed_total counter
 healing_issues_failed_total{action="cleanup"} 0
+healing_issues_failed_total{action="reload"} 0
 healing_issues_failed_total{action="restart"} 1
 healing_issues_failed_total{action="throttle"} 0
 `},

@@ -96,6 +96,7 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 		ActiveState:   str(p["ActiveState"]),
 		SubState:      str(p["SubState"]),
 		UnitFileState: str(p["UnitFileState"]),
+		CanReload:     p["CanReload"] == true,
 		CPUWeight:     heal.Unset,
 		MemoryHigh:    heal.Unset,
 		MemoryCurrent: heal.Unset,
@@ -178,6 +179,11 @@ func (m *Manager) ResetFailed(ctx context.Context, name string) error {
 // Restart implements heal.Systemd.
 func (m *Manager) Restart(ctx context.Context, name string, ch chan<- string) error {
 	return m.jobs.start(ctx, "RestartUnit", name, "replace", ch)
+}
+
+// Reload implements heal.Systemd.
+func (m *Manager) Reload(ctx context.Context, name string, ch chan<- string) error {
+	return m.jobs.start(ctx, "ReloadUnit", name, "replace", ch)
 }
 
 // Start implements heal.Systemd.

@@ -628,10 +628,11 @@ in
             action = mkOption {
               type = types.enum [
                 "restart"
+                "reload"
                 "none"
               ];
               default = "restart";
-              description = "What heals the issue: `restart`, or `none` to watch only.";
+              description = "What heals the issue: `restart`, `reload` (systemd's ReloadUnit, for a unit with `ExecReload=`), or `none` to watch only.";
             };
           };
         }
