@@ -23,7 +23,7 @@ interval = "1s"
 backoff = "300ms"
 backoff_max = "1s"
 [services]
-monitored = ["lh-web", "lh-db", "lh-app"]
+monitored = ["lh-web", "lh-db", "lh-app", "lh-cfg"]
 
 [[probe]]
 unit = "lh-web"
@@ -53,6 +53,17 @@ interval = "1s"
 timeout = "1s"
 failures = 3
 grace = "1s"
+
+# Healed by a reload (its ExecReload= puts the file back), not a restart.
+[[probe]]
+unit = "lh-cfg"
+type = "command"
+command = ["/bin/test", "-e", "/run/lh-cfg-ok"]
+interval = "1s"
+timeout = "1s"
+failures = 3
+grace = "1s"
+action = "reload"
 `
 
 // probeServer builds the suite's monitored server (testdata/probeserver)
@@ -89,6 +100,25 @@ func (m *machine) probeFailures(unit string) int {
 	return n
 }
 
+// firstFailure reads when the first probe failed from the issue's message
+// ("… since 15:04:05.123)", the daemon's local time), on the entry's date.
+func firstFailure(e testbed.JournalEntry) (time.Time, bool) {
+	mm := regexp.MustCompile(`since (\d\d:\d\d:\d\d\.\d{3})\)`).FindStringSubmatch(e.Field("MESSAGE"))
+	if mm == nil {
+		return time.Time{}, false
+	}
+	at := at(e).Local()
+	clock, err := time.ParseInLocation("15:04:05.000", mm[1], time.Local)
+	if err != nil {
+		return time.Time{}, false
+	}
+	first := time.Date(at.Year(), at.Month(), at.Day(), clock.Hour(), clock.Minute(), clock.Second(), clock.Nanosecond(), time.Local)
+	if d := at.Sub(first); d < 0 || d > time.Minute {
+		return time.Time{}, false // another time zone in the machine, or a day boundary
+	}
+	return first, true
+}
+
 // TestProbesHealAHungServer runs two monitored servers that systemd calls
 // active throughout: one is frozen with SIGSTOP (its HTTP probe times
 // out), the other stops accepting TCP connections. Each becomes the issue
@@ -105,8 +135,9 @@ func TestProbesHealAHungServer(t *testing.T) {
 			"lh-web.service": unitFile("/usr/local/bin/lh-probeserver -http 127.0.0.1:8181"),
 			"lh-db.service":  unitFile("/usr/local/bin/lh-probeserver -tcp 127.0.0.1:8182"),
 			"lh-app.service": unitFile("/bin/sh -c 'touch /run/lh-app-ok; exec sleep infinity'"),
+			"lh-cfg.service": unitFile("/bin/sh -c 'touch /run/lh-cfg-ok; exec sleep infinity'", "ExecReload=/bin/touch /run/lh-cfg-ok"),
 		},
-		start: []string{"lh-web.service", "lh-db.service", "lh-app.service"},
+		start: []string{"lh-web.service", "lh-db.service", "lh-app.service", "lh-cfg.service"},
 	})
 	answers := func() bool {
 		out, err := m.run("curl", "-sS", "--max-time", "1", "http://127.0.0.1:8181/healthz")
@@ -145,10 +176,18 @@ func TestProbesHealAHungServer(t *testing.T) {
 			return m.prop(unit, "MainPID") != pid && m.isActive(unit) && back()
 		})
 		tBack := time.Now()
-		// The daemon's record: the issue and the restart.
+		// The daemon's record: the issue, with when the first probe
+		// failed, and the restart.
+		var detected []testbed.JournalEntry
 		m.waitFor(5*time.Second, "the journal to record probe:"+unit, func() bool {
-			return len(m.journal("luminous-healing.service", tStop, messageHas("does not answer its"))) > 0
+			detected = m.journal("luminous-healing.service", tStop, messageHas(unit+" does not answer its"))
+			return len(detected) > 0
 		})
+		if first, ok := firstFailure(detected[0]); ok {
+			tFail = first
+		} else {
+			t.Logf("the issue's message has no first failure time; the figure is from the test's scrape of the failures counter")
+		}
 		if len(m.restartsOf(unit, tStop)) == 0 {
 			t.Errorf("no restart of %s recorded\n%s", unit, m.daemonLog())
 		}
@@ -164,15 +203,31 @@ func TestProbesHealAHungServer(t *testing.T) {
 		_, err := m.run("test", "-e", "/run/lh-app-ok")
 		return err == nil
 	})
+	// A reload heals lh-cfg: same process, the file back.
+	pid := m.prop("lh-cfg.service", "MainPID")
+	tStop := time.Now()
+	m.MustRun(t, "rm", "/run/lh-cfg-ok")
+	m.waitFor(20*time.Second, "lh-cfg to be reloaded", func() bool {
+		_, err := m.run("test", "-e", "/run/lh-cfg-ok")
+		return err == nil
+	})
+	tBack := time.Now()
+	if now := m.prop("lh-cfg.service", "MainPID"); now != pid {
+		t.Errorf("lh-cfg's main PID went from %s to %s: restarted, not reloaded", pid, now)
+	}
+	if rs := m.journal("luminous-healing.service", tStop, messageHas("lh-cfg.service reloaded")); len(rs) == 0 {
+		t.Errorf("no reload of lh-cfg recorded\n%s", m.daemonLog())
+	}
+	report(t, "lh-cfg.service failing its command probe, action reload: file removed → reloaded, same PID, %s", tBack.Sub(tStop).Round(time.Millisecond))
 	// The command ran in transient units, which are gone.
 	if out := m.MustRun(t, "systemctl", "list-units", "--all", "--no-legend", "lh-probe-*"); strings.TrimSpace(out) != "" {
 		t.Errorf("transient probe units left behind:\n%s", out)
 	}
 
 	// Refused: a probe of a unit not monitored, and of a protected one.
-	protected := strings.Replace(probeConfig, `monitored = ["lh-web", "lh-db", "lh-app"]`, "monitored = [\"lh-web\", \"lh-db\", \"lh-app\"]\nprotected = [\"lh-db\"]", 1)
+	protected := strings.Replace(probeConfig, `monitored = ["lh-web", "lh-db", "lh-app", "lh-cfg"]`, "monitored = [\"lh-web\", \"lh-db\", \"lh-app\", \"lh-cfg\"]\nprotected = [\"lh-db\"]", 1)
 	for _, c := range []struct{ cfg, want string }{
-		{probeConfig + "[[probe]]\nunit = \"lh-other\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\n", "probe[3].unit: lh-other.service is not monitored"},
+		{probeConfig + "[[probe]]\nunit = \"lh-other\"\ntype = \"tcp\"\naddress = \"127.0.0.1:1\"\n", "probe[4].unit: lh-other.service is not monitored"},
 		{protected, "probe[1].unit: lh-db.service is protected"},
 	} {
 		cfg := c.cfg

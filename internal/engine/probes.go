@@ -156,7 +156,7 @@ func (e *Engine) probeResult(s probe.Spec, r probe.Result) {
 	switch {
 	case failing:
 		msg := fmt.Sprintf("%s does not answer its %s probe (%d failures in a row since %s)",
-			s.Unit, s.Type, ps.tr.Consecutive, ps.tr.FirstFailed.Local().Format("15:04:05"))
+			s.Unit, s.Type, ps.tr.Consecutive, ps.tr.FirstFailed.Local().Format("15:04:05.000"))
 		if rec == nil {
 			rec = &issue.Record{ID: id, Kind: issue.Probe, Subject: s.Unit, Severity: issue.Critical,
 				Since: time.Now(), State: issue.Open, Message: msg, Cause: r.Detail}
