@@ -262,3 +262,22 @@ func TestProbesBecomeTheDaemonsProbes(t *testing.T) {
 		t.Error("an unknown probe type evaluated; want the option's type to refuse it")
 	}
 }
+
+// A daemon that is not root may reload exactly the units whose probe says
+// reload, and has no command probes: starting transient units would let
+// it run anything as anyone.
+func TestProbesWithADaemonThatIsNotRoot(t *testing.T) {
+	ev := mustEvaluate(t, enabled(`user = "healing"; services.monitored = [ "nginx" "app" ];
+		probes.nginx = { type = "http"; url = "http://127.0.0.1/"; action = "reload"; };`))
+	if !strings.Contains(ev.Polkit.ExtraConfig, `var reloaded = [ "nginx.service" ]`) {
+		t.Errorf("polkit rule lacks the reloaded units:\n%s", ev.Polkit.ExtraConfig)
+	}
+	ev, err := evaluate(t, enabled(`user = "healing"; services.monitored = [ "app" ];
+		probes.app = { type = "command"; command = [ "/bin/true" ]; };`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(ev.FailedAssertions, func(s string) bool { return strings.Contains(s, "command probes") }) {
+		t.Errorf("failed assertions %q; want one about command probes", ev.FailedAssertions)
+	}
+}

@@ -330,6 +330,11 @@ let
         if (units.indexOf(action.lookup("unit")) >= 0 && verbs.indexOf(action.lookup("verb")) >= 0) {
           return polkit.Result.YES;
         }
+        // Units whose health probe heals them with a reload.
+        var reloaded = ${jsList (map normalizeUnit (lib.attrNames (lib.filterAttrs (_: p: p.action == "reload") cfg.probes)))};
+        if (reloaded.indexOf(action.lookup("unit")) >= 0 && action.lookup("verb") == "reload") {
+          return polkit.Result.YES;
+        }
       }
     });
   '';
@@ -798,6 +803,10 @@ in
 
   config = mkIf cfg.enable {
     assertions = [
+      {
+        assertion = cfg.user == "root" || lib.all (p: p.type != "command") (lib.attrValues cfg.probes);
+        message = "services.luminous-healing.probes has command probes, but the daemon runs as ${cfg.user}: command probes start transient units, which a user other than root may only be allowed to do by being allowed to run anything as anyone. Run the daemon as root, or use http, tcp or unix probes.";
+      }
       {
         assertion = lib.all (u: builtins.elem (normalizeUnit u) (map normalizeUnit cfg.services.monitored)) (lib.attrNames cfg.probes);
         message = "services.luminous-healing.probes names units that are not in services.monitored: ${
