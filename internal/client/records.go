@@ -15,7 +15,7 @@ import (
 // Issue is an active (or, in IssueResolved, just resolved) issue.
 type Issue struct {
 	ID        string    `dbus:"id"`
-	Kind      string    `dbus:"kind"`      // cpu, memory, disk, load, pressure, unit
+	Kind      string    `dbus:"kind"`      // cpu, memory, disk, load, pressure, unit, probe
 	Subject   string    `dbus:"subject"`   // the mount, unit or pressure resource; the kind otherwise
 	Severity  string    `dbus:"severity"`  // warning or critical
 	Value     float64   `dbus:"value"`     // percent, except load average; 0 for units
@@ -261,7 +261,7 @@ var SilenceKeys = map[string]string{"scope": "s", "effect": "s", "reason": "s", 
 // Injection is InjectIssue's argument: a synthetic issue that runs the whole
 // pipeline. Only kind is required.
 type Injection struct {
-	Kind      string  `dbus:"kind"`      // cpu, memory, disk, load, pressure, unit
+	Kind      string  `dbus:"kind"`      // cpu, memory, disk, load, pressure, unit, probe
 	Subject   string  `dbus:"subject"`   // unit: a unit name; disk: a mount path; pressure: cpu, memory or io
 	Severity  string  `dbus:"severity"`  // warning (default) or critical
 	Value     float64 `dbus:"value"`     // d
