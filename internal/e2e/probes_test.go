@@ -156,6 +156,25 @@ func TestProbesHealAHungServer(t *testing.T) {
 		t.Fatalf("healthy servers failed their probes: web %d, db %d, app %d\n%s", w, d, a, m.daemonLog())
 	}
 
+	// Who may see and run them: everyone reads them in status; running
+	// one is the heal tier — root may, an ordinary user may not, and a
+	// hostile name is refused before polkit is asked.
+	if r := m.healingctl("", "probe", "lh-web"); r.code != 0 || !strings.Contains(r.stdout, "probe lh-web.service (http): ok — status 200 OK") {
+		t.Errorf("root's healingctl probe lh-web: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := m.AddUser(t.Context(), "mallory"); err != nil {
+		t.Fatal(err)
+	}
+	if r := m.healingctl("mallory", "status"); r.code != 0 || !strings.Contains(r.stdout, "GET http://127.0.0.1:8181/healthz → 200") {
+		t.Errorf("mallory's status does not list the probes: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := m.healingctl("mallory", "--no-ask-password", "probe", "lh-web"); r.code != 4 {
+		t.Errorf("mallory's healingctl probe: exit %d (%s); want 4, access denied", r.code, r.stderr)
+	}
+	if r := m.healingctl("mallory", "--no-ask-password", "probe", "lh-web;id\x1b[2J"); r.code != 2 {
+		t.Errorf("mallory's hostile unit name: exit %d (%s); want 2, invalid", r.code, r.stderr)
+	}
+
 	heal := func(unit, how string, break_ []string, back func() bool) {
 		t.Helper()
 		pid := m.prop(unit, "MainPID")
