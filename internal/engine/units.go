@@ -65,9 +65,22 @@ const inactiveGrace = 3 * time.Second
 // so the daemon stays out of systemd's way.
 const eventReadGap = 200 * time.Millisecond
 
+// pendingStops hands over the stop-job events the watcher could not queue
+// (systemd.Watcher).
+type pendingStops interface {
+	PendingStops() []systemd.Event
+}
+
 // unitEvent handles one event from the watcher.
 func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 	if ev.Resync {
+		// Stop jobs whose events were dropped for this Resync go first,
+		// each read back, so the re-read knows them stopped on purpose.
+		if ps, ok := e.o.Watcher.(pendingStops); ok {
+			for _, s := range ps.PendingStops() {
+				e.unitEvent(ctx, s)
+			}
+		}
 		e.sweepUnits(ctx)
 		e.publishStatus()
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,15 @@ type Watcher struct {
 	// said so, which is given at most once per pileWarnEvery.
 	piled    int
 	pileWarn time.Time
+	// stops are the stop-job events send could not queue, by unit, until
+	// the consumer takes them (PendingStops) on the Resync that replaced
+	// them: a re-read alone cannot tell a stop on purpose from a unit
+	// that went down by itself.
+	stops map[string]Event
+	// resyncing is set while queueResync waits for room; dropped counts
+	// every event send could not queue.
+	resyncing bool
+	dropped   uint64
 }
 
 // pileWarnEvery bounds the "piling up" warnings: a unit flapping a hundred
@@ -347,26 +357,80 @@ func (w *Watcher) readJobType(ctx context.Context, id uint32, path dbus.ObjectPa
 }
 
 // send never blocks the dispatcher: when the consumer is far behind, an
-// event is replaced by a Resync, which makes the consumer re-read all units.
+// event is replaced by a Resync, which makes the consumer re-read all units
+// (and take the stop jobs that were dropped, PendingStops). The Resync
+// itself is queued by one goroutine that waits for room: the queue is full
+// when an event is dropped, so it could not be queued at once.
 func (w *Watcher) send(ev Event) {
 	select {
 	case w.events <- ev:
+		return
 	default:
+	}
+	w.mu.Lock()
+	if ev.StopJob {
+		if w.stops == nil {
+			w.stops = map[string]Event{}
+		}
+		w.stops[ev.Unit] = ev
+	}
+	w.dropped++
+	w.piled++
+	var n int
+	if now := time.Now(); now.Sub(w.pileWarn) >= pileWarnEvery {
+		n, w.piled, w.pileWarn = w.piled, 0, now
+	}
+	start := !w.resyncing
+	w.resyncing = true
+	w.mu.Unlock()
+	if n > 0 {
+		w.log.Warn("unit events are piling up; asking for a full re-read", "events", n, "next_warning_in", pileWarnEvery)
+	}
+	if start {
+		go w.queueResync()
+	}
+}
+
+// queueResync queues a Resync once the consumer makes room, again if more
+// events were dropped meanwhile. It ends then, or when the bus connection
+// closes (Run's end).
+func (w *Watcher) queueResync() {
+	var closed <-chan struct{}
+	if w.conn != nil {
+		closed = w.conn.Context().Done()
+	}
+	for {
 		w.mu.Lock()
-		w.piled++
-		var n int
-		if now := time.Now(); now.Sub(w.pileWarn) >= pileWarnEvery {
-			n, w.piled, w.pileWarn = w.piled, 0, now
-		}
+		seen := w.dropped
 		w.mu.Unlock()
-		if n > 0 {
-			w.log.Warn("unit events are piling up; asking for a full re-read", "events", n, "next_warning_in", pileWarnEvery)
-		}
 		select {
 		case w.events <- Event{Resync: true, Time: time.Now()}:
-		default:
+		case <-closed:
+			return
 		}
+		w.mu.Lock()
+		if w.dropped == seen {
+			w.resyncing = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
 	}
+}
+
+// PendingStops returns, and forgets, the stop-job events that were replaced
+// by a Resync. The consumer handles them, reading each unit back, before it
+// re-reads the units.
+func (w *Watcher) PendingStops() []Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]Event, 0, len(w.stops))
+	for _, ev := range w.stops {
+		out = append(out, ev)
+	}
+	clear(w.stops)
+	slices.SortFunc(out, func(a, b Event) int { return strings.Compare(a.Unit, b.Unit) })
+	return out
 }
 
 // Watched returns the watched units, sorted.
