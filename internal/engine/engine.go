@@ -146,6 +146,7 @@ type Engine struct {
 	probeSem   chan struct{}          // the global cap on probes running at once
 	sampleErr  string
 	lastSweep  time.Time // the last read of every monitored unit (sweepUnits)
+	names      []string  // e.units' names, sorted; nil when to be rebuilt (sortedUnitsLocked)
 
 	// statusMu makes building and storing the status one step, so that
 	// a status built from older state never replaces a newer one. It is
@@ -275,11 +276,13 @@ func (e *Engine) applyConfigLocked() {
 	for _, u := range c.Services.Monitored {
 		if _, ok := e.units[u]; !ok {
 			e.units[u] = &unitState{}
+			e.names = nil
 		}
 	}
 	for u := range e.units {
 		if !slices.Contains(c.Services.Monitored, u) {
 			delete(e.units, u)
+			e.names = nil
 		}
 	}
 }

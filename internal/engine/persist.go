@@ -68,6 +68,7 @@ func (e *Engine) restore() {
 	rs.Stopped = slices.DeleteFunc(rs.Stopped, func(u string) bool { return !unit.IsValid(u) })
 	for _, u := range rs.Stopped {
 		e.units[u] = &unitState{stopRequested: true, stoppedAt: rs.StoppedAt[u]}
+		e.names = nil
 	}
 	e.heal.RestoreThrottles(rs.Throttles)
 	e.heal.ImportBreakers(rs.Breakers)

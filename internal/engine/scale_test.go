@@ -64,3 +64,31 @@ func TestChecksCostTheSameForOneOrManyUnits(t *testing.T) {
 		})
 	}
 }
+
+// The status rebuilt at every check reuses the monitored units' lists
+// when none of them changed: with a thousand units, building them anew was
+// most of what the daemon allocated. It failed before: new lists at every
+// check.
+func TestTheStatusKeepsTheUnitListsWhenNothingChanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}, cfg: func(c *config.Config) {
+			c.Monitoring.Interval = config.Duration(time.Second)
+		}})
+		synctest.Wait()
+		s1 := h.eng.Status()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		s2 := h.eng.Status()
+		if s1 == s2 || !s2.LastCheck.After(s1.LastCheck) {
+			t.Fatalf("no check between the two statuses")
+		}
+		if len(s2.Units) != 1 || &s1.Units[0] != &s2.Units[0] || &s1.MonitoredUnits[0] != &s2.MonitoredUnits[0] {
+			t.Errorf("the unit lists were built anew though no unit changed")
+		}
+		h.unit("web.service", "failed", "failed")
+		synctest.Wait()
+		if s3 := h.eng.Status(); &s3.Units[0] == &s2.Units[0] {
+			t.Errorf("the unit list was kept though the unit failed")
+		}
+	})
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -125,28 +126,8 @@ func (e *Engine) publishStatus() {
 		}
 		st.Resources = append(st.Resources, res)
 	}
-	for name, u := range e.units {
-		st.MonitoredUnits = append(st.MonitoredUnits, name)
-		info := UnitInfo{Name: name, ActiveState: "unknown"}
-		if u.known {
-			info.ActiveState, info.SubState = u.active, u.sub
-		}
-		if u.stopRequested {
-			info.StoppedOnPurpose, info.StopJob = u.stoppedAt, u.stopJob
-			if info.StoppedOnPurpose.IsZero() {
-				info.StoppedOnPurpose = e.start // stopped before a daemon restart that lost the time
-			}
-		}
-		st.Units = append(st.Units, info)
-	}
+	st.MonitoredUnits, st.Units = e.unitsStatusLocked(e.status.Load())
 	e.mu.Unlock()
-	slices.Sort(st.MonitoredUnits)
-	slices.SortFunc(st.Units, func(a, b UnitInfo) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		return 1
-	})
 	st.Breakers = e.heal.Breakers()
 	st.Throttles = e.heal.Throttles()
 	if e.o.Predictor != nil {
@@ -161,6 +142,61 @@ func (e *Engine) publishStatus() {
 	if old == nil || changed(old, st) {
 		e.publish(Event{Type: StatusChanged})
 	}
+}
+
+// unitsStatusLocked returns the monitored units and their states, sorted
+// by name. The status is rebuilt at every check and on every event, and
+// with a thousand units building these lists was most of what the daemon
+// allocated (make bench's heap profile, docs/performance.md): when nothing
+// in them changed, the previous status's lists, which no one modifies,
+// are returned again.
+func (e *Engine) unitsStatusLocked(old *Status) ([]string, []UnitInfo) {
+	names := e.sortedUnitsLocked()
+	info := func(name string) UnitInfo {
+		u := e.units[name]
+		info := UnitInfo{Name: name, ActiveState: "unknown"}
+		if u.known {
+			info.ActiveState, info.SubState = u.active, u.sub
+		}
+		if u.stopRequested {
+			info.StoppedOnPurpose, info.StopJob = u.stoppedAt, u.stopJob
+			if info.StoppedOnPurpose.IsZero() {
+				info.StoppedOnPurpose = e.start // stopped before a daemon restart that lost the time
+			}
+		}
+		return info
+	}
+	if old != nil && len(old.Units) == len(names) && slices.Equal(old.MonitoredUnits, names) {
+		same := true
+		for i, name := range names {
+			a, b := old.Units[i], info(name)
+			if a.Name != b.Name || a.ActiveState != b.ActiveState || a.SubState != b.SubState ||
+				!a.StoppedOnPurpose.Equal(b.StoppedOnPurpose) || a.StopJob != b.StopJob {
+				same = false
+				break
+			}
+		}
+		if same {
+			return old.MonitoredUnits, old.Units
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	units := make([]UnitInfo, len(names))
+	for i, name := range names {
+		units[i] = info(name)
+	}
+	return slices.Clone(names), units
+}
+
+// sortedUnitsLocked returns e.units' names, sorted, kept between calls;
+// the caller must not modify it.
+func (e *Engine) sortedUnitsLocked() []string {
+	if e.names == nil || len(e.names) != len(e.units) {
+		e.names = slices.Sorted(maps.Keys(e.units))
+	}
+	return e.names
 }
 
 // overridesLocked lists the run-time overrides for Status.Overrides.
