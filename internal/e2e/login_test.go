@@ -75,8 +75,12 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 	uid := strings.TrimSpace(m.MustRun(t, "id", "-u", "alice"))
 	runtime := "/run/user/" + uid
 	// alice runs a command in her session: her runtime directory and bus.
+	// Every step is bounded: a step that blocks fails the test instead of
+	// the whole suite's timeout.
 	session := func(argv ...string) (string, error) {
-		out, stderr, err := m.RunAs(t.Context(), "alice", append([]string{"env", "XDG_RUNTIME_DIR=" + runtime,
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		out, stderr, err := m.RunAs(ctx, "alice", append([]string{"env", "XDG_RUNTIME_DIR=" + runtime,
 			"DBUS_SESSION_BUS_ADDRESS=unix:path=" + runtime + "/bus", "DISPLAY=:7"}, argv...)...)
 		if err != nil {
 			return out, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, stderr)
@@ -120,11 +124,18 @@ func TestANotifierStartedAtLoginHealsFromTheNotification(t *testing.T) {
 	// The XDG autostart entry's command, as a desktop that runs autostart
 	// entries itself would start it in the same session: it leaves the
 	// notifying to the unit's.
+	// (Once the unit's notifier owns its session-bus name: active means
+	// started, not yet settled.)
+	m.waitFor(20*time.Second, "the notifier to own "+"org.luminous.Healing.Notifier", func() bool {
+		out, _ := session("busctl", "--user", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+			"NameHasOwner", "s", "org.luminous.Healing.Notifier")
+		return strings.TrimSpace(out) == "b true"
+	})
 	exec, err := m.run("sed", "-n", "s/^Exec=//p", "/etc/xdg/autostart/luminous-healing-notifier.desktop")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := session("sh", "-c", strings.TrimSpace(exec)+" 2>&1; echo EXIT=$?"); err != nil ||
+	if out, err := session("sh", "-c", "timeout 20 "+strings.TrimSpace(exec)+" 2>&1; echo EXIT=$?"); err != nil ||
 		!strings.Contains(out, "another notifier already runs") || !strings.Contains(out, "EXIT=0") {
 		t.Errorf("the autostart entry's %q beside the user unit: %q, %v; want exit 0, leaving it to the unit", exec, out, err)
 	}
