@@ -22,6 +22,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Type is what a probe does. The values appear in the configuration, the
@@ -167,7 +169,37 @@ func Run(ctx context.Context, s Spec, cmd CommandRunner) Result {
 			r.Detail = fmt.Sprintf("timed out after %s (%v)", s.Timeout, err)
 		}
 	}
+	r.Detail = printable(r.Detail)
 	return r
+}
+
+// maxDetail bounds a result's detail: it goes to the status, the
+// dashboards and the journal.
+const maxDetail = 300
+
+// printable is the detail made safe for a terminal or a log line: the
+// probed server chose part of it (an HTTP status line's reason), so its
+// control characters, bidi overrides and invalid bytes are escaped, and
+// it is cut to maxDetail bytes.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if b.Len() >= maxDetail {
+			b.WriteString("…")
+			break
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func dial(ctx context.Context, network, addr string) (string, error) {

@@ -232,3 +232,29 @@ func TestTracker(t *testing.T) {
 		t.Fatal("InGrace")
 	}
 }
+
+// A server's status line is data: its control characters reach no
+// terminal or log line as they are.
+func TestHostileStatusLineIsEscaped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			c.Read(buf)
+			c.Write([]byte("HTTP/1.1 500 \x1b[2J\u202eevil\xff" + strings.Repeat("x", 500) + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	r := Run(context.Background(), httpSpec("http://"+ln.Addr().String()+"/"), nil)
+	if r.OK || strings.ContainsAny(r.Detail, "\x1b\u202e") || !strings.Contains(r.Detail, `\u001b[2J`) || !strings.Contains(r.Detail, `\u202eevil`) || len(r.Detail) > maxDetail+10 {
+		t.Fatalf("detail %q", r.Detail)
+	}
+}
