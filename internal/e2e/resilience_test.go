@@ -379,11 +379,13 @@ func TestPlansActOnceDryRunGoesOffOrHealingComesBack(t *testing.T) {
 		threshold = 90.0
 	)
 	fill := `#!/bin/bash
-# 20 MiB at once, then 512 KiB every 500 ms: 0.78 points a second.
+# 20 MiB at once, then 256 KiB every 500 ms: 0.78 points a second, so
+# 31 % → 90 % in about 75 s, and a forecast within the 1 min horizon
+# comes with a minute to spare however loaded the machine is.
 set -eu
 mkdir -p ` + mount + `/junk
 head -c 20M /dev/zero > ` + mount + `/junk/base
-while :; do head -c 512K /dev/zero >> ` + mount + `/junk/fill; sleep 0.5; done
+while :; do head -c 256K /dev/zero >> ` + mount + `/junk/fill; sleep 0.5; done
 `
 	m := bootInstalled(t, boot{
 		config: `
@@ -414,6 +416,9 @@ monitored = ["lh-web"]
 		noStartDaemon: true,
 	})
 	m.MustRun(t, "systemctl", "start", "lh-fill.service")
+	// The daemon's samples start on the ramp, after the first 20 MiB: a
+	// step inside its window would make a poor line, and no forecast.
+	m.waitFor(10*time.Second, "the fill's first 20 MiB", func() bool { return m.used(mount) >= 31 })
 	m.MustRun(t, "systemctl", "start", "luminous-healing.service")
 	t0 := time.Now()
 

@@ -325,7 +325,9 @@ func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) {
 	now := time.Now()
 	switch res.Outcome {
 	case heal.Succeeded, heal.Planned:
-		w.done = true
+		// A plan that came back after dry-run went off is not done:
+		// the next pass runs the cleanup.
+		w.done = res.Outcome == heal.Succeeded || e.heal.DryRun()
 		w.planned = res.Outcome == heal.Planned
 	case heal.Failed:
 		if res.RetryIn > 0 {

@@ -150,6 +150,16 @@ func (e *Engine) waitHelpers() {
 	}
 }
 
+// reconsiderPlanned sends an issue whose plan came back after dry-run went
+// off through healing again. It runs after finished has let go of e.mu.
+func (e *Engine) reconsiderPlanned(id string) {
+	e.mu.Lock()
+	if rec, ok := e.issues[id]; ok && rec.State == issue.Open {
+		e.maybeHealLocked(rec)
+	}
+	e.mu.Unlock()
+}
+
 // stopActions bounds how long a stop waits for automatic actions in
 // flight: a restart job usually settles in well under it, and it leaves the
 // last write and the exit inside the unit's TimeoutStopSec=10s.
@@ -280,6 +290,12 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 			e.lastHealed[id] = e.healed[id]
 		case heal.Planned:
 			rec.State = issue.Planned
+			if c == Auto && !e.heal.DryRun() {
+				// Planned under a dry-run that went off while it ran:
+				// reconsiderLocked has been and gone, so act now.
+				rec.State = issue.Open
+				defer e.reconsiderPlanned(rec.ID)
+			}
 		case heal.Failed:
 			rec.State = issue.Failed
 			if e.heal.GivenUp(id) {
