@@ -741,7 +741,7 @@ func TestSeriesPerHost(t *testing.T) {
 	allowed := map[string]*regexp.Regexp{
 		"kind":     regexp.MustCompile(`^(` + strings.Join(kinds, "|") + `)$`),
 		"type":     regexp.MustCompile(`^(http|tcp|unix|command)$`),
-		"action":   regexp.MustCompile(`^(restart|cleanup|throttle|release)$`),
+		"action":   regexp.MustCompile(`^(restart|reload|cleanup|throttle|release)$`),
 		"outcome":  regexp.MustCompile(`^(succeeded|failed|planned|refused)$`),
 		"severity": regexp.MustCompile(`^(warning|critical)$`),
 		"resource": regexp.MustCompile(`^(cpu|memory|load|pressure:(cpu|memory|io)|(disk|inodes):(/|/srv/a|/srv/b))$`),
