@@ -174,7 +174,11 @@ type unitState struct {
 	stopRequested bool
 	stoppedAt     time.Time
 	stopJob       string
-	downSince     time.Time // when it was first seen inactive; zero otherwise
+	// stopInvocation is the InvocationID of the run the stop took down,
+	// "" until read: a unit read back with another one was started again,
+	// even if it has already failed (applyUnit).
+	stopInvocation string
+	downSince      time.Time // when it was first seen inactive; zero otherwise
 	// nRestarts is systemd's NRestarts at the last look, once seen.
 	nRestarts    uint32
 	haveRestarts bool

@@ -357,12 +357,24 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		// would see, so no grace.
 		st.downSince = now.Add(-inactiveGrace)
 	}
-	if (u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading") && st.stopRequested {
+	running := u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading"
+	// A start killed within milliseconds is read back failed, after both
+	// its events: the daemon never reads it running. Another run than the
+	// one stopped (its InvocationID, which systemd changes on every start
+	// and keeps once the unit is down) says it was started again all the
+	// same.
+	rerun := u.InvocationID != "" && st.stopInvocation != "" && u.InvocationID != st.stopInvocation
+	if st.stopRequested && (running || rerun) {
 		// Started again, by anyone: monitoring re-arms by itself.
-		st.stopRequested, st.stoppedAt, st.stopJob = false, time.Time{}, ""
+		st.stopRequested, st.stoppedAt, st.stopJob, st.stopInvocation = false, time.Time{}, "", ""
 		e.stateChanged()
 		e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: u.Name, Issue: id, Outcome: "re-armed",
 			CallerUID: audit.Daemon, Message: fmt.Sprintf("%s was started again; healing re-armed", u.Name)})
+	}
+	if st.stopRequested && st.stopInvocation == "" && (u.ActiveState == "inactive" || u.ActiveState == "failed") {
+		// The run the stop took down, read back on its event (or at the
+		// first look after the daemon started again).
+		st.stopInvocation = u.InvocationID
 	}
 	restarts := st.restartsLocked(u)
 	v, sev, msg := judge(u, st.stopRequested)
