@@ -378,14 +378,27 @@ func TestPlansActOnceDryRunGoesOffOrHealingComesBack(t *testing.T) {
 		fsBytes   = 64 << 20
 		threshold = 90.0
 	)
+	// 20 MiB at once, then 512 KiB a second (0.78 points a second), so
+	// 31 % → 90 % in about 75 s, and a forecast within the 1 min horizon
+	// comes with a quarter of a minute to spare. The fill follows the
+	// clock, not a loop count, and writes at random 0.1–0.4 s intervals:
+	// chunks at a fixed period beat against the daemon's 1 s samples,
+	// leaving a slow saw-tooth in the series whose residuals the model
+	// rightly finds too correlated to forecast from (256 KiB every
+	// "sleep 0.5", i.e. every ~0.51 s, never reached confidence 0.8).
 	fill := `#!/bin/bash
-# 20 MiB at once, then 256 KiB every 500 ms: 0.78 points a second, so
-# 31 % → 90 % in about 75 s, and a forecast within the 1 min horizon
-# comes with a minute to spare however loaded the machine is.
 set -eu
 mkdir -p ` + mount + `/junk
 head -c 20M /dev/zero > ` + mount + `/junk/base
-while :; do head -c 256K /dev/zero >> ` + mount + `/junk/fill; sleep 0.5; done
+start=$(date +%s%N) written=0
+while :; do
+	want=$(( ($(date +%s%N) - start) / 1000000 * 524288 / 1000 ))
+	if (( want > written )); then
+		head -c $(( want - written )) /dev/zero >> ` + mount + `/junk/fill
+		written=$want
+	fi
+	sleep 0.$(( RANDOM % 4 + 1 ))
+done
 `
 	m := bootInstalled(t, boot{
 		config: `
@@ -425,6 +438,18 @@ monitored = ["lh-web"]
 	// The disk: a cleanup planned in dry-run, then dry-run off.
 	planned := func(e testbed.JournalEntry) bool {
 		return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.ActionPlanned] && e.Field("HEALING_ACTION") == "cleanup"
+	}
+	// The forecast first: a planned cleanup without it would be the
+	// detector's, once the disk had crossed.
+	var forecast []testbed.JournalEntry
+	m.waitFor(90*time.Second, "the disk's forecast (PredictionAlert)", func() bool {
+		forecast = m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+			return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.PredictionAlert] && e.Field("HEALING_ISSUE") == "disk:"+mount
+		})
+		return len(forecast) > 0 || m.used(mount) >= threshold
+	})
+	if len(forecast) == 0 {
+		t.Errorf("the disk reached %g %% with no forecast; want one within the 1m horizon", threshold)
 	}
 	m.waitFor(90*time.Second, "a cleanup planned in dry-run", func() bool {
 		return len(m.journal("luminous-healing.service", t0, planned)) > 0
