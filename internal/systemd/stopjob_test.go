@@ -78,6 +78,14 @@ func TestTheWatcherTellsAStopJobFromAUnitThatWentDownByItself(t *testing.T) {
 			emit("PropertiesChanged", propsChanged("failed")...)
 			emit("JobRemoved", uint32(6), job(6), "web.service", "done")
 		}, []bool{false, true}},
+		{"a fast stop that ends failed, its deactivating never sent", func() {
+			// systemctl stop while the main process had just exited 1
+			// (a unit flapping under Restart=): active, then failed at
+			// once. Seen in the e2e flapping scenario.
+			emit("JobNew", uint32(8), job(8), "web.service")
+			emit("PropertiesChanged", propsChanged("failed")...)
+			emit("JobRemoved", uint32(8), job(8), "web.service", "done")
+		}, []bool{true}},
 		{"a crash while a reload job runs is not a stop", func() {
 			emit("JobNew", uint32(7), job(7), "web.service")
 			emit("PropertiesChanged", propsChanged("reloading")...)

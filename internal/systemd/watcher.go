@@ -31,8 +31,8 @@ type Event struct {
 	SubState    string
 	// StopJob is set on a unit's change to inactive that happened while a
 	// job systemd announced for it (JobNew, not yet JobRemoved) was running
-	// and the unit was not starting, or to failed from deactivating while
-	// one was: a stop job — systemctl stop, isolate, a conflicting unit,
+	// and the unit was not starting, or to failed from deactivating (or
+	// from active, the job not known to be a reload) while one was: a stop job — systemctl stop, isolate, a conflicting unit,
 	// shutdown, from any caller — took it down. A unit that died or
 	// exited by itself has no job. See docs/healing.md.
 	StopJob bool
@@ -285,11 +285,17 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		// failed from deactivating; a crash while running or reloading
 		// does not pass through deactivating.
 		down = down || ev.ActiveState == "failed" && prev == "deactivating"
-		if down {
+		// A stop of a running unit whose process had just exited with a
+		// failure goes active → deactivating → failed within one turn
+		// of systemd's loop, and only failed is sent (a unit flapping
+		// under Restart=, stopped). A running unit's job then is a stop
+		// or restart, unless it is known to be a reload.
+		fastFail := ev.ActiveState == "failed" && prev == "active"
+		if down || fastFail {
 			// A start that ends inactive (a condition failed, a oneshot
 			// finished) is not a stop.
 			for _, j := range w.jobs {
-				if j.unit == unit {
+				if j.unit == unit && (down || j.typ != "reload") {
 					ev.StopJob = true
 					if j.typ != "" {
 						ev.Job = j.typ
