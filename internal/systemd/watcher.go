@@ -289,13 +289,14 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		// failure goes active → deactivating → failed within one turn
 		// of systemd's loop, and only failed is sent (a unit flapping
 		// under Restart=, stopped). A running unit's job then is a stop
-		// or restart, unless it is known to be a reload.
+		// or restart, unless it is known to be a reload, or the start
+		// that made it active and whose JobRemoved is still to come.
 		fastFail := ev.ActiveState == "failed" && prev == "active"
 		if down || fastFail {
 			// A start that ends inactive (a condition failed, a oneshot
 			// finished) is not a stop.
 			for _, j := range w.jobs {
-				if j.unit == unit && (down || j.typ != "reload") {
+				if j.unit == unit && (down || j.typ != "reload" && j.typ != "start") {
 					ev.StopJob = true
 					if j.typ != "" {
 						ev.Job = j.typ
