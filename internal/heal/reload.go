@@ -40,27 +40,8 @@ func (reload) plan(ctx context.Context, e *env, req Request) (step, error) {
 	}
 	st.run = func(ctx context.Context, res *Result) {
 		sd := e.sd()
-		ch := make(chan string, 1)
-		if err := sd.Reload(ctx, name, ch); err != nil {
-			res.fail("systemd refused to reload %s: %v", name, err)
-			return
-		}
-		result, err := waitJob(ctx, ch)
-		if err != nil {
-			res.fail("reload of %s did not finish: %v", name, err)
-			return
-		}
-		if result != "done" {
-			res.fail("systemd's reload job for %s ended %q", name, result)
-			return
-		}
-		u, err := waitActive(ctx, sd, name)
-		if err != nil {
-			res.fail("reloaded %s but could not verify it: %v", name, err)
-			return
-		}
-		if u.ActiveState != "active" {
-			res.fail("reloaded %s but it is %s (%s, result %s)", name, u.ActiveState, u.SubState, u.Result)
+		u, ok := jobThenActive(ctx, sd, res, name, "reload", "reloaded", sd.Reload)
+		if !ok {
 			return
 		}
 		res.succeed("%s reloaded and active (%s)", name, u.SubState)

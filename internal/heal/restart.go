@@ -48,27 +48,8 @@ func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
 				return
 			}
 		}
-		ch := make(chan string, 1)
-		if err := sd.Restart(ctx, name, ch); err != nil {
-			res.fail("systemd refused to restart %s: %v", name, err)
-			return
-		}
-		result, err := waitJob(ctx, ch)
-		if err != nil {
-			res.fail("restart of %s did not finish: %v", name, err)
-			return
-		}
-		if result != "done" {
-			res.fail("systemd's restart job for %s ended %q", name, result)
-			return
-		}
-		u, err := waitActive(ctx, sd, name)
-		if err != nil {
-			res.fail("restarted %s but could not verify it: %v", name, err)
-			return
-		}
-		if u.ActiveState != "active" {
-			res.fail("restarted %s but it is %s (%s, result %s)", name, u.ActiveState, u.SubState, u.Result)
+		u, ok := jobThenActive(ctx, sd, res, name, "restart", "restarted", sd.Restart)
+		if !ok {
 			return
 		}
 		res.succeed("%s is active again (%s)", name, u.SubState)
@@ -78,6 +59,37 @@ func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
 
 // waitActive polls until the unit leaves "activating"/"reloading", or the
 // settle time or ctx runs out.
+// jobThenActive runs a unit job (start is sd.Restart or sd.Reload), waits for
+// its result and verifies the unit is active afterwards; verb and done name
+// the job in res's text. It reports false after recording the failure.
+func jobThenActive(ctx context.Context, sd Systemd, res *Result, name, verb, done string,
+	start func(context.Context, string, chan<- string) error) (UnitStatus, bool) {
+	ch := make(chan string, 1)
+	if err := start(ctx, name, ch); err != nil {
+		res.fail("systemd refused to %s %s: %v", verb, name, err)
+		return UnitStatus{}, false
+	}
+	result, err := waitJob(ctx, ch)
+	if err != nil {
+		res.fail("%s of %s did not finish: %v", verb, name, err)
+		return UnitStatus{}, false
+	}
+	if result != "done" {
+		res.fail("systemd's %s job for %s ended %q", verb, name, result)
+		return UnitStatus{}, false
+	}
+	u, err := waitActive(ctx, sd, name)
+	if err != nil {
+		res.fail("%s %s but could not verify it: %v", done, name, err)
+		return UnitStatus{}, false
+	}
+	if u.ActiveState != "active" {
+		res.fail("%s %s but it is %s (%s, result %s)", done, name, u.ActiveState, u.SubState, u.Result)
+		return UnitStatus{}, false
+	}
+	return u, true
+}
+
 func waitActive(ctx context.Context, sd Systemd, name string) (UnitStatus, error) {
 	deadline := time.Now().Add(settle)
 	delay := 20 * time.Millisecond
