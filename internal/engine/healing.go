@@ -123,8 +123,9 @@ func (e *Engine) launchLocked(id string, req heal.Request) {
 	}()
 }
 
-// goHelper runs f, a short read (a failed unit's journal), in a goroutine
-// that Run's stop waits for.
+// goHelper runs f, a short read (a failed unit's journal, the running
+// units' restart counts), in a goroutine that Run's stop waits for. Only
+// Run's goroutine calls it, so no Add races the stop's Wait.
 func (e *Engine) goHelper(f func()) {
 	e.helpers.Add(1)
 	go func() {
@@ -134,7 +135,7 @@ func (e *Engine) goHelper(f func()) {
 }
 
 // waitHelpers waits for the goroutines goHelper started, which end with
-// the actions' context, for at most a second.
+// Run's or the actions' context, for at most a second.
 func (e *Engine) waitHelpers() {
 	done := make(chan struct{})
 	go func() {
@@ -146,7 +147,7 @@ func (e *Engine) waitHelpers() {
 	select {
 	case <-done:
 	case <-t.C:
-		e.log.Warn("a journal read outlived the stop; not waiting for it")
+		e.log.Warn("a read from systemd or the journal outlived the stop; not waiting for it")
 	}
 }
 

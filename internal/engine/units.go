@@ -284,7 +284,7 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 		e.pollUnit(ctx, name)
 	}
 	if rc, ok := e.o.Units.(restartCounter); ok && len(baseline) > 0 {
-		go e.readBaselines(ctx, rc, baseline)
+		e.goHelper(func() { e.readBaselines(ctx, rc, baseline) })
 	}
 }
 
