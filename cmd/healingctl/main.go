@@ -1,13 +1,14 @@
-// Command healingctl controls luminous-healingd over D-Bus: status, issues,
-// predictions and history for everyone; healing and settings for those
-// polkit allows. See docs/healingctl.md.
-//
-// It talks to the daemon only through internal/client and never links the
-// daemon's packages (TestHealingctlDoesNotLinkTheDaemon).
+// Command healingctl controls luminous-healingd over D-Bus; the command
+// line is internal/ctl (docs/healingctl.md).
 package main
 
-import "os"
+import (
+	"os"
 
-func main() {
-	os.Exit(run(os.Args, os.Stdout, os.Stderr))
-}
+	"github.com/luminous-healing/luminous-healing/internal/ctl"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() { os.Exit(ctl.Run(version, os.Args, os.Stdout, os.Stderr)) }

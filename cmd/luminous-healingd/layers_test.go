@@ -59,14 +59,17 @@ var layers = []layer{
 	{name: "transports", pkgs: []string{"internal/dbusapi", "internal/web"},
 		owns:   "transports: D-Bus (authorization happens here) and HTTP (read-only); they do not import each other",
 		mayUse: []string{"vocabulary", "probe", "silence", "config", "state", "detect", "nixclean", "heal", "predict", "adapters", "engine", "client", "wire", "interface"}},
+	{name: "ctl", pkgs: []string{"internal/ctl"},
+		owns:   "healingctl's command line: one file per command, its tables and --json, `watch --notify`, the dashboard",
+		mayUse: []string{"client"}},
 	{name: "commands", pkgs: []string{"cmd/luminous-healingd", "cmd/healingctl"},
-		owns:   "wiring and command lines; only these wire things together (healingctl links internal/client only, TestHealingctlDoesNotLinkTheDaemon)",
-		mayUse: []string{"vocabulary", "probe", "silence", "config", "state", "detect", "nixclean", "heal", "predict", "adapters", "engine", "client", "wire", "interface", "transports"}},
+		owns:   "wiring and command lines; only these wire things together (healingctl links internal/client and internal/ctl only, TestHealingctlDoesNotLinkTheDaemon)",
+		mayUse: []string{"vocabulary", "probe", "silence", "config", "state", "detect", "nixclean", "heal", "predict", "adapters", "engine", "client", "wire", "interface", "transports", "ctl"}},
 	// Test kits import the layers they stand in front of and each other;
 	// no layer above may import them, so nothing of theirs reaches the
 	// daemon. Only tests do.
 	{name: "test kits", pkgs: []string{"internal/testbed", "internal/bustest", "internal/securitytest", "internal/heal/healtest", "internal/engine/enginetest", "internal/dbusapi/apitest", "internal/nixclean/nixtest", "internal/predict/synth", "internal/manpage"},
-		owns:   "for tests only: a throwaway systemd, a private bus with a fake polkit, the rows of `make security-report`, a fake systemd manager, the engine on fakes of systemd, the machine and its signals, the D-Bus server on that engine and a private bus, a private Nix store, synthetic resource series, man pages from a urfave/cli app and the commented default configuration (the cmd/ tests that generate `docs/man`)",
+		owns:   "for tests only: a throwaway systemd, a private bus with a fake polkit, the rows of `make security-report`, a fake systemd manager, the engine on fakes of systemd, the machine and its signals, the D-Bus server on that engine and a private bus, a private Nix store, synthetic resource series, man pages from a urfave/cli app and the commented default configuration (the tests that generate `docs/man`)",
 		mayUse: []string{"vocabulary", "probe", "silence", "config", "state", "detect", "nixclean", "heal", "predict", "adapters", "engine", "client", "wire", "interface", "transports", "test kits"}},
 	{name: "suites", pkgs: []string{"internal/e2e", "nixos"},
 		owns:     "the end-to-end suite on a real systemd, the NixOS module's evaluation tests",

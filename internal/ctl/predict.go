@@ -1,0 +1,48 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/luminous-healing/luminous-healing/internal/client"
+)
+
+func predictCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "predict",
+		Usage: "show the resources predicted to cross their thresholds",
+		Action: func(c *cli.Context) error {
+			if _, err := args(c); err != nil {
+				return err
+			}
+			e := newEnv(c)
+			return e.read(c, func(ctx context.Context, cl *client.Client) error {
+				ps, err := cl.Predictions(ctx)
+				if err != nil {
+					return err
+				}
+				switch {
+				case e.json:
+					return printJSON(e.stdout, records(ps))
+				case len(ps) == 0:
+					_, err := io.WriteString(e.stdout, "No resource is predicted to cross its threshold.\n")
+					return err
+				}
+				printPredictions(e.stdout, ps)
+				return nil
+			})
+		},
+	}
+}
+
+func printPredictions(w io.Writer, ps []client.Prediction) {
+	t := newTable(w, "PREDICTED", "NOW", "THRESHOLD", "TREND", "REACHED", "CONFIDENCE")
+	for _, p := range ps {
+		t.row(p.Series, value(p.Kind, p.Value), threshold(p.Kind, p.Threshold),
+			fmt.Sprintf("%+.2f/h", p.TrendPerHour), in(p.ETA), fmt.Sprintf("%.0f%%", 100*p.Confidence))
+	}
+	t.flush()
+}

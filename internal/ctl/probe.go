@@ -1,0 +1,79 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/luminous-healing/luminous-healing/internal/client"
+)
+
+func probeCommand() *cli.Command {
+	return &cli.Command{
+		Name: "probe",
+		Usage: "run a unit's health probe now and print the result; it counts towards no issue " +
+			"(polkit: org.luminous.healing.heal; exit 1 when the probe fails)",
+		ArgsUsage:    "UNIT",
+		BashComplete: completeUnits,
+		Action: func(c *cli.Context) error {
+			a, err := args(c, "unit")
+			if err != nil {
+				return err
+			}
+			e := newEnv(c)
+			return e.act(c, func(ctx context.Context, cl *client.Client) error {
+				r, err := cl.RunProbe(ctx, a[0])
+				if err != nil {
+					return err
+				}
+				if e.json {
+					if err := printJSON(e.stdout, r); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintln(e.stdout, describeProbe(r))
+				}
+				if !r.OK {
+					return errProbeFailed
+				}
+				return nil
+			})
+		},
+	}
+}
+
+var errProbeFailed = errors.New("the probe failed")
+
+// describeProbe is a probe's run in one line: "probe lh-web.service (http):
+// ok — status 200 OK (2.1ms)".
+func describeProbe(r client.ProbeResult) string {
+	outcome := "ok"
+	if !r.OK {
+		outcome = "FAILED"
+	}
+	return fmt.Sprintf("probe %s (%s): %s — %s (%s)", r.Unit, r.Type, outcome, r.Detail, duration(r.Duration))
+}
+
+// printProbes is status's table of the health probes.
+func printProbes(w io.Writer, ps []client.Probe, color bool) {
+	t := newTable(w, "PROBE", "TARGET", "EVERY", "LAST", "FAILING")
+	for _, p := range ps {
+		last := "not run yet"
+		if !p.LastAt.IsZero() {
+			if p.LastOK {
+				last = paint(color, "ok", "ok "+ago(p.LastAt))
+			} else {
+				last = paint(color, "critical", "failed "+ago(p.LastAt)+": "+p.LastDetail)
+			}
+		}
+		failing := fmt.Sprintf("%d/%d", p.Failing, p.Failures)
+		if p.Action == "none" {
+			failing += " (watch only)"
+		}
+		t.row(p.Unit, p.Target, duration(p.Interval), last, failing)
+	}
+	t.flush()
+}

@@ -1,0 +1,163 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/luminous-healing/luminous-healing/internal/client"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show health, mode, each resource against its threshold, the monitored units, issues, predictions, breakers and throttles",
+		Action: func(c *cli.Context) error {
+			if _, err := args(c); err != nil {
+				return err
+			}
+			e := newEnv(c)
+			return e.read(c, func(ctx context.Context, cl *client.Client) error {
+				st, err := cl.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.stdout, st)
+				}
+				printStatus(e.stdout, st, colorful(e.stdout))
+				return nil
+			})
+		},
+	}
+}
+
+// colorful reports whether to colour w: a terminal, and NO_COLOR unset.
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isTerminal(f) && os.Getenv("NO_COLOR") == ""
+}
+
+func paint(on bool, severity, s string) string {
+	if !on {
+		return s
+	}
+	// Codes of one length, so tabwriter's columns stay aligned when every
+	// cell of a column is painted.
+	switch severity {
+	case "warning":
+		return "\x1b[0;33m" + s + "\x1b[0m"
+	case "critical":
+		return "\x1b[1;31m" + s + "\x1b[0m"
+	case "ok":
+		return "\x1b[0;32m" + s + "\x1b[0m"
+	}
+	return s
+}
+
+func printStatus(w io.Writer, st client.Status, color bool) {
+	host := st.Hostname
+	if host == "" {
+		host = "this machine"
+	}
+	fmt.Fprintf(w, "luminous-healingd %s on %s (%s mode)\n", st.Version, host, st.Mode)
+	issues := fmt.Sprintf("%d active issue", st.ActiveIssues)
+	if st.ActiveIssues != 1 {
+		issues += "s"
+	}
+	fmt.Fprintf(w, "  Health:   %s, %s\n", paint(color, st.Health, "● "+st.Health), issues)
+	mode := "healing on"
+	switch {
+	case !st.HealingEnabled:
+		mode = "healing OFF: issues are watched, nothing is healed automatically"
+	case st.DryRun:
+		mode = "healing on, dry-run: actions are planned and recorded, none is executed"
+	}
+	fmt.Fprintf(w, "  Mode:     %s\n", mode)
+	if st.Systemd {
+		fmt.Fprintf(w, "  Systemd:  reachable; %d unit(s) monitored\n", len(st.MonitoredUnits))
+	} else {
+		fmt.Fprintf(w, "  Systemd:  not reachable; watching resources only, no unit is watched or healed\n")
+	}
+	fmt.Fprintf(w, "  Checked:  %s (every %s)\n", ago(st.LastCheck), duration(st.Interval))
+	if st.ActiveSilences > 0 {
+		fmt.Fprintf(w, "  Silenced: %s\n", paint(color, "warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope", st.ActiveSilences)))
+	}
+	if st.SampleError != "" {
+		fmt.Fprintf(w, "  Sampling: %s\n", paint(color, "warning", st.SampleError))
+	}
+	if len(st.Overrides) > 0 {
+		fmt.Fprintf(w, "  Override: %s\n", paint(color, "warning", strings.Join(st.Overrides, ", ")+
+			" (set at run time; kept across restarts until 'healingctl reload' goes back to "+orFile(st.ConfigPath)+")"))
+	}
+
+	if len(st.Resources) > 0 {
+		fmt.Fprintln(w)
+		t := newTable(w, "RESOURCE", "VALUE", "THRESHOLD", "STATE")
+		for _, r := range st.Resources {
+			t.row(r.ID, value(r.Kind, r.Value), threshold(r.Kind, r.Threshold), paint(color, r.Severity, r.Severity))
+		}
+		t.flush()
+	}
+	if len(st.Units) > 0 {
+		fmt.Fprintln(w)
+		t := newTable(w, "UNIT", "STATE")
+		for _, u := range st.Units {
+			t.row(u.Name, paint(color, unitSeverity(u.ActiveState), unitState(u)))
+		}
+		t.flush()
+	}
+	if len(st.Probes) > 0 {
+		fmt.Fprintln(w)
+		printProbes(w, st.Probes, color)
+	}
+	fmt.Fprintln(w)
+	if len(st.Issues) == 0 {
+		fmt.Fprintln(w, "No active issues.")
+	} else {
+		printIssues(w, st.Issues, color)
+	}
+	if len(st.Predictions) > 0 {
+		fmt.Fprintln(w)
+		printPredictions(w, st.Predictions)
+	}
+	if len(st.Breakers) > 0 {
+		fmt.Fprintln(w)
+		t := newTable(w, "BREAKER", "FAILURES", "NEXT ATTEMPT")
+		for _, b := range st.Breakers {
+			next := in(b.NextAttempt)
+			if b.GivenUp {
+				next = paint(color, "critical", "given up: healingctl reset "+b.Issue)
+			} else if b.NextAttempt.IsZero() {
+				next = "allowed now"
+			}
+			t.row(b.Issue, fmt.Sprint(b.Failures), next)
+		}
+		t.flush()
+	}
+	if len(st.Silences) > 0 {
+		fmt.Fprintln(w)
+		printSilences(w, st.Silences, time.Now())
+	}
+	if len(st.Throttles) > 0 {
+		fmt.Fprintln(w)
+		t := newTable(w, "THROTTLED", "SINCE", "LIMITS", "BECAUSE OF")
+		for _, th := range st.Throttles {
+			t.row(th.Unit, ago(th.Since), throttleLimits(th), orDash(strings.Join(th.Issues, ",")))
+		}
+		t.flush()
+	}
+}
+
+// orFile names the configuration file a reload reads.
+func orFile(path string) string {
+	if path == "" {
+		return "the embedded default"
+	}
+	return path
+}
