@@ -235,10 +235,17 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 		wg.Wait()
 		close(stopped)
 	}()
+	bound, cancelBound := context.WithTimeout(context.Background(), stopBound)
+	defer cancelBound()
 	select {
 	case <-stopped:
-	case <-time.After(stopBound):
+	case <-bound.Done():
 		log.Warn("not everything stopped in time; exiting anyway", "waited", stopBound)
+	}
+	// The last records (the actions the stop settled) reach the journal
+	// within what is left of the same bound.
+	if err := auditLog.Wait(bound); err != nil {
+		log.Warn("the journal did not take the last audit records in time; the history has them", "err", err)
 	}
 	if errors.As(cause, &lost) {
 		return fmt.Errorf("stopping: %w", lost.err)

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/journal"
@@ -178,6 +179,34 @@ type Log struct {
 	deniedSize int
 	dirty      bool
 	flush      chan struct{}
+
+	// out is what is still to be sent to the journal, oldest first, at
+	// most JournalQueue entries. One sender goroutine at a time (sending)
+	// writes it in order, outside every lock, and ends when it is empty;
+	// idle is closed then (Wait). The engine records with its own lock
+	// held: a journal that does not answer must hold up neither it nor
+	// the D-Bus readers waiting on that lock.
+	out     []queued
+	sending bool
+	idle    chan struct{}
+	dropped atomic.Uint64
+}
+
+// JournalQueue bounds the entries waiting for a journal that does not keep
+// up (a few hundred bytes each). An entry that finds the queue full is not
+// sent to the journal; it stays in the history, and the journal is told
+// how many were left out, at the place they were.
+const JournalQueue = 256
+
+// DroppedMessage is the line written to the journal where entries were
+// left out because it did not keep up.
+const DroppedMessage = "audit entries were not sent to the journal: it did not keep up; the history has them"
+
+// queued is an entry waiting for the journal, and how many entries after it
+// found the queue full.
+type queued struct {
+	e            Entry
+	droppedAfter int
 }
 
 // historyFile is the history's name in the state directory.
@@ -235,7 +264,8 @@ func New(o Options) *Log {
 // JournalAvailable reports whether the journal's socket is there.
 func JournalAvailable() bool { return journal.Enabled() }
 
-// Record writes e to the journal (or the logger) and the history.
+// Record adds e to the history and queues it for the journal (or the
+// logger). It never waits for the journal: callers hold locks.
 func (l *Log) Record(e Entry) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -243,6 +273,81 @@ func (l *Log) Record(e Entry) {
 	if e.Message == "" {
 		e.Message = string(e.Event)
 	}
+	l.mu.Lock()
+	l.add(e)
+	l.dirty = true
+	if len(l.out) < JournalQueue {
+		l.out = append(l.out, queued{e: e})
+	} else {
+		l.out[len(l.out)-1].droppedAfter++
+		l.dropped.Add(1)
+	}
+	start := !l.sending
+	if start {
+		l.sending = true
+		l.idle = make(chan struct{})
+	}
+	l.mu.Unlock()
+	if start {
+		go l.send()
+	}
+	if l.writer != nil {
+		l.writer.Changed(historyFile)
+		return
+	}
+	select {
+	case l.flush <- struct{}{}:
+	default:
+	}
+}
+
+// Dropped is how many entries were not sent to the journal because it did
+// not keep up (JournalQueue).
+func (l *Log) Dropped() uint64 { return l.dropped.Load() }
+
+// Wait waits until every entry recorded so far has been sent to the
+// journal, or ctx ends.
+func (l *Log) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	idle := l.idle
+	l.mu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// send writes the queue to the journal in order until it is empty. It is
+// the Log's goroutine: Record starts it when there is none, Wait joins it.
+func (l *Log) send() {
+	for {
+		l.mu.Lock()
+		if len(l.out) == 0 {
+			l.out = nil
+			l.sending = false
+			close(l.idle)
+			l.idle = nil
+			l.mu.Unlock()
+			return
+		}
+		q := l.out[0]
+		l.out[0] = queued{}
+		l.out = l.out[1:]
+		l.mu.Unlock()
+		l.write(q.e)
+		if q.droppedAfter > 0 {
+			l.log.Warn(DroppedMessage, "dropped", q.droppedAfter, "dropped_total", l.dropped.Load())
+		}
+	}
+}
+
+// write sends one entry to the journal, or the logger without one.
+func (l *Log) write(e Entry) {
 	if l.journal {
 		if err := journal.Send(e.Message, e.priority(), e.Fields()); err != nil {
 			l.log.Warn("could not write to the journal", "err", err)
@@ -258,18 +363,6 @@ func (l *Log) Record(e Entry) {
 			attrs = append(attrs, "caller_uid", e.CallerUID)
 		}
 		l.log.Log(context.Background(), slogLevel(e.priority()), e.Message, attrs...)
-	}
-	l.mu.Lock()
-	l.add(e)
-	l.dirty = true
-	l.mu.Unlock()
-	if l.writer != nil {
-		l.writer.Changed(historyFile)
-		return
-	}
-	select {
-	case l.flush <- struct{}{}:
-	default:
 	}
 }
 
