@@ -38,19 +38,31 @@ type runtimeState struct {
 
 const stateFile = "state.json"
 
+// load reads a state file into v and reports whether there is anything to
+// restore: not without a state directory, not before the first save, and
+// not from a file that cannot be read, which is said once as unreadable
+// (a constant log message) because the daemon starts without it rather
+// than not at all.
+func (e *Engine) load(file string, v any, unreadable string) bool {
+	if e.o.State == nil {
+		return false
+	}
+	err := e.o.State.Load(file, v)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false
+	case err != nil:
+		e.log.Warn(unreadable, "err", err)
+		return false
+	}
+	return true
+}
+
 // restore loads the persisted state. A corrupt file is reported and
 // replaced; the daemon starts fresh rather than not at all.
 func (e *Engine) restore() {
-	if e.o.State == nil {
-		return
-	}
 	var rs runtimeState
-	err := e.o.State.Load(stateFile, &rs)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return
-	case err != nil:
-		e.log.Warn("saved state could not be read; starting fresh", "err", err)
+	if !e.load(stateFile, &rs, "saved state could not be read; starting fresh") {
 		return
 	}
 	e.over = rs.Overrides

@@ -3,9 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"os"
 	"os/user"
 	"slices"
 	"strconv"
@@ -320,16 +318,8 @@ func (e *Engine) snapshotSilences() any {
 // recorded at the first check); a file that cannot be read at all is
 // reported and the daemon starts without silences rather than not at all.
 func (e *Engine) restoreSilences() {
-	if e.o.State == nil {
-		return
-	}
 	var saved savedSilences
-	err := e.o.State.Load(silenceFile, &saved)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return
-	case err != nil:
-		e.log.Warn("saved silences could not be read; starting without them", "err", err)
+	if !e.load(silenceFile, &saved, "saved silences could not be read; starting without them") {
 		return
 	}
 	for _, s := range saved.Silences {
