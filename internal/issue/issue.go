@@ -6,6 +6,7 @@ package issue
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -30,12 +31,16 @@ var Kinds = []Kind{CPU, Memory, Disk, Load, Pressure, Unit, Probe}
 
 // ParseKind accepts a kind's exact name.
 func ParseKind(s string) (Kind, error) {
-	for _, k := range Kinds {
-		if string(k) == s {
-			return k, nil
-		}
+	return parseName(s, Kinds, "issue kind", "one of cpu, memory, disk, load, pressure, unit, probe")
+}
+
+// parseName finds s in a list of names, or says what it is not and which
+// names it wants (in the order people read, which is not always the list's).
+func parseName[T ~string](s string, names []T, what, want string) (T, error) {
+	if i := slices.Index(names, T(s)); i >= 0 {
+		return names[i], nil
 	}
-	return "", fmt.Errorf("unknown issue kind %q (want one of cpu, memory, disk, load, pressure, unit, probe)", s)
+	return "", fmt.Errorf("unknown %s %q (want %s)", what, s, want)
 }
 
 // Severity orders how bad an issue is. The zero value is OK.
@@ -91,12 +96,7 @@ var Actions = []Action{None, Restart, Cleanup, Throttle}
 
 // ParseAction accepts an action's exact name.
 func ParseAction(s string) (Action, error) {
-	for _, a := range Actions {
-		if string(a) == s {
-			return a, nil
-		}
-	}
-	return "", fmt.Errorf("unknown action %q (want restart, cleanup, throttle or none)", s)
+	return parseName(s, Actions, "action", "restart, cleanup, throttle or none")
 }
 
 // State is where an issue stands in the healing pipeline.
