@@ -115,14 +115,23 @@ func (p *Probe) spec(key string) (probe.Spec, error) {
 	default:
 		return s, keyErr(key+".action", "must be restart, reload or none, got %q", s.Action)
 	}
-	// Keys of another type are mistakes, not options to ignore.
-	other := func(name string, set bool) error {
-		if set {
-			return keyErr(key+"."+name, "does not apply to a %s probe", s.Type)
+	// Keys of another type are mistakes, not options to ignore: others
+	// refuses the first of the named keys (in the order given) that is set.
+	set := map[string]bool{
+		"url":     p.URL != "" || p.Method != "" || p.Status != 0 || p.BodyContains != "" || p.BodyRegexp != "" || p.TLSVerify != nil || p.FollowRedirectsOffHost,
+		"address": p.Address != "",
+		"path":    p.Path != "",
+		"command": p.Command != nil,
+		"user":    p.User != "",
+	}
+	others := func(names ...string) error {
+		for _, n := range names {
+			if set[n] {
+				return keyErr(key+"."+n, "does not apply to a %s probe", s.Type)
+			}
 		}
 		return nil
 	}
-	httpSet := p.URL != "" || p.Method != "" || p.Status != 0 || p.BodyContains != "" || p.BodyRegexp != "" || p.TLSVerify != nil || p.FollowRedirectsOffHost
 	switch s.Type {
 	case probe.HTTP:
 		pu, err := url.Parse(p.URL)
@@ -159,13 +168,8 @@ func (p *Probe) spec(key string) (probe.Spec, error) {
 			s.TLSVerify = *p.TLSVerify
 		}
 		s.FollowRedirectsOffHost = p.FollowRedirectsOffHost
-		for _, o := range []struct {
-			n   string
-			set bool
-		}{{"address", p.Address != ""}, {"path", p.Path != ""}, {"command", p.Command != nil}, {"user", p.User != ""}} {
-			if err := other(o.n, o.set); err != nil {
-				return s, err
-			}
+		if err := others("address", "path", "command", "user"); err != nil {
+			return s, err
 		}
 	case probe.TCP:
 		host, port, err := net.SplitHostPort(p.Address)
@@ -173,13 +177,7 @@ func (p *Probe) spec(key string) (probe.Spec, error) {
 			return s, keyErr(key+".address", "must be host:port, got %q", p.Address)
 		}
 		s.Address = p.Address
-		if err := other("url", httpSet); err != nil {
-			return s, err
-		}
-		if err := other("path", p.Path != ""); err != nil {
-			return s, err
-		}
-		if err := other("command", p.Command != nil || p.User != ""); err != nil {
+		if err := others("url", "path", "command", "user"); err != nil {
 			return s, err
 		}
 	case probe.Unix:
@@ -187,13 +185,7 @@ func (p *Probe) spec(key string) (probe.Spec, error) {
 			return s, keyErr(key+".path", "must be a clean absolute path to a socket, got %q", p.Path)
 		}
 		s.Path = p.Path
-		if err := other("url", httpSet); err != nil {
-			return s, err
-		}
-		if err := other("address", p.Address != ""); err != nil {
-			return s, err
-		}
-		if err := other("command", p.Command != nil || p.User != ""); err != nil {
+		if err := others("url", "address", "command", "user"); err != nil {
 			return s, err
 		}
 	case probe.Command:
@@ -212,13 +204,7 @@ func (p *Probe) spec(key string) (probe.Spec, error) {
 			return s, keyErr(key+".user", "must be a user name, got %q", p.User)
 		}
 		s.Argv, s.User = slices.Clone(p.Command), p.User
-		if err := other("url", httpSet); err != nil {
-			return s, err
-		}
-		if err := other("address", p.Address != ""); err != nil {
-			return s, err
-		}
-		if err := other("path", p.Path != ""); err != nil {
+		if err := others("url", "address", "path"); err != nil {
 			return s, err
 		}
 	default:
