@@ -25,6 +25,8 @@ type evaluation struct {
 	Service          *unit
 	Vacuum           *unit
 	NixCleanup       *unit
+	JournalCatalog   *unit
+	Tmpfiles         []string
 	Notifier         *unit
 	Polkit           struct {
 		Enable      bool
@@ -65,7 +67,7 @@ type unit struct {
 	Description                       string
 	WantedBy, After, Requires, PartOf []string
 	Aliases, Documentation            []string
-	ReloadTriggers                    []string
+	ReloadTriggers, RestartTriggers   []string
 	ServiceConfig, UnitConfig         map[string]any
 }
 

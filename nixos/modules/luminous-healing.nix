@@ -52,6 +52,10 @@ let
         fi
       '';
 
+  # The journal's message catalog (make install-data puts it in the package).
+  catalog = "${package}/lib/systemd/catalog/luminous-healing.catalog";
+  catalogLink = "/usr/local/lib/systemd/catalog/luminous-healing.catalog";
+
   # Unit names as the daemon and systemctl read them: "nginx" is
   # "nginx.service".
   unitTypes = [
@@ -977,6 +981,31 @@ in
       serviceConfig = {
         Type = "oneshot";
         ExecStart = "${config.systemd.package}/bin/journalctl --vacuum-size=500M --vacuum-time=4weeks";
+      };
+    };
+
+    # journalctl -x: NixOS's journalctl reads catalogs from its own package
+    # and from /usr/local/lib/systemd/catalog only (nixpkgs' systemd points
+    # /usr/lib/systemd/catalog at itself; no option collects packages'
+    # catalogs). So the package's catalog is linked there, where
+    # `journalctl --update-catalog` finds it, and a oneshot rebuilds the
+    # database at boot and on every switch that changes the package. It
+    # makes the link itself first (tmpfiles' own run may come later on a
+    # switch) and removes it when stopped: a link left to a collected store
+    # path would make every later --update-catalog fail.
+    systemd.tmpfiles.rules = [ "L+ ${catalogLink} - - - - ${catalog}" ];
+    systemd.services.luminous-healing-journal-catalog = {
+      description = "Add luminous-healing's messages to the journal catalog (journalctl -x)";
+      documentation = [ "man:journalctl(1)" ];
+      wantedBy = [ "multi-user.target" ];
+      after = [ "systemd-tmpfiles-setup.service" ];
+      restartTriggers = [ catalog ];
+      serviceConfig = {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        ExecStartPre = "${config.systemd.package}/bin/systemd-tmpfiles --create --prefix=${catalogLink}";
+        ExecStart = "${config.systemd.package}/bin/journalctl --update-catalog";
+        ExecStop = "${pkgs.coreutils}/bin/rm -f ${catalogLink}";
       };
     };
 

@@ -98,6 +98,7 @@ let
         systemd.package = any (fakePackage "systemd");
         nix.package = any (fakePackage "nix");
         systemd.services = attrs;
+        systemd.tmpfiles.rules = list;
         systemd.user.services = attrs;
         # As NixOS declares them: a submodule, so that one option of a user
         # may depend on another, and a normal user's group defaults to users.
@@ -156,6 +157,8 @@ else
     service = c.systemd.services.luminous-healing or null;
     vacuum = c.systemd.services.luminous-healing-journal-vacuum or null;
     nixCleanup = c.systemd.services.luminous-healing-nix-cleanup or null;
+    journalCatalog = c.systemd.services.luminous-healing-journal-catalog or null;
+    tmpfiles = c.systemd.tmpfiles.rules;
     notifier = c.systemd.user.services.luminous-healing-notifier or null;
     polkit = {
       inherit (c.security.polkit) enable extraConfig;

@@ -85,6 +85,10 @@
     with subtest("the config file is the module's, and the daemon accepts it"):
         machine.succeed("luminous-healingd --check-config --config /etc/luminous-healing/config.toml | grep -F 'victim.service'")
 
+    with subtest("journalctl -x explains the daemon's messages"):
+        machine.wait_for_unit("luminous-healing-journal-catalog.service")
+        machine.succeed("journalctl --list-catalog | grep -F '5f4098c190db426fb8045a4507861c3a luminous-healing: '")
+
     with subtest("any user reads the status"):
         machine.succeed("su -l bob -c 'healingctl --no-ask-password status'")
 
