@@ -118,7 +118,7 @@ func plainDashboard(parent context.Context, e *env, every time.Duration) error {
 		err := e.readCtx(ctx, func(ctx context.Context, cl *client.Client) error {
 			st, hs, err := fetch(ctx, cl)
 			if err == nil {
-				b.update(st, hs, time.Now())
+				b.update(st, hs, clock())
 			}
 			return err
 		})
@@ -132,12 +132,12 @@ func plainDashboard(parent context.Context, e *env, every time.Duration) error {
 			fmt.Fprintln(e.stdout)
 		}
 		if every > 0 {
-			fmt.Fprintf(e.stdout, "── %s ──\n", time.Now().Format("2006-01-02 15:04:05"))
+			fmt.Fprintf(e.stdout, "── %s ──\n", clock().Format("2006-01-02 15:04:05"))
 		}
 		if err != nil {
 			fmt.Fprintf(e.stdout, "luminous-healingd is not reachable: %s; trying again in %s.\n", whyLost(err), duration(every))
 		} else {
-			fmt.Fprintln(e.stdout, strings.Join(b.render(look{width: width, now: time.Now(), maxActions: maxRecentActions, fitSpark: true}), "\n"))
+			fmt.Fprintln(e.stdout, strings.Join(b.render(look{width: width, now: clock(), maxActions: maxRecentActions, fitSpark: true}), "\n"))
 		}
 		if every == 0 {
 			return nil

@@ -11,7 +11,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/manpage"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated files: the man page in docs/man")
+var update = flag.Bool("update", false, "rewrite the generated files: the man page in docs/man and the golden files in testdata/golden")
 
 // healingctl(1) is --help's text: the app's usage and description, the
 // global flags, every visible command with its arguments, flags and

@@ -54,7 +54,7 @@ func silenceAddCommand() *cli.Command {
 			case c.IsSet("for") && c.IsSet("until"):
 				return usagef("give --for or --until, not both")
 			case c.IsSet("until"):
-				if req.Until, err = parseUntil(c.String("until"), time.Now()); err != nil {
+				if req.Until, err = parseUntil(c.String("until"), clock()); err != nil {
 					return usagef("--until: %v", err)
 				}
 			case !c.IsSet("for"):
@@ -145,7 +145,7 @@ func silenceListCommand() *cli.Command {
 				if e.json {
 					return printJSON(e.stdout, records(ss))
 				}
-				printSilences(e.stdout, ss, time.Now())
+				printSilences(e.stdout, ss, clock())
 				return nil
 			})
 		},

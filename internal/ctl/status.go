@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -142,7 +141,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 	}
 	if len(st.Silences) > 0 {
 		fmt.Fprintln(w)
-		printSilences(w, st.Silences, time.Now())
+		printSilences(w, st.Silences, clock())
 	}
 	if len(st.Throttles) > 0 {
 		fmt.Fprintln(w)
