@@ -35,6 +35,18 @@ func TestTheHTTPFormOfTheRecords(t *testing.T) {
 		{"a resource with one keeps it, in percent",
 			resourceOf(client.Resource{ID: "cpu", Kind: "cpu", Subject: "cpu", Value: 12, Threshold: 80, Severity: "ok"}),
 			`{"id":"cpu","kind":"cpu","severity":"ok","subject":"cpu","threshold":80,"unit":"%","value":12}`},
+		{"a history record without per-mount bytes says null for them",
+			client.HistoryEntry{Time: at, Event: "action-succeeded", CallerUID: -1, Duration: 1500 * time.Microsecond},
+			`{"action":"","caller":"","caller_uid":-1,"dry_run":false,"duration_usec":1500,"event":"action-succeeded","freed_by_mount":null,"freed_bytes":0,"issue":"","message":"","outcome":"","target":"","time":"2026-11-22T01:02:03.456Z"}`},
+		{"per-mount bytes are an object",
+			client.HistoryEntry{FreedBytes: 9, FreedByMount: map[string]uint64{"/": 5, "/boot": 4}},
+			`{"action":"","caller":"","caller_uid":0,"dry_run":false,"duration_usec":0,"event":"","freed_by_mount":{"/":5,"/boot":4},"freed_bytes":9,"issue":"","message":"","outcome":"","target":"","time":null}`},
+		{"an embedded record's keys are the record's own",
+			client.Failure{ActionResult: client.ActionResult{Action: "restart", Units: []string{"a.service"}}, State: "failed", Attempts: 2},
+			`{"action":"restart","applied":null,"attempts":2,"cause":"","dry_run":false,"duration_usec":0,"escalated":false,"freed_by_mount":null,"freed_bytes":0,"issue":"","message":"","outcome":"","severity":"","state":"failed","target":"","units":["a.service"]}`},
+		{"a status without lists has every list, empty",
+			client.Status{Summary: client.Summary{Version: "1", Interval: time.Minute}},
+			`{"active_issues":0,"active_silences":0,"breakers":[],"config_path":"","dry_run":false,"healing_enabled":false,"health":"","hostname":"","interval_usec":60000000,"issues":[],"last_check":null,"mode":"","monitored_units":[],"overrides":[],"predictions":[],"probes":[],"resources":[],"sample_error":"","silences":[],"started":null,"systemd":false,"throttles":[],"units":[],"version":"1"}`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
