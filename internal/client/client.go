@@ -127,15 +127,15 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	return Status{
-		Summary:     DecodeSummary(sum),
-		Resources:   decodeAll(res, DecodeResource),
-		Units:       decodeAll(units, DecodeUnitState),
-		Issues:      decodeAll(issues, DecodeIssue),
-		Predictions: decodeAll(preds, DecodePrediction),
-		Breakers:    decodeAll(breakers, DecodeBreaker),
-		Throttles:   decodeAll(throttles, DecodeThrottle),
-		Silences:    decodeAll(silences, DecodeSilence),
-		Probes:      decodeAll(probes, DecodeProbe),
+		Summary:     Decode[Summary](sum),
+		Resources:   DecodeAll[Resource](res),
+		Units:       DecodeAll[UnitState](units),
+		Issues:      DecodeAll[Issue](issues),
+		Predictions: DecodeAll[Prediction](preds),
+		Breakers:    DecodeAll[Breaker](breakers),
+		Throttles:   DecodeAll[Throttle](throttles),
+		Silences:    DecodeAll[Silence](silences),
+		Probes:      DecodeAll[Probe](probes),
 	}, nil
 }
 
@@ -146,36 +146,36 @@ func (c *Client) Summary(ctx context.Context) (Summary, error) {
 	if err := c.call(ctx, MethodGetStatus, false, &m); err != nil {
 		return Summary{}, err
 	}
-	return DecodeSummary(m), nil
+	return Decode[Summary](m), nil
 }
 
 // Throttles returns the units the daemon has put limits on.
 func (c *Client) Throttles(ctx context.Context) ([]Throttle, error) {
-	return list(ctx, c, MethodListThrottles, DecodeThrottle)
+	return list[Throttle](ctx, c, MethodListThrottles)
 }
 
 // Issues returns the active issues, worst first.
 func (c *Client) Issues(ctx context.Context) ([]Issue, error) {
-	return list(ctx, c, MethodListIssues, DecodeIssue)
+	return list[Issue](ctx, c, MethodListIssues)
 }
 
 // Predictions returns the current forecasts.
 func (c *Client) Predictions(ctx context.Context) ([]Prediction, error) {
-	return list(ctx, c, MethodGetPredictions, DecodePrediction)
+	return list[Prediction](ctx, c, MethodGetPredictions)
 }
 
 // History returns up to limit audit records, newest first; 0 means all.
 func (c *Client) History(ctx context.Context, limit uint32) ([]HistoryEntry, error) {
-	return list(ctx, c, MethodGetHistory, DecodeHistoryEntry, limit)
+	return list[HistoryEntry](ctx, c, MethodGetHistory, limit)
 }
 
 // list calls a read method whose reply is aa{sv} and decodes each record.
-func list[T any](ctx context.Context, c *Client, method string, decode func(map[string]dbus.Variant) T, args ...any) ([]T, error) {
+func list[T any](ctx context.Context, c *Client, method string, args ...any) ([]T, error) {
 	var ms []map[string]dbus.Variant
 	if err := c.call(ctx, method, false, &ms, args...); err != nil {
 		return nil, err
 	}
-	return decodeAll(ms, decode), nil
+	return DecodeAll[T](ms), nil
 }
 
 // Heal runs the action of an active issue now.
@@ -206,17 +206,17 @@ func (c *Client) Release(ctx context.Context, unit string) (ActionResult, error)
 
 // Silences returns the silences and maintenance windows, soonest end first.
 func (c *Client) Silences(ctx context.Context) ([]Silence, error) {
-	return list(ctx, c, MethodListSilences, DecodeSilence)
+	return list[Silence](ctx, c, MethodListSilences)
 }
 
 // AddSilence pauses automatic healing within a scope until the silence
 // expires, and returns it.
 func (c *Client) AddSilence(ctx context.Context, req SilenceRequest) (Silence, error) {
 	var m map[string]dbus.Variant
-	if err := c.call(ctx, MethodAddSilence, true, &m, req.Map()); err != nil {
+	if err := c.call(ctx, MethodAddSilence, true, &m, Encode(req)); err != nil {
 		return Silence{}, err
 	}
-	return DecodeSilence(m), nil
+	return Decode[Silence](m), nil
 }
 
 // RemoveSilence ends a silence before its expiry.
@@ -253,10 +253,10 @@ func (c *Client) Reload(ctx context.Context) error {
 // InjectIssue opens a synthetic issue that runs the whole pipeline.
 func (c *Client) InjectIssue(ctx context.Context, in Injection) (Issue, error) {
 	var m map[string]dbus.Variant
-	if err := c.call(ctx, MethodInjectIssue, true, &m, in.Map()); err != nil {
+	if err := c.call(ctx, MethodInjectIssue, true, &m, Encode(in)); err != nil {
 		return Issue{}, err
 	}
-	return DecodeIssue(m), nil
+	return Decode[Issue](m), nil
 }
 
 func (c *Client) action(ctx context.Context, method string, args ...any) (ActionResult, error) {
@@ -264,7 +264,7 @@ func (c *Client) action(ctx context.Context, method string, args ...any) (Action
 	if err := c.call(ctx, method, true, &m, args...); err != nil {
 		return ActionResult{}, err
 	}
-	return DecodeActionResult(m), nil
+	return Decode[ActionResult](m), nil
 }
 
 func (c *Client) call(ctx context.Context, method string, privileged bool, ret any, args ...any) error {

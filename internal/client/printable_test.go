@@ -27,7 +27,7 @@ func TestPrintableEscapesWhatATerminalWouldObey(t *testing.T) {
 }
 
 func TestDecodedRecordsArePrintable(t *testing.T) {
-	h := DecodeHistoryEntry(map[string]dbus.Variant{
+	h := Decode[HistoryEntry](map[string]dbus.Variant{
 		"message": dbus.MakeVariant("InjectIssue(disk:/srv/\x1b[2J) by uid 1000 denied"),
 		"issue":   dbus.MakeVariant("disk:/srv/\x1b[2J"),
 	})

@@ -43,42 +43,14 @@ type ProbeResult struct {
 }
 
 // Map encodes p as a{sv}.
-func (p Probe) Map() map[string]dbus.Variant {
-	return map[string]dbus.Variant{
-		"unit": v(p.Unit), "type": v(p.Type), "target": v(p.Target), "interval_usec": dur(p.Interval),
-		"timeout_usec": dur(p.Timeout), "grace_usec": dur(p.Grace), "failures": v(p.Failures), "action": v(p.Action),
-		"consecutive": v(p.Failing), "last_at": usec(p.LastAt), "last_duration_usec": dur(p.LastDuration),
-		"last_ok": v(p.LastOK), "last_detail": v(p.LastDetail),
-	}
-}
-
-// DecodeProbe decodes a Probe record.
-func DecodeProbe(m map[string]dbus.Variant) Probe {
-	return Probe{
-		Unit: str(m, "unit"), Type: str(m, "type"), Target: str(m, "target"), Interval: durOf(m, "interval_usec"),
-		Timeout: durOf(m, "timeout_usec"), Grace: durOf(m, "grace_usec"), Failures: u32(m, "failures"),
-		Action: str(m, "action"), Failing: u32(m, "consecutive"), LastAt: tim(m, "last_at"),
-		LastDuration: durOf(m, "last_duration_usec"), LastOK: boolean(m, "last_ok"), LastDetail: str(m, "last_detail"),
-	}
-}
+func (p Probe) Map() map[string]dbus.Variant { return Encode(p) }
 
 // Map encodes r as a{sv}.
-func (r ProbeResult) Map() map[string]dbus.Variant {
-	return map[string]dbus.Variant{
-		"unit": v(r.Unit), "type": v(r.Type), "at": usec(r.At), "duration_usec": dur(r.Duration),
-		"ok": v(r.OK), "detail": v(r.Detail),
-	}
-}
-
-// DecodeProbeResult decodes a ProbeResult record.
-func DecodeProbeResult(m map[string]dbus.Variant) ProbeResult {
-	return ProbeResult{Unit: str(m, "unit"), Type: str(m, "type"), At: tim(m, "at"), Duration: durOf(m, "duration_usec"),
-		OK: boolean(m, "ok"), Detail: str(m, "detail")}
-}
+func (r ProbeResult) Map() map[string]dbus.Variant { return Encode(r) }
 
 // Probes returns the health probes, by unit.
 func (c *Client) Probes(ctx context.Context) ([]Probe, error) {
-	return list(ctx, c, MethodListProbes, DecodeProbe)
+	return list[Probe](ctx, c, MethodListProbes)
 }
 
 // RunProbe runs a unit's probe now and returns its result; it counts
@@ -88,5 +60,5 @@ func (c *Client) RunProbe(ctx context.Context, unit string) (ProbeResult, error)
 	if err := c.call(ctx, MethodRunProbe, true, &m, unit); err != nil {
 		return ProbeResult{}, err
 	}
-	return DecodeProbeResult(m), nil
+	return Decode[ProbeResult](m), nil
 }

@@ -91,126 +91,21 @@ type Throttle struct {
 }
 
 // Map encodes s as a{sv}: GetStatus's reply.
-func (s Summary) Map() map[string]dbus.Variant {
-	units := s.MonitoredUnits
-	if units == nil {
-		units = []string{}
-	}
-	return map[string]dbus.Variant{
-		"version": v(s.Version), "health": v(s.Health), "dry_run": v(s.DryRun), "healing_enabled": v(s.HealingEnabled),
-		"active_issues": v(s.ActiveIssues), "last_check": usec(s.LastCheck), "monitored_units": v(units),
-		"mode": v(s.Mode), "hostname": v(s.Hostname), "config_path": v(s.ConfigPath), "started": usec(s.Started),
-		"interval_usec": dur(s.Interval), "systemd": v(s.Systemd), "sample_error": v(s.SampleError),
-		"active_silences": v(s.ActiveSilences), "overrides": v(orEmpty(s.Overrides)),
-	}
-}
-
-func orEmpty(l []string) []string {
-	if l == nil {
-		return []string{}
-	}
-	return l
-}
-
-// DecodeSummary decodes GetStatus's reply.
-func DecodeSummary(m map[string]dbus.Variant) Summary {
-	s := Summary{
-		Version: str(m, "version"), Health: str(m, "health"), DryRun: boolean(m, "dry_run"),
-		HealingEnabled: boolean(m, "healing_enabled"), ActiveIssues: u32(m, "active_issues"),
-		LastCheck: tim(m, "last_check"), Mode: str(m, "mode"), Hostname: str(m, "hostname"),
-		ConfigPath: str(m, "config_path"), Started: tim(m, "started"), Interval: durOf(m, "interval_usec"),
-		Systemd: boolean(m, "systemd"), SampleError: str(m, "sample_error"), ActiveSilences: u32(m, "active_silences"),
-	}
-	s.MonitoredUnits, _ = m["monitored_units"].Value().([]string)
-	if o, _ := m["overrides"].Value().([]string); len(o) > 0 {
-		s.Overrides = o
-	}
-	return s
-}
+func (s Summary) Map() map[string]dbus.Variant { return Encode(s) }
 
 // Map encodes s as one a{sv}: the summary's keys and each list under
 // its own key (resources, units, issues, predictions, breakers,
 // throttles, silences, probes). It is `healingctl status --json`, not a D-Bus reply.
-func (s Status) Map() map[string]dbus.Variant {
-	m := s.Summary.Map()
-	m["resources"] = v(Maps(s.Resources))
-	m["units"] = v(Maps(s.Units))
-	m["issues"] = v(Maps(s.Issues))
-	m["predictions"] = v(Maps(s.Predictions))
-	m["breakers"] = v(Maps(s.Breakers))
-	m["throttles"] = v(Maps(s.Throttles))
-	m["silences"] = v(Maps(s.Silences))
-	m["probes"] = v(Maps(s.Probes))
-	return m
-}
+func (s Status) Map() map[string]dbus.Variant { return Encode(s) }
 
 // Map encodes r as a{sv}.
-func (r Resource) Map() map[string]dbus.Variant {
-	return map[string]dbus.Variant{"id": v(r.ID), "kind": v(r.Kind), "subject": v(r.Subject),
-		"value": v(r.Value), "threshold": v(r.Threshold), "severity": v(r.Severity)}
-}
-
-// DecodeResource decodes a Resource record.
-func DecodeResource(m map[string]dbus.Variant) Resource {
-	return Resource{ID: str(m, "id"), Kind: str(m, "kind"), Subject: str(m, "subject"),
-		Value: dbl(m, "value"), Threshold: dbl(m, "threshold"), Severity: str(m, "severity")}
-}
+func (r Resource) Map() map[string]dbus.Variant { return Encode(r) }
 
 // Map encodes u as a{sv}.
-func (u UnitState) Map() map[string]dbus.Variant {
-	return map[string]dbus.Variant{"name": v(u.Name), "active_state": v(u.ActiveState), "sub_state": v(u.SubState),
-		"stopped_on_purpose": usec(u.StoppedOnPurpose), "stop_job": v(u.StopJob)}
-}
-
-// DecodeUnitState decodes a UnitState record.
-func DecodeUnitState(m map[string]dbus.Variant) UnitState {
-	return UnitState{Name: str(m, "name"), ActiveState: str(m, "active_state"), SubState: str(m, "sub_state"),
-		StoppedOnPurpose: tim(m, "stopped_on_purpose"), StopJob: str(m, "stop_job")}
-}
+func (u UnitState) Map() map[string]dbus.Variant { return Encode(u) }
 
 // Map encodes b as a{sv}.
-func (b Breaker) Map() map[string]dbus.Variant {
-	return map[string]dbus.Variant{"issue": v(b.Issue), "failures": v(b.Failures),
-		"next_attempt": usec(b.NextAttempt), "given_up": v(b.GivenUp)}
-}
-
-// DecodeBreaker decodes a Breaker record.
-func DecodeBreaker(m map[string]dbus.Variant) Breaker {
-	return Breaker{Issue: str(m, "issue"), Failures: u32(m, "failures"), NextAttempt: tim(m, "next_attempt"), GivenUp: boolean(m, "given_up")}
-}
+func (b Breaker) Map() map[string]dbus.Variant { return Encode(b) }
 
 // Map encodes t as a{sv}.
-func (t Throttle) Map() map[string]dbus.Variant {
-	issues := t.Issues
-	if issues == nil {
-		issues = []string{}
-	}
-	return map[string]dbus.Variant{"unit": v(t.Unit), "since": usec(t.Since), "issues": v(issues),
-		"cpu_weight": v(t.CPUWeight), "memory_high": v(t.MemoryHigh)}
-}
-
-// DecodeThrottle decodes a Throttle record.
-func DecodeThrottle(m map[string]dbus.Variant) Throttle {
-	t := Throttle{Unit: str(m, "unit"), Since: tim(m, "since"), CPUWeight: u64(m, "cpu_weight"), MemoryHigh: u64(m, "memory_high")}
-	t.Issues, _ = m["issues"].Value().([]string)
-	return t
-}
-
-// Maps encodes records as aa{sv}, never nil.
-func Maps[T interface {
-	Map() map[string]dbus.Variant
-}](xs []T) []map[string]dbus.Variant {
-	out := make([]map[string]dbus.Variant, len(xs))
-	for i, x := range xs {
-		out[i] = x.Map()
-	}
-	return out
-}
-
-func decodeAll[T any](ms []map[string]dbus.Variant, dec func(map[string]dbus.Variant) T) []T {
-	out := make([]T, len(ms))
-	for i, m := range ms {
-		out[i] = dec(m)
-	}
-	return out
-}
+func (t Throttle) Map() map[string]dbus.Variant { return Encode(t) }

@@ -171,16 +171,16 @@ func decodeSignal(s *dbus.Signal) (Event, bool) {
 	ev := Event{Signal: s.Name[len(Interface)+1:]}
 	switch ev.Signal {
 	case SignalIssueDetected, SignalIssueChanged, SignalIssueResolved:
-		i := DecodeIssue(m)
+		i := Decode[Issue](m)
 		ev.Issue = &i
 	case SignalHealingFailed:
-		f := DecodeFailure(m)
+		f := Decode[Failure](m)
 		ev.Failure = &f
 	case SignalPredictionAlert:
-		p := DecodePrediction(m)
+		p := Decode[Prediction](m)
 		ev.Prediction = &p
 	case SignalActionCompleted:
-		r := DecodeActionResult(m)
+		r := Decode[ActionResult](m)
 		ev.Result = &r
 	default:
 		return Event{}, false

@@ -52,7 +52,7 @@ func TestTheHTTPFormOfTheRecords(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			v := c.rec
 			if _, ok := v.(map[string]any); !ok {
-				v = jsonOf(v)
+				v = client.JSON(v)
 			}
 			got, err := json.Marshal(v)
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/wire"
 )
@@ -79,7 +80,7 @@ func recent(history []audit.Entry) []map[string]any {
 	}
 	out := make([]map[string]any, len(runs))
 	for i, r := range runs {
-		out[i] = jsonOf(wire.History(r.e)).(map[string]any)
+		out[i] = client.JSON(wire.History(r.e))
 		out[i]["repeats"] = r.repeats
 	}
 	return out
