@@ -243,53 +243,38 @@ func (p *plan) decode(v reflect.Value, m map[string]dbus.Variant) {
 			continue
 		}
 		fv := v.FieldByIndex(f.index)
-		switch x := val.Value().(type) {
-		case string:
-			if f.kind == kString {
-				fv.SetString(Printable(x))
+		switch x := val.Value(); f.kind {
+		case kString:
+			if s, ok := x.(string); ok {
+				fv.SetString(Printable(s))
 			}
-		case bool:
-			if f.kind == kBool {
-				fv.SetBool(x)
+		case kTime:
+			if u, ok := x.(uint64); ok && u != 0 {
+				*fv.Addr().Interface().(*time.Time) = time.UnixMicro(int64(u))
 			}
-		case float64:
-			if f.kind == kFloat {
-				fv.SetFloat(x)
+		case kDuration:
+			if u, ok := x.(uint64); ok {
+				fv.SetInt(int64(time.Duration(u) * time.Microsecond))
 			}
-		case uint32:
-			if f.kind == kUint32 {
-				fv.SetUint(uint64(x))
+		case kStrings:
+			if l, ok := x.([]string); ok && len(l) > 0 {
+				*fv.Addr().Interface().(*[]string) = printables(l)
 			}
-		case int64:
-			if f.kind == kInt64 {
-				fv.SetInt(x)
+		case kCounts:
+			if c, ok := x.(map[string]uint64); ok && len(c) > 0 {
+				*fv.Addr().Interface().(*map[string]uint64) = printableKeys(c)
 			}
-		case uint64:
-			switch f.kind {
-			case kUint64:
-				fv.SetUint(x)
-			case kDuration:
-				fv.SetInt(int64(time.Duration(x) * time.Microsecond))
-			case kTime:
-				if x != 0 {
-					*fv.Addr().Interface().(*time.Time) = time.UnixMicro(int64(x))
-				}
-			}
-		case []string:
-			if f.kind == kStrings && len(x) > 0 {
-				*fv.Addr().Interface().(*[]string) = printables(x)
-			}
-		case map[string]uint64:
-			if f.kind == kCounts && len(x) > 0 {
-				*fv.Addr().Interface().(*map[string]uint64) = printableKeys(x)
-			}
-		case []map[string]dbus.Variant:
-			if f.kind == kRecords && len(x) > 0 {
-				list := reflect.MakeSlice(fv.Type(), len(x), len(x))
-				for i, m := range x {
+		case kRecords:
+			if ms, ok := x.([]map[string]dbus.Variant); ok && len(ms) > 0 {
+				list := reflect.MakeSlice(fv.Type(), len(ms), len(ms))
+				for i, m := range ms {
 					f.elem.decode(list.Index(i), m)
 				}
 				fv.Set(list)
+			}
+		default: // bool, d, u, t, x: as sent, when of the field's type
+			if rv := reflect.ValueOf(x); rv.IsValid() && rv.Type() == fv.Type() {
+				fv.Set(rv)
 			}
 		}
 	}

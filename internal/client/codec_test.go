@@ -43,7 +43,7 @@ func TestDecodingIsTolerant(t *testing.T) {
 	}{
 		{"an unknown key is ignored, a mistyped one left zero",
 			map[string]dbus.Variant{"kind": dbus.MakeVariant("cpu"), "value": dbus.MakeVariant(uint32(4)),
-				"since": dbus.MakeVariant("yesterday"), "new_key": dbus.MakeVariant(1)},
+				"since": dbus.MakeVariant("yesterday"), "new_key": dbus.MakeVariant(1), "attempts": {}, "message": {}},
 			Issue{Kind: "cpu"}, func(m map[string]dbus.Variant) any { return Decode[Issue](m) }},
 		{"a time of 0 is no time, a duration is µs",
 			map[string]dbus.Variant{"time": dbus.MakeVariant(uint64(0)), "duration_usec": dbus.MakeVariant(uint64(1500))},
