@@ -18,6 +18,10 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 )
 
+// JobUnknown is the job result sent when a job ended unseen: the unit's
+// state, not the job, tells how it went.
+const JobUnknown = "unknown"
+
 // Systemd is what the actions need from systemd's manager.
 type Systemd interface {
 	// Unit returns the unit's current state and the properties the
@@ -28,7 +32,9 @@ type Systemd interface {
 	// Restart calls Manager.RestartUnit(name, "replace"); Start calls
 	// Manager.StartUnit(name, "replace"). When the job finishes its result
 	// ("done", "failed", "timeout", …) is sent on ch, which must be
-	// buffered: the sender does not wait for a reader.
+	// buffered: the sender does not wait for a reader. JobUnknown is sent
+	// when the job ended but its result cannot be known (its signal was
+	// lost with the bus, or systemd restarted and forgot it).
 	Restart(ctx context.Context, name string, ch chan<- string) error
 	Start(ctx context.Context, name string, ch chan<- string) error
 	// Reload calls Manager.ReloadUnit(name, "replace"), its job's result

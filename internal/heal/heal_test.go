@@ -75,6 +75,22 @@ func TestRestart(t *testing.T) {
 			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
 		},
 		{
+			name:        "a job that ended unseen is judged by the unit: active is a success",
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed"},
+			jobResult:   heal.JobUnknown,
+			wantOutcome: heal.Succeeded,
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+		},
+		{
+			name:        "a job that ended unseen is judged by the unit: failed is a failure",
+			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed"},
+			jobResult:   heal.JobUnknown,
+			landsIn:     "failed",
+			wantOutcome: heal.Failed,
+			wantErr:     heal.ErrFailed,
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+		},
+		{
 			name:        "a unit that does not exist is refused untouched",
 			unit:        heal.UnitStatus{Name: "other.service", ActiveState: "active"},
 			wantOutcome: heal.Refused,

@@ -74,7 +74,7 @@ func jobThenActive(ctx context.Context, sd Systemd, res *Result, name, verb, don
 		res.fail("%s of %s did not finish: %v", verb, name, err)
 		return UnitStatus{}, false
 	}
-	if result != "done" {
+	if result != "done" && result != JobUnknown {
 		res.fail("systemd's %s job for %s ended %q", verb, name, result)
 		return UnitStatus{}, false
 	}

@@ -61,7 +61,7 @@ func Dial(ctx context.Context, address string) (*Manager, error) {
 		c.Close()
 		return nil, fmt.Errorf("connect to systemd: %w", err)
 	}
-	if m.jobs, err = newJobs(ctx, jc); err != nil {
+	if m.jobs, err = newJobs(ctx, jc, jobCheckEvery); err != nil {
 		jc.Close()
 		c.Close()
 		return nil, err

@@ -125,16 +125,9 @@ type execStart struct {
 // startTransient calls StartTransientUnit(name, "fail", props, []) and
 // arranges for the job's result to be sent on ch, from systemd only.
 func (j *jobs) startTransient(ctx context.Context, name string, props []property, ch chan<- string) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	var job dbus.ObjectPath
 	aux := []struct {
 		Name  string
 		Props []property
 	}{}
-	if err := j.conn.Object(busName, managerPath).CallWithContext(ctx, managerIface+".StartTransientUnit", 0, name, "fail", props, aux).Store(&job); err != nil {
-		return err
-	}
-	j.waiters[job] = ch
-	return nil
+	return j.call(ctx, ch, "StartTransientUnit", name, "fail", props, aux)
 }

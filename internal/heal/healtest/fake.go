@@ -222,7 +222,7 @@ func (f *Systemd) Restart(ctx context.Context, name string, ch chan<- string) er
 	if state == "" {
 		state = "active"
 	}
-	if res != "done" {
+	if res != "done" && res != heal.JobUnknown {
 		state = "failed"
 	}
 	u.ActiveState = state
