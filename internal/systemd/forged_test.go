@@ -41,7 +41,15 @@ func (fakeProps) Get(iface, prop string) (dbus.Variant, *dbus.Error) {
 func startFakeSystemd(t *testing.T, b *bustest.Bus) *dbus.Conn {
 	t.Helper()
 	conn := b.Conn(t)
-	if err := conn.Export(fakeSystemd{conn}, managerPath, managerIface); err != nil {
+	claimSystemd(t, conn, fakeSystemd{conn})
+	return conn
+}
+
+// claimSystemd exports manager as systemd's Manager on conn and takes
+// systemd's name.
+func claimSystemd(t *testing.T, conn *dbus.Conn, manager any) {
+	t.Helper()
+	if err := conn.Export(manager, managerPath, managerIface); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.Export(fakeProps{}, managerPath, propsIface); err != nil {
@@ -50,7 +58,6 @@ func startFakeSystemd(t *testing.T, b *bustest.Bus) *dbus.Conn {
 	if reply, err := conn.RequestName(busName, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
 		t.Fatalf("taking %s: %v, %v", busName, reply, err)
 	}
-	return conn
 }
 
 // attacker returns a connection of an ordinary user where the test can make

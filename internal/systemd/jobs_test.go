@@ -71,15 +71,7 @@ func startStuckSystemd(t *testing.T, b *bustest.Bus) *stuckSystemd {
 	conn := b.Conn(t)
 	s := &stuckSystemd{conn: conn, hold: make(chan struct{}), holding: make(chan struct{})}
 	t.Cleanup(func() { close(s.hold) })
-	if err := conn.Export(s, managerPath, managerIface); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Export(fakeProps{}, managerPath, propsIface); err != nil {
-		t.Fatal(err)
-	}
-	if reply, err := conn.RequestName(busName, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("taking %s: %v, %v", busName, reply, err)
-	}
+	claimSystemd(t, conn, s)
 	return s
 }
 
