@@ -51,10 +51,16 @@ func (e *Engine) check(ctx context.Context) {
 	took := time.Since(t0)
 	e.lastCheck = e.snap.Time
 
+	th := e.thresholdsLocked()
 	for _, r := range e.snap.Readings {
 		if rec, ok := e.issues[r.ID]; ok && !rec.Synthetic {
-			// The message names the reading: keep both current.
+			// The message names the reading and the threshold, which
+			// `set threshold` may have changed: keep all three current.
+			// A kind switched off (0) clears below, with its own change.
 			rec.Value = r.Value
+			if t := th[r.Kind]; t > 0 {
+				rec.Threshold = t
+			}
 			rec.Message = describe(rec)
 		}
 	}
@@ -104,10 +110,6 @@ func (e *Engine) check(ctx context.Context) {
 	snap := e.snap
 	snap.Readings = readings
 	predictive := e.cfg.Predictive
-	var th map[issue.Kind]float64
-	if e.o.Recorder != nil {
-		th = e.thresholdsLocked()
-	}
 	e.mu.Unlock()
 
 	if r := e.o.Recorder; r != nil {

@@ -34,6 +34,30 @@ func TestAnOpenIssuesMessageKeepsTheReadingCurrent(t *testing.T) {
 	})
 }
 
+// An open issue's threshold and message follow `set threshold`: after
+// `healingctl set threshold cpu 95` the issue said "(threshold 80%)" while
+// status showed 95.
+func TestAnOpenIssueTakesTheThresholdSetAtRunTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+		h.sampler.Set(detect.Reading{ID: "cpu", Kind: issue.CPU, Subject: "cpu", Value: 99})
+		time.Sleep(2*time.Minute + time.Second)
+		synctest.Wait()
+		if rec, open := h.issue("cpu"); !open || rec.Threshold != 80 {
+			t.Fatalf("issue = %+v (open %v); want it open against 80", rec, open)
+		}
+		if _, err := h.eng.SetThreshold(engine.Caller{UID: 0}, "cpu", 95); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rec, open := h.issue("cpu")
+		if !open || rec.Threshold != 95 || !strings.Contains(rec.Message, "threshold 95%") {
+			t.Errorf("open %v, threshold %v, message %q; want it still open, against 95", open, rec.Threshold, rec.Message)
+		}
+	})
+}
+
 // An injection without a threshold reports the one in force, not 0.
 func TestAnInjectionWithoutAThresholdTakesTheConfiguredOne(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
