@@ -156,17 +156,17 @@ func printReport(w io.Writer, rep *nixclean.Report) {
 		}
 	}
 	if rep.StorePaths > 0 || !rep.DryRun {
-		fmt.Fprintf(w, "store: %s %d paths, %s\n", verb, rep.StorePaths, heal.FormatBytes(rep.StoreBytes))
+		fmt.Fprintf(w, "store: %s %d paths, %s\n", verb, rep.StorePaths, nixclean.FormatBytes(rep.StoreBytes))
 	}
 	if rep.OptimisedBytes > 0 {
-		fmt.Fprintf(w, "store: optimising freed %s\n", heal.FormatBytes(rep.OptimisedBytes))
+		fmt.Fprintf(w, "store: optimising freed %s\n", nixclean.FormatBytes(rep.OptimisedBytes))
 	}
 	if b := rep.Boot; b != nil {
 		switch {
 		case b.Skipped != "":
 			fmt.Fprintf(w, "%s: left alone: %s\n", b.Dir, b.Skipped)
 		default:
-			fmt.Fprintf(w, "%s: %s %d files, %s\n", b.Dir, map[bool]string{true: "would remove", false: "removed"}[rep.DryRun], len(b.Removed), heal.FormatBytes(b.FreedBytes))
+			fmt.Fprintf(w, "%s: %s %d files, %s\n", b.Dir, map[bool]string{true: "would remove", false: "removed"}[rep.DryRun], len(b.Removed), nixclean.FormatBytes(b.FreedBytes))
 			for _, f := range b.Removed {
 				fmt.Fprintf(w, "  %s\n", f)
 			}
@@ -181,6 +181,6 @@ func printReport(w io.Writer, rep *nixclean.Report) {
 	}
 	slices.Sort(mounts)
 	for _, m := range mounts {
-		fmt.Fprintf(w, "%s on %s: %s\n", map[bool]string{true: "would free", false: "freed"}[rep.DryRun], m, heal.FormatBytes(rep.FreedBytes[m]))
+		fmt.Fprintf(w, "%s on %s: %s\n", map[bool]string{true: "would free", false: "freed"}[rep.DryRun], m, nixclean.FormatBytes(rep.FreedBytes[m]))
 	}
 }

@@ -198,18 +198,18 @@ func (e *env) nixPlan(ctx context.Context) string {
 // freedLine prints a total and, where it helps, the mounts: "1.2 GiB
 // (/nix 1.1 GiB, /boot 80.0 MiB)".
 func freedLine(total uint64, byMount map[string]uint64) string {
-	s := FormatBytes(total)
+	s := nixclean.FormatBytes(total)
 	mounts := slices.Sorted(maps.Keys(byMount))
 	var parts []string
 	for _, m := range mounts {
 		if byMount[m] > 0 {
-			parts = append(parts, m+" "+FormatBytes(byMount[m]))
+			parts = append(parts, m+" "+nixclean.FormatBytes(byMount[m]))
 		}
 	}
 	if len(parts) > 1 || (len(parts) == 1 && byMount[mounts[0]] != total) {
 		s += " (" + strings.Join(parts, ", ") + ")"
 	} else if len(parts) == 1 {
-		s += " on " + strings.TrimSuffix(parts[0], " "+FormatBytes(total))
+		s += " on " + strings.TrimSuffix(parts[0], " "+nixclean.FormatBytes(total))
 	}
 	return s
 }
@@ -219,18 +219,4 @@ func (e *env) free(ctx context.Context) (map[string]uint64, error) {
 		return map[string]uint64{}, nil
 	}
 	return e.h.freeBytes(ctx)
-}
-
-// FormatBytes prints a byte count for people: "1.5 GiB".
-func FormatBytes(b uint64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := uint64(unit), 0
-	for n := b / unit; n >= unit; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
 }

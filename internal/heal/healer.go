@@ -485,3 +485,51 @@ func (e *env) sd() Systemd { return e.h.sd }
 func (e *env) protected(unit string) bool { return slices.Contains(e.s.Protected, unit) }
 
 func (e *env) monitored(unit string) bool { return slices.Contains(e.s.Monitored, unit) }
+
+// unitStep begins the plan of an action on one unit: the step that
+// describes it, and the unit as systemd has it loaded, or nil where a
+// dry run without systemd plans blind.
+func (e *env) unitStep(ctx context.Context, verb, name string) (step, *UnitStatus, error) {
+	if name == "" {
+		return step{}, nil, fmt.Errorf("%w: %s needs a unit", ErrNotFound, verb)
+	}
+	st := step{target: name, describe: verb + " " + name}
+	if e.sd() == nil {
+		return st, nil, nil
+	}
+	u, err := e.loadedUnit(ctx, name)
+	if err != nil {
+		return step{}, nil, err
+	}
+	return st, &u, nil
+}
+
+// loadedUnit reads a unit an action is planned for; a unit systemd has not
+// loaded (not-found, masked, bad-setting) has nothing to act on.
+func (e *env) loadedUnit(ctx context.Context, name string) (UnitStatus, error) {
+	u, err := e.sd().Unit(ctx, name)
+	if err != nil {
+		return u, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, name, err)
+	}
+	if u.LoadState != "loaded" {
+		return u, fmt.Errorf("%w: unit %s is %s", ErrNotFound, name, u.LoadState)
+	}
+	return u, nil
+}
+
+// setThenRead sets properties on a unit and reads the unit back, so that
+// the result says what systemd applied, not what was asked; verb and done
+// name the change in r's text. It reports false after recording the
+// failure.
+func (e *env) setThenRead(ctx context.Context, r *Result, name, verb, done string, props []Property) (UnitStatus, bool) {
+	if err := e.sd().SetProperties(ctx, name, props...); err != nil {
+		r.fail("systemd refused to %s %s: %v", verb, name, err)
+		return UnitStatus{}, false
+	}
+	after, err := e.sd().Unit(ctx, name)
+	if err != nil {
+		r.fail("%s %s but could not verify it: %v", done, name, err)
+		return UnitStatus{}, false
+	}
+	return after, true
+}

@@ -18,19 +18,9 @@ type reload struct{}
 
 func (reload) plan(ctx context.Context, e *env, req Request) (step, error) {
 	name := req.Target
-	if name == "" {
-		return step{}, fmt.Errorf("%w: reload needs a unit", ErrNotFound)
-	}
-	st := step{target: name, describe: "reload " + name}
-	if e.sd() == nil {
-		return st, nil // dry-run without systemd: plan blind
-	}
-	u, err := e.sd().Unit(ctx, name)
-	if err != nil {
-		return step{}, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, name, err)
-	}
-	if u.LoadState != "loaded" {
-		return step{}, fmt.Errorf("%w: unit %s is %s", ErrNotFound, name, u.LoadState)
+	st, u, err := e.unitStep(ctx, "reload", name)
+	if err != nil || u == nil {
+		return st, err
 	}
 	if !u.CanReload {
 		return step{}, fmt.Errorf("%w: %s cannot reload (it has no ExecReload=); its probe's action = \"restart\" would restart it", ErrNoAction, name)

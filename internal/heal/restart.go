@@ -2,7 +2,6 @@ package heal
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -22,19 +21,9 @@ const settle = 10 * time.Second
 
 func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
 	name := req.Target
-	if name == "" {
-		return step{}, fmt.Errorf("%w: restart needs a unit", ErrNotFound)
-	}
-	st := step{target: name, describe: "restart " + name}
-	if e.sd() == nil {
-		return st, nil // dry-run without systemd: plan blind
-	}
-	u, err := e.sd().Unit(ctx, name)
-	if err != nil {
-		return step{}, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, name, err)
-	}
-	if u.LoadState != "loaded" {
-		return step{}, fmt.Errorf("%w: unit %s is %s", ErrNotFound, name, u.LoadState)
+	st, u, err := e.unitStep(ctx, "restart", name)
+	if err != nil || u == nil {
+		return st, err
 	}
 	reset := u.ActiveState == "failed"
 	if reset {
@@ -57,8 +46,6 @@ func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
 	return st, nil
 }
 
-// waitActive polls until the unit leaves "activating"/"reloading", or the
-// settle time or ctx runs out.
 // jobThenActive runs a unit job (start is sd.Restart or sd.Reload), waits for
 // its result and verifies the unit is active afterwards; verb and done name
 // the job in res's text. It reports false after recording the failure.
@@ -90,6 +77,8 @@ func jobThenActive(ctx context.Context, sd Systemd, res *Result, name, verb, don
 	return u, true
 }
 
+// waitActive polls until the unit leaves "activating"/"reloading", or the
+// settle time or ctx runs out.
 func waitActive(ctx context.Context, sd Systemd, name string) (UnitStatus, error) {
 	deadline := time.Now().Add(settle)
 	delay := 20 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
+	"github.com/luminous-healing/luminous-healing/internal/nixclean"
 )
 
 // Release is not one of the three generic actions a table may name: it
@@ -82,16 +83,13 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 		if !req.Operator && res.mem && !res.cpu && req.Issue.Severity == issue.Critical && e.monitored(target) {
 			st, err := restart{}.plan(ctx, e, Request{Target: target})
 			st.escalated = true
-			st.describe += fmt.Sprintf(" (top memory consumer, %s)", FormatBytes(u.MemoryCurrent))
+			st.describe += fmt.Sprintf(" (top memory consumer, %s)", nixclean.FormatBytes(u.MemoryCurrent))
 			return st, err
 		}
 	}
-	u, err := e.sd().Unit(ctx, target)
+	u, err := e.loadedUnit(ctx, target)
 	if err != nil {
-		return step{}, fmt.Errorf("%w: reading %s: %v", ErrUnavailable, target, err)
-	}
-	if u.LoadState != "loaded" {
-		return step{}, fmt.Errorf("%w: unit %s is %s", ErrNotFound, target, u.LoadState)
+		return step{}, err
 	}
 	if u.ActiveState != "active" {
 		return step{}, fmt.Errorf("%w: unit %s is %s, nothing to throttle", ErrNotFound, target, u.ActiveState)
@@ -116,7 +114,7 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 			high := max(uint64(float64(cur)*e.s.MemoryHighPercent/100)&^4095, minMemoryHigh)
 			if u.MemoryHigh == Unset || u.MemoryHigh > high {
 				props = append(props, Property{"MemoryHigh", high})
-				parts = append(parts, fmt.Sprintf("MemoryHigh=%s", FormatBytes(high)))
+				parts = append(parts, fmt.Sprintf("MemoryHigh=%s", nixclean.FormatBytes(high)))
 			}
 		}
 	}
@@ -125,13 +123,8 @@ func (throttle) plan(ctx context.Context, e *env, req Request) (step, error) {
 	}
 	st := step{target: target, describe: fmt.Sprintf("set %s on %s", strings.Join(parts, " "), target)}
 	st.run = func(ctx context.Context, r *Result) {
-		if err := e.sd().SetProperties(ctx, target, props...); err != nil {
-			r.fail("systemd refused to limit %s: %v", target, err)
-			return
-		}
-		after, err := e.sd().Unit(ctx, target)
-		if err != nil {
-			r.fail("limited %s but could not verify it: %v", target, err)
+		after, ok := e.setThenRead(ctx, r, target, "limit", "limited", props)
+		if !ok {
 			return
 		}
 		r.Applied = map[string]uint64{}
@@ -171,7 +164,7 @@ func usageLine(c consumer) string {
 		parts = append(parts, fmt.Sprintf("%.0f%% CPU", c.cpuPercent))
 	}
 	if c.MemoryCurrent != Unset {
-		parts = append(parts, FormatBytes(c.MemoryCurrent))
+		parts = append(parts, nixclean.FormatBytes(c.MemoryCurrent))
 	}
 	if len(parts) == 0 {
 		return "use unknown"
@@ -309,7 +302,7 @@ func (elsewhere) Is(target error) bool { return target == ErrElsewhere }
 // "CPU load is in user-1000.slice, not a service: 1.9 CPUs, 97% of the
 // busy CPU; the busiest service, crashy.service, used 0.1% of one CPU".
 func (e *env) whereLoad(res resources, total uint64, elapsed time.Duration, groups map[string]uint64, services uint64, busiest string, busiestScore uint64, best string, bestScore uint64) string {
-	what, amount := "Memory", func(v uint64) string { return FormatBytes(v) }
+	what, amount := "Memory", nixclean.FormatBytes
 	if res.cpu {
 		what = "CPU load"
 		amount = func(v uint64) string {
@@ -388,13 +381,8 @@ func (release) plan(ctx context.Context, e *env, req Request) (step, error) {
 		return st, nil
 	}
 	st.run = func(ctx context.Context, r *Result) {
-		if err := e.sd().SetProperties(ctx, name, props...); err != nil {
-			r.fail("systemd refused to release %s: %v", name, err)
-			return
-		}
-		after, err := e.sd().Unit(ctx, name)
-		if err != nil {
-			r.fail("released %s but could not verify it: %v", name, err)
+		after, ok := e.setThenRead(ctx, r, name, "release", "released", props)
+		if !ok {
 			return
 		}
 		r.Applied = map[string]uint64{}
@@ -417,7 +405,7 @@ func formatLimit(v uint64, bytes bool) string {
 	case v == Unset:
 		return "default"
 	case bytes:
-		return FormatBytes(v)
+		return nixclean.FormatBytes(v)
 	}
 	return fmt.Sprint(v)
 }

@@ -131,7 +131,7 @@ func (r *runner) bootCheck(kept []Generation, pins []Pin) (*bootState, error) {
 	}
 	if free < need {
 		st.report.Skipped = fmt.Sprintf("%s has %s free, and installing the bootloader again needs %s; nothing in it was touched",
-			r.o.BootDir, formatBytes(free), formatBytes(need))
+			r.o.BootDir, FormatBytes(free), FormatBytes(need))
 		return st, fmt.Errorf("boot: %s", st.report.Skipped)
 	}
 	return st, nil

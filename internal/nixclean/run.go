@@ -566,24 +566,7 @@ func (r *runner) query(ctx context.Context, args, paths []string, each func(stri
 // diskUsage is the disk space a store path gives back when it is deleted:
 // the blocks of everything in it, except files hard-linked elsewhere.
 func diskUsage(path string) uint64 {
-	var total uint64
-	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			if !d.IsDir() && st.Nlink > 1 {
-				return nil
-			}
-			total += uint64(st.Blocks) * 512
-		}
-		return nil
-	})
-	return total
+	return blocks(path, func(dir bool, st *syscall.Stat_t) bool { return dir || st.Nlink <= 1 })
 }
 
 // storeUsage is the disk space the store takes, each inode counted once
@@ -591,8 +574,21 @@ func diskUsage(path string) uint64 {
 func storeUsage(store string) uint64 {
 	type inode struct{ dev, ino uint64 }
 	seen := map[inode]bool{}
+	return blocks(store, func(_ bool, st *syscall.Stat_t) bool {
+		k := inode{uint64(st.Dev), uint64(st.Ino)}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	})
+}
+
+// blocks adds up the disk blocks of what lies below root that counts takes;
+// what cannot be read is passed over (a store path may go meanwhile).
+func blocks(root string, counts func(dir bool, st *syscall.Stat_t) bool) uint64 {
 	var total uint64
-	filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
@@ -600,13 +596,7 @@ func storeUsage(store string) uint64 {
 		if err != nil {
 			return nil
 		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil
-		}
-		k := inode{uint64(st.Dev), uint64(st.Ino)}
-		if !seen[k] {
-			seen[k] = true
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && counts(d.IsDir(), st) {
 			total += uint64(st.Blocks) * 512
 		}
 		return nil
@@ -664,23 +654,26 @@ func (r *Report) summary() string {
 		parts = append(parts, "no generation to delete")
 	}
 	if r.StorePaths > 0 {
-		parts = append(parts, fmt.Sprintf("%d store paths (%s)", r.StorePaths, formatBytes(r.StoreBytes)))
+		parts = append(parts, fmt.Sprintf("%d store paths (%s)", r.StorePaths, FormatBytes(r.StoreBytes)))
 	}
 	if r.OptimisedBytes > 0 {
-		parts = append(parts, fmt.Sprintf("optimising freed %s", formatBytes(r.OptimisedBytes)))
+		parts = append(parts, fmt.Sprintf("optimising freed %s", FormatBytes(r.OptimisedBytes)))
 	}
 	if b := r.Boot; b != nil {
 		switch {
 		case b.Skipped != "":
 			parts = append(parts, "bootloader not installed again: "+b.Skipped)
 		case len(b.Removed) > 0:
-			parts = append(parts, fmt.Sprintf("%s: %d files (%s)", b.Dir, len(b.Removed), formatBytes(b.FreedBytes)))
+			parts = append(parts, fmt.Sprintf("%s: %d files (%s)", b.Dir, len(b.Removed), FormatBytes(b.FreedBytes)))
 		}
 	}
 	return strings.Join(parts, "; ")
 }
 
-func formatBytes(b uint64) string {
+// FormatBytes prints a byte count for people: "1.5 GiB". The healing
+// actions' texts (heal) use it too, so that a cleanup's report and the
+// daemon's record of it print the same figure the same way.
+func FormatBytes(b uint64) string {
 	const unit = 1024
 	if b < unit {
 		return fmt.Sprintf("%d B", b)
