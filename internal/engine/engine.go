@@ -134,8 +134,12 @@ type Engine struct {
 	admitting atomic.Int32            // actions launched that have not reached the global limit yet
 	retry     map[string]time.Time    // issue id → when to try healing again
 	recheck   map[string]time.Time    // unit → when to read its state again
-	foreseen  map[string]*foresight   // series predicted to cross within the horizon
-	healed    map[string]time.Time    // issue id → when its action succeeded
+	// justRead is the unit applyUnit read back from systemd while it
+	// decides its issue: a restart launched then plans on that read
+	// instead of a second one (heal.Request.Unit). Nil otherwise.
+	justRead *heal.UnitStatus
+	foreseen map[string]*foresight // series predicted to cross within the horizon
+	healed   map[string]time.Time  // issue id → when its action succeeded
 	// lastHealed outlives the issue: when it comes back, the history says
 	// how long the last success held.
 	lastHealed map[string]time.Time

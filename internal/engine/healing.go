@@ -77,6 +77,11 @@ func (e *Engine) maybeHealLocked(rec *issue.Record) {
 	if act == issue.Restart || act == issue.Reload {
 		req.Target = rec.Subject
 	}
+	if u := e.justRead; act == issue.Restart && u != nil && u.Name == req.Target {
+		// Read back from systemd a moment ago, on this unit's event.
+		read := *u
+		req.Unit = &read
+	}
 	rec.State = issue.Healing
 	e.launchLocked(rec.ID, req)
 }

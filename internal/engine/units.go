@@ -408,7 +408,9 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		if _, held := e.retry[id]; !held {
 			// One held back (backoff, the global limit) is retried
 			// by retryDue, with the others, worst first.
+			e.justRead = &u
 			e.maybeHealLocked(rec)
+			e.justRead = nil
 		}
 	case clear:
 		if rec != nil {

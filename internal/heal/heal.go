@@ -139,6 +139,12 @@ type Request struct {
 	// to let the actions it launched together through in the order it
 	// launched them (critical first), though each runs in a goroutine.
 	Turn func() (done func())
+	// Unit is the restart target's state as the caller read it from
+	// systemd just before asking (the engine's read-back of the unit's
+	// event): the plan takes it instead of reading the unit again, a full
+	// read being two GetAll round trips on the way to the restart. Nil:
+	// the plan reads.
+	Unit *UnitStatus
 }
 
 // Result is what an action did. It is recorded in the history and returned

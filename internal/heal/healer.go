@@ -488,14 +488,23 @@ func (e *env) monitored(unit string) bool { return slices.Contains(e.s.Monitored
 
 // unitStep begins the plan of an action on one unit: the step that
 // describes it, and the unit as systemd has it loaded, or nil where a
-// dry run without systemd plans blind.
-func (e *env) unitStep(ctx context.Context, verb, name string) (step, *UnitStatus, error) {
+// dry run without systemd plans blind. known is the unit as the caller
+// read it a moment ago (Request.Unit), taken instead of a read; nil reads.
+func (e *env) unitStep(ctx context.Context, verb, name string, known *UnitStatus) (step, *UnitStatus, error) {
 	if name == "" {
 		return step{}, nil, fmt.Errorf("%w: %s needs a unit", ErrNotFound, verb)
 	}
 	st := step{target: name, describe: verb + " " + name}
 	if e.sd() == nil {
 		return st, nil, nil
+	}
+	if known != nil && known.Name == name {
+		// Read from systemd a moment ago by the caller (Request.Unit).
+		if known.LoadState != "loaded" {
+			return step{}, nil, fmt.Errorf("%w: unit %s is %s", ErrNotFound, name, known.LoadState)
+		}
+		u := *known
+		return st, &u, nil
 	}
 	u, err := e.loadedUnit(ctx, name)
 	if err != nil {

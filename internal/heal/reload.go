@@ -18,7 +18,7 @@ type reload struct{}
 
 func (reload) plan(ctx context.Context, e *env, req Request) (step, error) {
 	name := req.Target
-	st, u, err := e.unitStep(ctx, "reload", name)
+	st, u, err := e.unitStep(ctx, "reload", name, nil)
 	if err != nil || u == nil {
 		return st, err
 	}

@@ -21,7 +21,7 @@ const settle = 10 * time.Second
 
 func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
 	name := req.Target
-	st, u, err := e.unitStep(ctx, "restart", name)
+	st, u, err := e.unitStep(ctx, "restart", name, req.Unit)
 	if err != nil || u == nil {
 		return st, err
 	}
