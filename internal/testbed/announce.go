@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // SkipReason says why Boot skips on this host ("running as uid 1000, not
@@ -47,11 +49,14 @@ func AnnounceSkip(pkg string) string {
 
 // goCommandStderr opens the standard error of the go command that started
 // this test binary, or returns nil where the parent is not go. A terminal or
-// a pipe is opened as it is; a regular file only where go writes to it in
-// append mode (2>>): opened anew, a file has an offset of its own, and go's
-// next line would overwrite this one.
+// a pipe is opened as it is, and so is a regular file go writes to in append
+// mode (2>>). A regular file go writes to at its own offset (> log 2>&1) is
+// go's descriptor itself, shared through pidfd_getfd(2): opened anew it
+// would have an offset of its own, and go's next line would overwrite this
+// one.
 func goCommandStderr() io.WriteCloser {
-	proc := "/proc/" + strconv.Itoa(os.Getppid())
+	ppid := os.Getppid()
+	proc := "/proc/" + strconv.Itoa(ppid)
 	comm, err := os.ReadFile(proc + "/comm")
 	if err != nil || strings.TrimSpace(string(comm)) != "go" {
 		return nil
@@ -65,6 +70,8 @@ func goCommandStderr() io.WriteCloser {
 	case fi.Mode()&(os.ModeCharDevice|os.ModeNamedPipe|os.ModeSocket) != 0:
 	case fi.Mode().IsRegular() && appending(proc+"/fdinfo/2"):
 		flags |= os.O_APPEND
+	case fi.Mode().IsRegular():
+		return sharedDescriptor(ppid, 2)
 	default:
 		return nil
 	}
@@ -89,4 +96,20 @@ func appending(fdinfo string) bool {
 		}
 	}
 	return false
+}
+
+// sharedDescriptor duplicates descriptor fd of process pid into this one,
+// sharing its offset, or returns nil where the kernel does not let it
+// (before Linux 5.6, or without the right to trace pid).
+func sharedDescriptor(pid, fd int) io.WriteCloser {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(pidfd)
+	n, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return nil
+	}
+	return os.NewFile(uintptr(n), "go's stderr")
 }
