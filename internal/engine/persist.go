@@ -82,8 +82,9 @@ func (e *Engine) restore() {
 		e.units[u] = &unitState{stopRequested: true, stoppedAt: rs.StoppedAt[u]}
 		e.names = nil
 	}
-	e.heal.RestoreThrottles(rs.Throttles)
-	e.heal.ImportBreakers(rs.Breakers)
+	for _, err := range slices.Concat(e.heal.RestoreThrottles(rs.Throttles), e.heal.ImportBreakers(rs.Breakers)) {
+		e.log.Warn("saved state: dropping a record that cannot be restored; the rest is kept", "err", err)
+	}
 }
 
 // stateChanged tells the writer that the persisted state may have changed.

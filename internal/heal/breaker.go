@@ -1,7 +1,10 @@
 package heal
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // BreakerPolicy shapes every breaker.
@@ -186,11 +189,24 @@ func (h *Healer) ExportBreakers() []BreakerRecord {
 	return out
 }
 
-// ImportBreakers restores persisted breakers.
-func (h *Healer) ImportBreakers(rs []BreakerRecord) {
+// ImportBreakers restores persisted breakers. A record that cannot be a
+// breaker's (restore.go), or a second one for the same issue, is not
+// restored: the errors say which and why.
+func (h *Healer) ImportBreakers(rs []BreakerRecord) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
+	var refused []error
 	for _, r := range rs {
+		err := h.checkBreaker(r, now)
+		if err == nil && h.breakers[r.IssueID] != nil {
+			err = fmt.Errorf("a second breaker for %s", r.IssueID)
+		}
+		if err != nil {
+			refused = append(refused, fmt.Errorf("breaker of %s: %w", unit.Quote(r.IssueID), err))
+			continue
+		}
 		h.breakers[r.IssueID] = &Breaker{failures: r.Failures, lastSuccess: r.LastSuccess, next: r.Next, givenUp: r.GivenUp}
 	}
+	return refused
 }

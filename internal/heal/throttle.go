@@ -9,6 +9,7 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/nixclean"
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // Release is not one of the three generic actions a table may name: it
@@ -458,13 +459,26 @@ func (h *Healer) Throttles() []Throttled {
 	return out
 }
 
-// RestoreThrottles reloads throttles persisted by an earlier run.
-func (h *Healer) RestoreThrottles(ts []Throttled) {
+// RestoreThrottles reloads throttles persisted by an earlier run. A record
+// that breaks a rule a live throttle keeps (restore.go), or a second one for
+// the same unit, is not restored: the errors say which and why.
+func (h *Healer) RestoreThrottles(ts []Throttled) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	now := time.Now()
+	var refused []error
 	for _, t := range ts {
+		err := h.checkThrottle(t, now)
+		if err == nil && h.throttled[t.Unit] != nil {
+			err = fmt.Errorf("a second throttle of %s", t.Unit)
+		}
+		if err != nil {
+			refused = append(refused, fmt.Errorf("throttle of %s: %w", unit.Quote(t.Unit), err))
+			continue
+		}
 		h.throttled[t.Unit] = &t
 	}
+	return refused
 }
 
 // Cleared tells the healer an issue cleared and returns the units whose
