@@ -98,117 +98,39 @@ func New(o Options) *Recorder {
 		breakers:   map[string]bool{},
 		thresholds: map[issue.Kind]bool{},
 	}
-	r.detected = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_issues_detected_total",
-		Help: "Issues opened, by kind (injected synthetic issues included).",
-	}, []string{"kind"})
-	r.resolved = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_issues_resolved_total",
-		Help: "Healing actions that ran and succeeded, by action.",
-	}, []string{"action"})
-	r.failed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_issues_failed_total",
-		Help: "Healing actions that ran and failed, by action.",
-	}, []string{"action"})
-	r.actions = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_actions_total",
-		Help: "Actions by action and outcome: succeeded, failed, planned (dry-run) or refused (a safety rule).",
-	}, []string{"action", "outcome"})
-	r.lastCheck = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_last_check_timestamp_seconds",
-		Help: "When the last monitoring pass sampled, in seconds since the epoch.",
-	})
-	successRatio := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "healing_success_ratio",
-		Help: "Share of the healing actions run since the daemon started that succeeded; NaN before the first.",
-	}, r.successRatio)
-	r.detection = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "healing_detection_duration_seconds",
-		Help: "Time one monitoring pass takes to sample every signal and evaluate the thresholds.",
-		// A pass takes about 10 µs; the top buckets catch a stalled /proc or statfs.
-		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3, 0.1, 0.5, 2.5},
-	})
-	r.resolution = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "healing_resolution_duration_seconds",
-		Help:    "Time from an issue's detection to its resolution.",
-		Buckets: []float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600},
-	})
-	r.actionDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "healing_action_duration_seconds",
-		Help:    "Time an action that ran took, including waiting for systemd's job, by action.",
-		Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 90},
-	}, []string{"action"})
-	r.probeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "healing_probe_duration_seconds",
-		Help: "Time one health probe took, passed or failed, by unit and probe type (http, tcp, unix, command).",
-		// A loopback connect takes well under a millisecond; a hung
-		// server takes the probe's timeout (5 s by default).
-		Buckets: []float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
-	}, []string{"unit", "type"})
-	r.probeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_probe_failures_total",
-		Help: "Health probes that failed, by unit and probe type, counted whether or not they made an issue.",
-	}, []string{"unit", "type"})
-	r.timeTo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "healing_time_to_threshold_seconds",
-		Help: "Predicted time until a resource series crosses its threshold; absent when no rising trend is forecast.",
-	}, []string{"resource"})
-	r.usage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "healing_resource_usage_ratio",
-		Help: "Latest reading of each percentage series (cpu, memory, disk:MOUNT, inodes:MOUNT, pressure:RESOURCE) as a ratio 0–1.",
-	}, []string{"resource"})
-	r.load = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_load_average",
-		Help: "Latest 1-minute load average (not a ratio, so not in healing_resource_usage_ratio).",
-	})
-	r.threshold = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "healing_threshold_ratio",
-		Help: "Threshold in force for each percentage kind, as a ratio 0–1; absent when off.",
-	}, []string{"kind"})
-	r.loadThreshold = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_load_average_threshold",
-		Help: "Load average threshold in force.",
-	})
-	r.freed = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_cleanup_freed_bytes_total",
-		Help: "Bytes freed by cleanup actions, per mount point.",
-	}, []string{"mount"})
-	r.breaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "healing_breaker_open",
-		Help: "1 when healing of an issue is given up (the breaker is open), 0 while it only backs off; absent when the breaker is idle.",
-	}, []string{"issue"})
-	r.dryRun = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_dry_run",
-		Help: "1 when actions are planned and recorded instead of executed.",
-	})
-	r.enabled = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_enabled",
-		Help: "1 when automatic healing is on.",
-	})
-	r.interval = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_check_interval_seconds",
-		Help: "Time between monitoring passes (monitoring.interval), for alerts on checks that stop.",
-	})
-	r.active = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "healing_active_issues",
-		Help: "Issues open now, by severity.",
-	}, []string{"severity"})
-	r.bySystemd = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_unit_restarts_by_systemd_total",
-		Help: "Restarts systemd did by itself (Restart=) of a monitored unit, seen from its NRestarts; the daemon did not act.",
-	}, []string{"unit"})
-	r.relapses = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "healing_relapses_total",
-		Help: "Issues that came back after a successful action, by kind and whether that action had held for healing.stable_after (held=\"true\": a new incident, healed at once) or not (a failed attempt for the breaker).",
-	}, []string{"kind", "held"})
-	r.silenced = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "healing_issues_silenced",
-		Help: "Issues open now that a silence or maintenance window covers: detected and counted as any other, not healed automatically.",
-	})
-	accuracy := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "healing_prediction_accuracy_ratio",
-		Help: "Share of scored forecasts that came true; NaN until forecasts have been scored.",
-	}, r.predictionAccuracy)
+	r.detected = counterVec("healing_issues_detected_total", "Issues opened, by kind (injected synthetic issues included).", "kind")
+	r.resolved = counterVec("healing_issues_resolved_total", "Healing actions that ran and succeeded, by action.", "action")
+	r.failed = counterVec("healing_issues_failed_total", "Healing actions that ran and failed, by action.", "action")
+	r.actions = counterVec("healing_actions_total", "Actions by action and outcome: succeeded, failed, planned (dry-run) or refused (a safety rule).", "action", "outcome")
+	r.lastCheck = gauge("healing_last_check_timestamp_seconds", "When the last monitoring pass sampled, in seconds since the epoch.")
+	successRatio := gaugeFunc("healing_success_ratio", "Share of the healing actions run since the daemon started that succeeded; NaN before the first.", r.successRatio)
+	// A pass takes about 10 µs; the top buckets catch a stalled /proc or statfs.
+	r.detection = histogram("healing_detection_duration_seconds", "Time one monitoring pass takes to sample every signal and evaluate the thresholds.",
+		[]float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3, 0.1, 0.5, 2.5})
+	r.resolution = histogram("healing_resolution_duration_seconds", "Time from an issue's detection to its resolution.",
+		[]float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600})
+	r.actionDuration = histogramVec("healing_action_duration_seconds", "Time an action that ran took, including waiting for systemd's job, by action.",
+		[]float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 90}, "action")
+	// A loopback connect takes well under a millisecond; a hung server
+	// takes the probe's timeout (5 s by default).
+	r.probeDuration = histogramVec("healing_probe_duration_seconds", "Time one health probe took, passed or failed, by unit and probe type (http, tcp, unix, command).",
+		[]float64{0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}, "unit", "type")
+	r.probeFailures = counterVec("healing_probe_failures_total", "Health probes that failed, by unit and probe type, counted whether or not they made an issue.", "unit", "type")
+	r.timeTo = gaugeVec("healing_time_to_threshold_seconds", "Predicted time until a resource series crosses its threshold; absent when no rising trend is forecast.", "resource")
+	r.usage = gaugeVec("healing_resource_usage_ratio", "Latest reading of each percentage series (cpu, memory, disk:MOUNT, inodes:MOUNT, pressure:RESOURCE) as a ratio 0–1.", "resource")
+	r.load = gauge("healing_load_average", "Latest 1-minute load average (not a ratio, so not in healing_resource_usage_ratio).")
+	r.threshold = gaugeVec("healing_threshold_ratio", "Threshold in force for each percentage kind, as a ratio 0–1; absent when off.", "kind")
+	r.loadThreshold = gauge("healing_load_average_threshold", "Load average threshold in force.")
+	r.freed = counterVec("healing_cleanup_freed_bytes_total", "Bytes freed by cleanup actions, per mount point.", "mount")
+	r.breaker = gaugeVec("healing_breaker_open", "1 when healing of an issue is given up (the breaker is open), 0 while it only backs off; absent when the breaker is idle.", "issue")
+	r.dryRun = gauge("healing_dry_run", "1 when actions are planned and recorded instead of executed.")
+	r.enabled = gauge("healing_enabled", "1 when automatic healing is on.")
+	r.interval = gauge("healing_check_interval_seconds", "Time between monitoring passes (monitoring.interval), for alerts on checks that stop.")
+	r.active = gaugeVec("healing_active_issues", "Issues open now, by severity.", "severity")
+	r.bySystemd = counterVec("healing_unit_restarts_by_systemd_total", "Restarts systemd did by itself (Restart=) of a monitored unit, seen from its NRestarts; the daemon did not act.", "unit")
+	r.relapses = counterVec("healing_relapses_total", "Issues that came back after a successful action, by kind and whether that action had held for healing.stable_after (held=\"true\": a new incident, healed at once) or not (a failed attempt for the breaker).", "kind", "held")
+	r.silenced = gauge("healing_issues_silenced", "Issues open now that a silence or maintenance window covers: detected and counted as any other, not healed automatically.")
+	accuracy := gaugeFunc("healing_prediction_accuracy_ratio", "Share of scored forecasts that came true; NaN until forecasts have been scored.", r.predictionAccuracy)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "healing_build_info",
 		Help:        "Always 1; the version label says which build runs.",
@@ -244,6 +166,33 @@ func New(o Options) *Recorder {
 		r.active.WithLabelValues(s.String())
 	}
 	return r
+}
+
+// The metrics' constructors: one line a metric in New, so that the list
+// reads as the table docs/metrics.md is.
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+}
+
+func gaugeFunc(name, help string, f func() float64) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+}
+
+func histogram(name, help string, buckets []float64) prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets})
+}
+
+func histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 }
 
 // Registry is where the metrics are registered, for tests and for
