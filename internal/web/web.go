@@ -285,20 +285,29 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	writeBody(w, r, body)
+	h.Add("Vary", "Accept-Encoding")
+	var zipped func() []byte
+	if len(body) >= gzipMin {
+		zipped = func() []byte {
+			var buf bytes.Buffer
+			zw := gzipPool.Get().(*gzip.Writer)
+			zw.Reset(&buf)
+			zw.Write(body)
+			zw.Close()
+			gzipPool.Put(zw)
+			return buf.Bytes()
+		}
+	}
+	writeBody(w, r, body, zipped)
 }
 
-func writeBody(w http.ResponseWriter, r *http.Request, body []byte) {
+// writeBody sends body, or to a client that accepts gzip the form zipped
+// makes (nil: none, the body is too small to gain), with its length; a
+// HEAD request gets the headers alone.
+func writeBody(w http.ResponseWriter, r *http.Request, body []byte, zipped func() []byte) {
 	h := w.Header()
-	h.Add("Vary", "Accept-Encoding")
-	if len(body) >= gzipMin && acceptsGzip(r) {
-		var buf bytes.Buffer
-		zw := gzipPool.Get().(*gzip.Writer)
-		zw.Reset(&buf)
-		zw.Write(body)
-		zw.Close()
-		gzipPool.Put(zw)
-		body = buf.Bytes()
+	if zipped != nil && acceptsGzip(r) {
+		body = zipped()
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
