@@ -20,8 +20,11 @@ import (
 // every layer, so that the narrow test run of anyone who lands work on the
 // daemon (./cmd/...) runs it too.
 var layers = []layer{
+	{name: "printable", pkgs: []string{"internal/printable"},
+		owns: "which characters are unsafe on a terminal, in a notification or a log, and their escapes; for the daemon and the client alike"},
 	{name: "vocabulary", pkgs: []string{"internal/issue", "internal/unit"},
-		owns: "the shared vocabulary: issue records, kinds, severities, actions; systemd unit names"},
+		owns:   "the shared vocabulary: issue records, kinds, severities, actions; systemd unit names",
+		mayUse: []string{"printable"}},
 	{name: "probe", pkgs: []string{"internal/probe"},
 		owns: "health probes of a monitored unit (HTTP(S), TCP, UNIX socket, a command in a sandboxed unit), consecutive failures, the start-up grace"},
 	{name: "silence", pkgs: []string{"internal/silence"},
@@ -29,7 +32,7 @@ var layers = []layer{
 		mayUse: []string{"vocabulary"}},
 	{name: "config", pkgs: []string{"internal/config"},
 		owns:   "the one validated configuration struct and the TOML file",
-		mayUse: []string{"vocabulary", "probe", "silence"}},
+		mayUse: []string{"printable", "vocabulary", "probe", "silence"}},
 	{name: "state", pkgs: []string{"internal/state"},
 		owns: "atomic state files in the StateDirectory"},
 	{name: "detect", pkgs: []string{"internal/detect"},
@@ -50,7 +53,8 @@ var layers = []layer{
 		owns:   "the daemon's core: checks, unit events, probes, the healing pipeline, operator calls, status",
 		mayUse: []string{"vocabulary", "probe", "silence", "config", "state", "detect", "nixclean", "heal", "predict", "adapters"}},
 	{name: "client", pkgs: []string{"internal/client"},
-		owns: "the D-Bus wire contract and typed client, for healingctl, the server's encoders and tests; godbus only (a test fails if healingctl links more)"},
+		owns:   "the D-Bus wire contract and typed client: every record's one definition and its codec, for healingctl, both transports and tests; godbus and printable only (a test fails if healingctl links more)",
+		mayUse: []string{"printable"}},
 	{name: "wire", pkgs: []string{"internal/wire"},
 		owns:   "the engine's state as `internal/client`'s records, which both transports serve",
 		mayUse: []string{"vocabulary", "probe", "silence", "config", "state", "detect", "nixclean", "heal", "predict", "adapters", "engine", "client"}},

@@ -1,12 +1,15 @@
 // Package client is the typed Go client of luminous-healingd's D-Bus API and
 // the one place its wire contract lives: the bus, object, interface, method,
-// signal and error names, the polkit action ids, and the keys and types of
-// every a{sv} record. dbus/org.luminous.Healing1.xml and docs/dbus.md
-// describe the same contract for other languages.
+// signal and error names, the polkit action ids, and every record: its
+// struct is its one definition, whose tags give the keys that the codec
+// (codec.go) encodes as a{sv} for D-Bus and as JSON for the HTTP API.
+// dbus/org.luminous.Healing1.xml, docs/dbus.md and docs/http.md describe the
+// same contract for other languages.
 //
-// healingctl, the daemon's D-Bus server (for the names and the record
-// encoders) and the tests import it. It imports godbus and nothing of this
-// module, so a client never links the daemon.
+// healingctl, both transports (internal/dbusapi and internal/web, through
+// internal/wire) and the tests import it. It imports godbus and, of this
+// module, only the leaf internal/printable, so a client never links the
+// daemon.
 package client
 
 // Names on the bus.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/luminous-healing/luminous-healing/internal/printable"
 )
 
 // FuzzParse: any file either parses into a configuration that validates
@@ -23,7 +25,7 @@ func FuzzParse(f *testing.F) {
 			if strings.Contains(msg, "\n") {
 				t.Fatalf("error spans lines: %q", err)
 			}
-			if !utf8.ValidString(msg) || strings.ContainsFunc(msg, unsafeRune) {
+			if !utf8.ValidString(msg) || strings.ContainsFunc(msg, func(r rune) bool { return !printable.Rune(r) }) {
 				t.Fatalf("error echoes raw bytes: %q", err)
 			}
 			return

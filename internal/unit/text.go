@@ -1,6 +1,10 @@
 package unit
 
-import "unicode"
+import (
+	"unicode"
+
+	"github.com/luminous-healing/luminous-healing/internal/printable"
+)
 
 // HasControl reports whether s holds a character that can change what a
 // terminal, a notification or a log viewer shows beyond the text itself:
@@ -16,12 +20,5 @@ func HasControl(s string) bool {
 }
 
 func isControl(r rune) bool {
-	switch {
-	case unicode.IsControl(r), r == unicode.ReplacementChar:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f,
-		r == 0x2028, r == 0x2029:
-		return true
-	}
-	return false
+	return r == unicode.ReplacementChar || !printable.Rune(r)
 }
