@@ -6,37 +6,28 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 )
 
-func init() { register("cpu", newCPU) }
+func init() {
+	register("cpu", func(s *Sampler) (collector, error) {
+		// The aggregate line comes first; on a big machine the rest of the
+		// file (one line per CPU, the interrupt counters) runs to tens of
+		// kilobytes that the pass need not copy.
+		return newValueSignal(s, issue.CPU, "stat", 1024, &cpuShare{})
+	})
+}
 
-// cpuCollector turns the aggregate line of /proc/stat into the busy share
-// of all CPUs since the previous pass. The first pass only records the
+// cpuShare turns the aggregate line of /proc/stat into the busy share of
+// all CPUs since the previous pass. The first pass only records the
 // counters: a percentage needs two of them, so it gives no cpu reading.
-type cpuCollector struct {
-	stat *procFile
+type cpuShare struct {
 	// Counters of the previous pass, in USER_HZ ticks.
 	busy, total uint64
 	primed      bool
 }
 
-func newCPU(s *Sampler) (collector, error) {
-	// The aggregate line comes first; on a big machine the rest of the file
-	// (one line per CPU, the interrupt counters) runs to tens of kilobytes
-	// that the pass need not copy.
-	f, err := s.openProc("stat", 1024)
+func (c *cpuShare) value(file string, data []byte) (float64, bool, error) {
+	busy, total, err := parseCPUStat(file, data)
 	if err != nil {
-		return nil, err
-	}
-	return &cpuCollector{stat: f}, nil
-}
-
-func (c *cpuCollector) update(snap *Snapshot) error {
-	data, err := c.stat.read()
-	if err != nil {
-		return &SignalError{Signal: "cpu", Err: err}
-	}
-	busy, total, err := parseCPUStat(c.stat.name, data)
-	if err != nil {
-		return &SignalError{Signal: "cpu", Err: err}
+		return 0, false, err
 	}
 	prevBusy, prevTotal, primed := c.busy, c.total, c.primed
 	c.busy, c.total, c.primed = busy, total, true
@@ -45,11 +36,9 @@ func (c *cpuCollector) update(snap *Snapshot) error {
 	// again from the new counters. No ticks at all means the passes came
 	// within one tick of each other.
 	if !primed || busy < prevBusy || total <= prevTotal || total-prevTotal < busy-prevBusy {
-		return nil
+		return 0, false, nil
 	}
-	pct := 100 * float64(busy-prevBusy) / float64(total-prevTotal)
-	snap.Readings = append(snap.Readings, Reading{ID: "cpu", Kind: issue.CPU, Subject: "cpu", Value: pct})
-	return nil
+	return 100 * float64(busy-prevBusy) / float64(total-prevTotal), true, nil
 }
 
 // parseCPUStat reads the first line of /proc/stat:

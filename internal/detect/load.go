@@ -4,33 +4,12 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 )
 
-func init() { register("load", newLoad) }
-
-// loadCollector gives the 1-minute load average. Its value is not a
+// The load signal gives the 1-minute load average. Its value is not a
 // percentage: rules.go gives load its own severity and clearing rules.
-type loadCollector struct {
-	loadavg *procFile
-}
-
-func newLoad(s *Sampler) (collector, error) {
-	f, err := s.openProc("loadavg", 128)
-	if err != nil {
-		return nil, err
-	}
-	return &loadCollector{loadavg: f}, nil
-}
-
-func (c *loadCollector) update(snap *Snapshot) error {
-	data, err := c.loadavg.read()
-	if err != nil {
-		return &SignalError{Signal: "load", Err: err}
-	}
-	v, err := parseLoadavg(c.loadavg.name, data)
-	if err != nil {
-		return &SignalError{Signal: "load", Err: err}
-	}
-	snap.Readings = append(snap.Readings, Reading{ID: "load", Kind: issue.Load, Subject: "load", Value: v})
-	return nil
+func init() {
+	register("load", func(s *Sampler) (collector, error) {
+		return newValueSignal(s, issue.Load, "loadavg", 128, always(parseLoadavg))
+	})
 }
 
 // parseLoadavg reads the first field of "0.16 0.13 0.05 1/88 5147".

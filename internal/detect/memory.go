@@ -6,36 +6,15 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 )
 
-func init() { register("memory", newMemory) }
-
-// memoryCollector gives the used share of memory, 100·(1 − MemAvailable /
-// MemTotal): what the kernel estimates could be handed to a new workload
+// The memory signal gives the used share of memory, 100·(1 − MemAvailable
+// / MemTotal): what the kernel estimates could be handed to a new workload
 // without swapping counts as free, page cache included.
-type memoryCollector struct {
-	meminfo *procFile
-}
-
-func newMemory(s *Sampler) (collector, error) {
-	// MemTotal and MemAvailable are the first and third lines; the whole
-	// file is about 1.5 KB.
-	f, err := s.openProc("meminfo", 4096)
-	if err != nil {
-		return nil, err
-	}
-	return &memoryCollector{meminfo: f}, nil
-}
-
-func (c *memoryCollector) update(snap *Snapshot) error {
-	data, err := c.meminfo.read()
-	if err != nil {
-		return &SignalError{Signal: "memory", Err: err}
-	}
-	pct, err := parseMeminfo(c.meminfo.name, data)
-	if err != nil {
-		return &SignalError{Signal: "memory", Err: err}
-	}
-	snap.Readings = append(snap.Readings, Reading{ID: "memory", Kind: issue.Memory, Subject: "memory", Value: pct})
-	return nil
+func init() {
+	register("memory", func(s *Sampler) (collector, error) {
+		// MemTotal and MemAvailable are the first and third lines; the
+		// whole file is about 1.5 KB.
+		return newValueSignal(s, issue.Memory, "meminfo", 4096, always(parseMeminfo))
+	})
 }
 
 // parseMeminfo finds MemTotal and MemAvailable in lines such as

@@ -524,10 +524,10 @@ func TestThisMachine(t *testing.T) {
 	if err := s.Sample(t.Context(), &snap); err != nil {
 		t.Fatal(err)
 	}
-	var cpu *cpuCollector
+	var cpu *cpuShare
 	for _, c := range s.collectors {
-		if c, ok := c.(*cpuCollector); ok {
-			cpu = c
+		if c, ok := c.(*valueSignal); ok && c.kind == "cpu" {
+			cpu = c.value.(*cpuShare)
 		}
 	}
 	first := cpu.total
