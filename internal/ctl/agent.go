@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 // startAgent starts polkit's text authentication agent, pkttyagent, for
@@ -21,7 +21,7 @@ import (
 // error says how to go on.
 func startAgent(stderr io.Writer) (stop func()) {
 	nothing := func() {}
-	if os.Geteuid() == 0 || !isTerminal(os.Stdin) {
+	if os.Geteuid() == 0 || !show.IsTerminal(os.Stdin) {
 		return nothing
 	}
 	path, err := exec.LookPath("pkttyagent")
@@ -65,10 +65,4 @@ func startAgent(stderr io.Writer) (stop func()) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}
-}
-
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -16,20 +16,12 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 // version is healingctl's, as Run was given it; cmd/healingctl sets it
 // at build time with -ldflags "-X main.version=…".
 var version = "0.1.0-dev"
-
-// Exit codes, as docs/healingctl.md lists them.
-const (
-	exitOK          = 0
-	exitFailure     = 1
-	exitUsage       = 2
-	exitUnreachable = 3
-	exitDenied      = 4
-)
 
 // Timeouts: reads answer at once; a privileged call may wait for a person
 // to type a password and then for systemd's job.
@@ -37,13 +29,6 @@ const (
 	readTimeout   = 25 * time.Second
 	actionTimeout = 5 * time.Minute
 )
-
-// usageError is a mistake on the command line.
-type usageError struct{ msg string }
-
-func (u usageError) Error() string { return u.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 // env is what every command gets: the global flags, where to write, and a
 // way to reach the daemon.
@@ -59,7 +44,7 @@ type env struct {
 func newEnv(c *cli.Context) *env {
 	e := &env{json: global(c, "json"), noAsk: global(c, "no-ask-password"), user: global(c, "user"),
 		stdout: c.App.Writer, stderr: c.App.ErrWriter}
-	e.interactive = !e.noAsk && isTerminal(os.Stdin)
+	e.interactive = !e.noAsk && show.IsTerminal(os.Stdin)
 	if c.App.Metadata != nil {
 		c.App.Metadata[envKey] = e // for runContext's explanation of an error
 	}
@@ -141,9 +126,9 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 				name = f.Names()[0]
 			}
 		}
-		return usagef("--%s: %q is not a valid value; see 'healingctl %s --help'", name, m[1], c.Command.FullName())
+		return show.Usagef("--%s: %q is not a valid value; see 'healingctl %s --help'", name, m[1], c.Command.FullName())
 	}
-	return usageError{err.Error()}
+	return show.UsageError{Msg: err.Error()}
 }
 
 // prepare gives every command the global flags and quiet usage errors.
@@ -201,16 +186,16 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	app.CommandNotFound = func(c *cli.Context, name string) { unknown = name }
 	err := app.RunContext(ctx, args)
 	if err == nil && unknown != "" {
-		err = usagef("no command %q", unknown)
+		err = show.Usagef("no command %q", unknown)
 	}
 	if err == nil {
-		return exitOK
+		return show.ExitOK
 	}
 	user, interactive, asJSON := false, false, jsonAsked(args)
 	if e, ok := app.Metadata[envKey].(*env); ok {
 		user, interactive, asJSON = e.user, e.interactive, e.json
 	}
-	code, msg := explain(err, user, interactive)
+	code, msg := show.Explain(err, user, interactive)
 	if asJSON {
 		printJSONError(stderr, err, code, msg)
 	} else {
@@ -254,67 +239,16 @@ func printJSONError(w io.Writer, err error, code int, msg string) {
 	fmt.Fprintf(w, "%s\n", b)
 }
 
-// explain turns an error into an exit code and one or two lines that say
-// what happened and what to do next.
-func explain(err error, user, interactive bool) (int, string) {
-	var ue usageError
-	var ce *client.Error
-	switch {
-	case errors.As(err, &ue):
-		return exitUsage, "healingctl: " + ue.msg + "\nRun 'healingctl --help' for usage."
-	case errors.As(err, new(busLost)):
-		return exitUnreachable, "healingctl: " + err.Error() + " (dbus-daemon stopped, or dropped this client).\n" +
-			"Start it again once the bus is back; as a systemd unit with Restart=on-failure it is restarted for you."
-	case errors.Is(err, client.ErrUnreachable):
-		if user {
-			return exitUnreachable, "healingctl: luminous-healingd --user is not reachable on your session bus (" + err.Error() + ").\n" +
-				"Start it with 'luminous-healingd --user' and export the DBUS_SESSION_BUS_ADDRESS it prints."
-		}
-		return exitUnreachable, "healingctl: luminous-healingd is not running (" + err.Error() + ").\n" +
-			"Start it with 'sudo systemctl enable --now luminous-healing', or try 'luminous-healingd --user'."
-	case errors.Is(err, client.ErrInteractiveAuthorizationRequired) && interactive:
-		return exitDenied, "healingctl: access denied: this needs an administrator's authentication, and polkit found no agent to ask with.\n" +
-			"Install pkttyagent (Debian: apt install polkitd), or run it as root (sudo healingctl …)."
-	case errors.Is(err, client.ErrInteractiveAuthorizationRequired):
-		return exitDenied, "healingctl: access denied: this needs an administrator's authentication, and no password may be asked.\n" +
-			"Run it on a terminal without --no-ask-password, or as root (sudo healingctl …)."
-	case errors.Is(err, client.ErrAccessDenied):
-		if user {
-			return exitDenied, "healingctl: access denied: the try-it mode accepts changes only from the user who started it."
-		}
-		return exitDenied, "healingctl: access denied by polkit.\n" +
-			"Run it as root (sudo healingctl …), or ask an administrator for the rights (docs/healingctl.md, \"Who may do what\")."
-	case errors.Is(err, context.DeadlineExceeded):
-		return exitFailure, "healingctl: the daemon did not answer in time; 'journalctl -u luminous-healing' may say why."
-	case errors.As(err, &ce) && ce.Name == client.ErrorInvalidArgument:
-		// The daemon judged an argument the user typed: a usage error.
-		return exitUsage, "healingctl: " + ce.Message + hint(ce)
-	case errors.As(err, &ce):
-		return exitFailure, "healingctl: " + ce.Message + hint(ce)
-	}
-	return exitFailure, "healingctl: " + strings.TrimSpace(err.Error())
-}
-
-func hint(ce *client.Error) string {
-	switch ce.Name {
-	case client.ErrorRateLimited:
-		return "\nThe daemon limits privileged calls per user ([dbus] in its configuration)."
-	case client.ErrorUnavailable:
-		return "\n'journalctl -u luminous-healing' says more."
-	}
-	return ""
-}
-
 // args checks a command's positional arguments.
 func args(c *cli.Context, names ...string) ([]string, error) {
 	switch {
 	case c.NArg() > len(names) && len(names) == 0:
-		return nil, usagef("%s takes no arguments, got %s", c.Command.Name, strconv.Quote(client.Printable(c.Args().First())))
+		return nil, show.Usagef("%s takes no arguments, got %s", c.Command.Name, strconv.Quote(client.Printable(c.Args().First())))
 	case c.NArg() > len(names):
-		return nil, usagef("%s: too many arguments: %s takes only %s, got %s too", c.Command.Name, c.Command.Name,
+		return nil, show.Usagef("%s: too many arguments: %s takes only %s, got %s too", c.Command.Name, c.Command.Name,
 			strings.ToUpper(strings.Join(names, " ")), strconv.Quote(client.Printable(c.Args().Get(len(names)))))
 	case c.NArg() < len(names):
-		return nil, usagef("%s needs %s", c.Command.Name, strings.ToUpper(strings.Join(names, " ")))
+		return nil, show.Usagef("%s needs %s", c.Command.Name, strings.ToUpper(strings.Join(names, " ")))
 	}
 	return c.Args().Slice(), nil
 }

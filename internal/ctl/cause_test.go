@@ -20,18 +20,3 @@ func TestIssuesShowTheCauseSafely(t *testing.T) {
 		t.Errorf("issues table %q carries an escape character", out)
 	}
 }
-
-func TestTheDashboardShowsTheCause(t *testing.T) {
-	m := newTestDashboard(&healCalls{}, asking{})
-	now := m.now()
-	st := someStatus(now)
-	st.Issues[0].Cause = "exit-code: exited with status 1\x1b[2J"
-	m.Update(snapshotMsg{status: st, at: now})
-	s := plainScreen(m)
-	if !strings.Contains(s, "web.service failed — because: exit-code: exited") {
-		t.Errorf("the dashboard does not say why the issue's unit failed:\n%s", s)
-	}
-	if strings.ContainsRune(s, 0x1b) {
-		t.Errorf("the plain dashboard carries an escape character from a cause")
-	}
-}

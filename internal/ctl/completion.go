@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func completionCommand() *cli.Command {
@@ -34,7 +35,7 @@ func completionCommand() *cli.Command {
 					_, err = fmt.Fprint(c.App.Writer, s)
 				}
 			default:
-				return usagef("completion for %q: want bash, zsh or fish", a[0])
+				return show.Usagef("completion for %q: want bash, zsh or fish", a[0])
 			}
 			return err
 		},

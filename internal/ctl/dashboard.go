@@ -2,22 +2,17 @@ package ctl
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/dashboard"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func dashboardCommand() *cli.Command {
@@ -40,14 +35,16 @@ func dashboardCommand() *cli.Command {
 			}
 			e := newEnv(c)
 			if e.json {
-				return usagef("dashboard has no JSON form: use 'healingctl --json status' and 'healingctl --json watch'")
+				return show.Usagef("dashboard has no JSON form: use 'healingctl --json status' and 'healingctl --json watch'")
 			}
 			every := c.Duration("every")
 			if every < 0 || c.IsSet("every") && every < time.Second {
-				return usagef("--every: at least 1s")
+				return show.Usagef("--every: at least 1s")
 			}
 			if c.Bool("plain") || every > 0 || !fullScreen(e.stdout) {
-				return plainDashboard(c.Context, e, every)
+				ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+				defer stop()
+				return dashboard.Plain(ctx, e.stdout, every, clock, e.readCtx)
 			}
 			return fullDashboard(c.Context, e)
 		},
@@ -59,41 +56,26 @@ func dashboardCommand() *cli.Command {
 func fullScreen(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	term := os.Getenv("TERM")
-	return ok && isTerminal(f) && term != "" && term != "dumb"
+	return ok && show.IsTerminal(f) && term != "" && term != "dumb"
 }
 
 // fullDashboard runs the full-screen dashboard until q.
-func fullDashboard(parent context.Context, e *env) error {
+func fullDashboard(ctx context.Context, e *env) error {
 	// Fail now, as the other commands do, when nobody is there; later
 	// absences are a banner and a reconnect.
-	if err := e.readCtx(parent, func(ctx context.Context, cl *client.Client) error {
+	if err := e.readCtx(ctx, func(ctx context.Context, cl *client.Client) error {
 		_, err := cl.Summary(ctx)
 		return err
 	}); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	agent, _ := exec.LookPath("pkttyagent")
-	ask := asking{noAsk: e.noAsk, terminal: isTerminal(os.Stdin), root: os.Geteuid() == 0, user: e.user, agent: agent}
-	var f *feed
-	m := newDashboard(ctx, func() { f.poke() }, e.healFunc(), ask)
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithOutput(e.stdout))
-	f = newFeed(client.Options{User: e.user}, p.Send)
-	fed := make(chan struct{})
-	go func() { defer close(fed); f.run(ctx) }()
-	_, err := p.Run()
-	cancel()
-	<-fed
-	if errors.Is(err, tea.ErrInterrupted) || errors.Is(err, tea.ErrProgramKilled) {
-		return nil // Ctrl-C or SIGTERM: the same as q
-	}
-	return err
+	return dashboard.Run(ctx, e.stdout, dashboard.Options{Client: client.Options{User: e.user}, Heal: e.healFunc(),
+		NoAsk: e.noAsk, Agent: startAgent})
 }
 
 // healFunc makes the heal call healingctl heal makes, on its own
 // connection.
-func (e *env) healFunc() healFunc {
+func (e *env) healFunc() dashboard.HealFunc {
 	return func(ctx context.Context, id string, interactive bool) (client.ActionResult, error) {
 		ctx, cancel := context.WithTimeout(ctx, actionTimeout)
 		defer cancel()
@@ -105,60 +87,3 @@ func (e *env) healFunc() healFunc {
 		return cl.Heal(ctx, id)
 	}
 }
-
-// plainDashboard prints the dashboard as plain text: once, or every
-// interval until interrupted. Each snapshot adds its readings to the
-// sparklines, one per daemon check.
-func plainDashboard(parent context.Context, e *env, every time.Duration) error {
-	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	b := newBoard()
-	width := plainWidth(e.stdout)
-	for n := 0; ; n++ {
-		err := e.readCtx(ctx, func(ctx context.Context, cl *client.Client) error {
-			st, hs, err := fetch(ctx, cl)
-			if err == nil {
-				b.update(st, hs, clock())
-			}
-			return err
-		})
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil && every == 0:
-			return err
-		}
-		if n > 0 {
-			fmt.Fprintln(e.stdout)
-		}
-		if every > 0 {
-			fmt.Fprintf(e.stdout, "── %s ──\n", clock().Format("2006-01-02 15:04:05"))
-		}
-		if err != nil {
-			fmt.Fprintf(e.stdout, "luminous-healingd is not reachable: %s; trying again in %s.\n", whyLost(err), duration(every))
-		} else {
-			fmt.Fprintln(e.stdout, strings.Join(b.render(look{width: width, now: clock(), maxActions: maxRecentActions, fitSpark: true}), "\n"))
-		}
-		if every == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(every):
-		}
-	}
-}
-
-// plainWidth is the terminal's width, or no limit for a file or a pipe.
-func plainWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-			return int(ws.Col)
-		}
-	}
-	return 1 << 16
-}
-
-// truncate cuts s, colours and all, to width cells.
-func truncate(s string, width int) string { return ansi.Truncate(s, width, "…") }

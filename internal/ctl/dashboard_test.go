@@ -14,6 +14,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 	"github.com/luminous-healing/luminous-healing/internal/detect"
 	"github.com/luminous-healing/luminous-healing/internal/testbed"
@@ -272,7 +273,7 @@ func TestThePlainDashboardIsASnapshotOrOneEveryInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := healingctl("dashboard")
-	if r.code != exitOK {
+	if r.code != show.ExitOK {
 		t.Fatalf("exit code %d: %s", r.code, r.stderr)
 	}
 	t.Logf("\n%s", r.stdout)
@@ -289,7 +290,7 @@ func TestThePlainDashboardIsASnapshotOrOneEveryInterval(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
 	defer cancel()
 	var out, errb bytes.Buffer
-	if code := runContext(ctx, []string{"healingctl", "dashboard", "--every", "1s"}, &out, &errb); code != exitOK {
+	if code := runContext(ctx, []string{"healingctl", "dashboard", "--every", "1s"}, &out, &errb); code != show.ExitOK {
 		t.Fatalf("--every: exit code %d: %s", code, errb.String())
 	}
 	if n := strings.Count(out.String(), "── "); n != 2 { // each snapshot's heading: ── 2006-01-02 15:04:05 ──

@@ -9,6 +9,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 )
 
@@ -33,30 +34,30 @@ func TestExitCodesAndMessages(t *testing.T) {
 		code     int
 		contains string // in stdout for 0, in stderr otherwise
 	}{
-		{"status works for everyone", []string{"status"}, bustest.No, exitOK, "Health:"},
-		{"issues when there are none", []string{"issues"}, bustest.No, exitOK, "No active issues."},
-		{"history", []string{"history", "-n", "3"}, bustest.No, exitOK, "daemon-started"},
-		{"predictions when there are none", []string{"predict"}, bustest.No, exitOK, "No resource is predicted"},
-		{"an unknown command", []string{"frobnicate"}, bustest.No, exitUsage, `no command "frobnicate"`},
-		{"a missing argument", []string{"restart"}, bustest.No, exitUsage, "restart needs UNIT"},
-		{"an unknown flag", []string{"status", "--frob"}, bustest.No, exitUsage, "flag provided but not defined"},
-		{"on|off that is neither", []string{"set", "dry-run", "maybe"}, bustest.No, exitUsage, `takes on or off`},
-		{"a threshold that is not a number", []string{"set", "threshold", "cpu", "NaN"}, bustest.No, exitUsage, "not a number"},
-		{"a unit name outside systemd's grammar", []string{"restart", "a/b"}, bustest.Yes, exitUsage, "invalid unit name"},
-		{"an unknown issue", []string{"heal", "cpu"}, bustest.Yes, exitFailure, `no active issue "cpu"`},
-		{"polkit says no", []string{"restart", "web"}, bustest.No, exitDenied, "access denied by polkit"},
-		{"polkit would ask and may not", []string{"--no-ask-password", "restart", "web"}, bustest.Challenge, exitDenied, "no password may be asked"},
-		{"polkit says yes", []string{"restart", "web"}, bustest.Yes, exitOK, "restart web.service: succeeded"},
-		{"the monitored units complete restart", []string{"restart", "--generate-bash-completion"}, bustest.No, exitOK, "web.service"},
-		{"a throttle", []string{"throttle", "other"}, bustest.Yes, exitOK, "throttle other.service: succeeded"},
-		{"the throttled units complete release", []string{"release", "--generate-bash-completion"}, bustest.No, exitOK, "other.service"},
-		{"the daemon's version", []string{"version"}, bustest.No, exitOK, "luminous-healingd test"},
-		{"a setting", []string{"set", "dry-run", "on"}, bustest.Yes, exitOK, "dry-run is on"},
-		{"a dry-run action", []string{"cleanup"}, bustest.Yes, exitOK, "planned (dry-run, nothing was done)"},
-		{"the dashboard off a terminal prints a snapshot", []string{"dashboard"}, bustest.No, exitOK, "RESOURCES"},
-		{"the dashboard has no JSON", []string{"--json", "dashboard"}, bustest.No, exitUsage, "no JSON form"},
-		{"the dashboard's --every below a second", []string{"dashboard", "--every", "10ms"}, bustest.No, exitUsage, "--every: at least 1s"},
-		{"a completion script", []string{"completion", "bash"}, bustest.No, exitOK, "complete -o bashdefault"},
+		{"status works for everyone", []string{"status"}, bustest.No, show.ExitOK, "Health:"},
+		{"issues when there are none", []string{"issues"}, bustest.No, show.ExitOK, "No active issues."},
+		{"history", []string{"history", "-n", "3"}, bustest.No, show.ExitOK, "daemon-started"},
+		{"predictions when there are none", []string{"predict"}, bustest.No, show.ExitOK, "No resource is predicted"},
+		{"an unknown command", []string{"frobnicate"}, bustest.No, show.ExitUsage, `no command "frobnicate"`},
+		{"a missing argument", []string{"restart"}, bustest.No, show.ExitUsage, "restart needs UNIT"},
+		{"an unknown flag", []string{"status", "--frob"}, bustest.No, show.ExitUsage, "flag provided but not defined"},
+		{"on|off that is neither", []string{"set", "dry-run", "maybe"}, bustest.No, show.ExitUsage, `takes on or off`},
+		{"a threshold that is not a number", []string{"set", "threshold", "cpu", "NaN"}, bustest.No, show.ExitUsage, "not a number"},
+		{"a unit name outside systemd's grammar", []string{"restart", "a/b"}, bustest.Yes, show.ExitUsage, "invalid unit name"},
+		{"an unknown issue", []string{"heal", "cpu"}, bustest.Yes, show.ExitFailure, `no active issue "cpu"`},
+		{"polkit says no", []string{"restart", "web"}, bustest.No, show.ExitDenied, "access denied by polkit"},
+		{"polkit would ask and may not", []string{"--no-ask-password", "restart", "web"}, bustest.Challenge, show.ExitDenied, "no password may be asked"},
+		{"polkit says yes", []string{"restart", "web"}, bustest.Yes, show.ExitOK, "restart web.service: succeeded"},
+		{"the monitored units complete restart", []string{"restart", "--generate-bash-completion"}, bustest.No, show.ExitOK, "web.service"},
+		{"a throttle", []string{"throttle", "other"}, bustest.Yes, show.ExitOK, "throttle other.service: succeeded"},
+		{"the throttled units complete release", []string{"release", "--generate-bash-completion"}, bustest.No, show.ExitOK, "other.service"},
+		{"the daemon's version", []string{"version"}, bustest.No, show.ExitOK, "luminous-healingd test"},
+		{"a setting", []string{"set", "dry-run", "on"}, bustest.Yes, show.ExitOK, "dry-run is on"},
+		{"a dry-run action", []string{"cleanup"}, bustest.Yes, show.ExitOK, "planned (dry-run, nothing was done)"},
+		{"the dashboard off a terminal prints a snapshot", []string{"dashboard"}, bustest.No, show.ExitOK, "RESOURCES"},
+		{"the dashboard has no JSON", []string{"--json", "dashboard"}, bustest.No, show.ExitUsage, "no JSON form"},
+		{"the dashboard's --every below a second", []string{"dashboard", "--every", "10ms"}, bustest.No, show.ExitUsage, "--every: at least 1s"},
+		{"a completion script", []string{"completion", "bash"}, bustest.No, show.ExitOK, "complete -o bashdefault"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,17 +68,17 @@ func TestExitCodesAndMessages(t *testing.T) {
 				t.Fatalf("exit code %d; want %d\nstdout: %s\nstderr: %s", r.code, c.code, r.stdout, r.stderr)
 			}
 			where := r.stderr
-			if c.code == exitOK {
+			if c.code == show.ExitOK {
 				where = r.stdout
 			}
 			if !strings.Contains(where, c.contains) {
 				t.Errorf("output lacks %q:\nstdout: %s\nstderr: %s", c.contains, r.stdout, r.stderr)
 			}
-			if c.code != exitOK {
+			if c.code != show.ExitOK {
 				if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
 					t.Errorf("the error takes %d lines; want one or two:\n%s", lines, r.stderr)
 				}
-				if r.stdout != "" && c.code != exitUsage {
+				if r.stdout != "" && c.code != show.ExitUsage {
 					t.Errorf("stdout on failure: %q", r.stdout)
 				}
 			}
@@ -107,22 +108,22 @@ func TestADaemonThatIsNotRunningGetsOneLineAndExitCode3(t *testing.T) {
 	b := bustest.Start(t) // a bus where nobody owns org.luminous.Healing
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", b.Address)
 	r := healingctl("status")
-	if r.code != exitUnreachable {
-		t.Fatalf("exit code %d; want %d: %s", r.code, exitUnreachable, r.stderr)
+	if r.code != show.ExitUnreachable {
+		t.Fatalf("exit code %d; want %d: %s", r.code, show.ExitUnreachable, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "luminous-healingd is not running") || !strings.Contains(r.stderr, "systemctl enable --now luminous-healing") {
 		t.Errorf("got %q; want it to say the daemon is not running and how to start it", r.stderr)
 	}
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-	if r := healingctl("status"); r.code != exitUnreachable {
-		t.Errorf("without a bus: exit code %d; want %d: %s", r.code, exitUnreachable, r.stderr)
+	if r := healingctl("status"); r.code != show.ExitUnreachable {
+		t.Errorf("without a bus: exit code %d; want %d: %s", r.code, show.ExitUnreachable, r.stderr)
 	}
 	// The try-it mode's hint, however --user is spelled.
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", b.Address)
 	for _, args := range [][]string{{"--user", "status"}, {"status", "--user=true"}} {
 		r := healingctl(args...)
-		if r.code != exitUnreachable || !strings.Contains(r.stderr, "luminous-healingd --user is not reachable") {
-			t.Errorf("%v: exit code %d, %q; want %d and the --user hint", args, r.code, r.stderr, exitUnreachable)
+		if r.code != show.ExitUnreachable || !strings.Contains(r.stderr, "luminous-healingd --user is not reachable") {
+			t.Errorf("%v: exit code %d, %q; want %d and the --user hint", args, r.code, r.stderr, show.ExitUnreachable)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func historyCommand() *cli.Command {
@@ -22,7 +23,7 @@ func historyCommand() *cli.Command {
 			}
 			limit := c.Int("limit")
 			if limit < 0 || limit > client.MaxHistory {
-				return usagef("--limit: %d is not a count of entries: give 1 to %d, or 0 for all that are kept", limit, client.MaxHistory)
+				return show.Usagef("--limit: %d is not a count of entries: give 1 to %d, or 0 for all that are kept", limit, client.MaxHistory)
 			}
 			e := newEnv(c)
 			return e.read(c, func(ctx context.Context, cl *client.Client) error {
@@ -47,7 +48,7 @@ func historyCommand() *cli.Command {
 					if h.DryRun {
 						msg += " [dry-run]"
 					}
-					t.row(h.Time.Local().Format("Jan 02 15:04:05"), h.Event, orDash(h.Outcome), by, msg)
+					t.row(h.Time.Local().Format("Jan 02 15:04:05"), h.Event, show.OrDash(h.Outcome), by, msg)
 				}
 				t.flush()
 				return nil

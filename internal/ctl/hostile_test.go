@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -28,7 +29,7 @@ func TestHealingctlPrintsNoControlCharacterFromTheDaemon(t *testing.T) {
 	securitytest.Tried(t, securitytest.BadInput, "escape sequences in daemon text printed by healingctl history, --json history, issues, status", 4)
 	for _, args := range [][]string{{"history"}, {"--json", "history"}, {"issues"}, {"status"}} {
 		r := healingctl(args...)
-		if r.code != exitOK {
+		if r.code != show.ExitOK {
 			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
 		}
 		out := r.stdout + r.stderr

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func injectCommand() *cli.Command {
@@ -26,7 +27,7 @@ func injectCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
-				return usagef("inject needs KIND and, for unit, disk and pressure, a SUBJECT; put flags before them")
+				return show.Usagef("inject needs KIND and, for unit, disk and pressure, a SUBJECT; put flags before them")
 			}
 			in := client.Injection{Kind: c.Args().Get(0), Subject: c.Args().Get(1), Severity: c.String("severity"),
 				Value: c.Float64("value"), Threshold: c.Float64("threshold"), Message: c.String("message")}

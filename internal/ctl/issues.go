@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func issuesCommand() *cli.Command {
@@ -30,7 +31,7 @@ func issuesCommand() *cli.Command {
 					_, err := io.WriteString(e.stdout, "No active issues.\n")
 					return err
 				}
-				printIssues(e.stdout, is, colorful(e.stdout))
+				printIssues(e.stdout, is, show.Colorful(e.stdout))
 				return nil
 			})
 		},
@@ -40,26 +41,7 @@ func issuesCommand() *cli.Command {
 func printIssues(w io.Writer, is []client.Issue, color bool) {
 	t := newTable(w, "ISSUE", "SEVERITY", "STATE", "ACTION", "SINCE", "MESSAGE")
 	for _, i := range is {
-		msg := i.Message
-		if i.Synthetic {
-			msg += " [injected]"
-		}
-		if i.Cause != "" {
-			msg += " — because: " + safeText(i.Cause, false)
-		}
-		msg += silencedMark(i)
-		t.row(i.ID, paint(color, i.Severity, i.Severity), i.State, i.Action, ago(i.Since), msg)
+		t.row(i.ID, show.Sev(color, i.Severity, i.Severity), i.State, i.Action, ago(i.Since), show.IssueMessage(i))
 	}
 	t.flush()
-}
-
-// silencedMark says that a silence covers an issue: " [silenced by ID]".
-func silencedMark(i client.Issue) string {
-	if i.Silenced == "" {
-		return ""
-	}
-	if i.SilenceEffect == "notify-only" {
-		return " [silenced by " + i.Silenced + ", notify-only]"
-	}
-	return " [silenced by " + i.Silenced + "]"
 }

@@ -2,16 +2,14 @@ package ctl
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/luminous-healing/luminous-healing/internal/ctl/ctltest"
 	"github.com/luminous-healing/luminous-healing/internal/manpage"
 )
-
-var update = flag.Bool("update", false, "rewrite the generated files: the man page in docs/man and the golden files in testdata/golden")
 
 // healingctl(1) is --help's text: the app's usage and description, the
 // global flags, every visible command with its arguments, flags and
@@ -43,7 +41,7 @@ func TestManPageIsCurrent(t *testing.T) {
 	path := filepath.Join("..", "..", "docs", "man", "healingctl.1")
 	got := page.Roff()
 	want, err := os.ReadFile(path)
-	if *update {
+	if ctltest.Update() {
 		if !bytes.Equal(got, want) {
 			if err := os.WriteFile(path, got, 0o644); err != nil {
 				t.Fatal(err)

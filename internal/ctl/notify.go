@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/godbus/dbus/v5"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 // The freedesktop Desktop Notifications API, spoken directly on the session
@@ -219,34 +219,6 @@ func detailsCommand(url string) []string {
 // markup by a server that reads bodies as markup.
 var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-// maxText bounds a summary or body, in runes: the daemon's texts are
-// bounded already; this keeps a forged or broken one from filling a screen.
-const maxText = 1000
-
-// safeText makes text from the daemon fit for a notification: valid UTF-8,
-// no control characters (newlines kept in bodies), bounded.
-func safeText(s string, newlines bool) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if n == maxText {
-			b.WriteRune('…')
-			break
-		}
-		switch {
-		case r == '\n' && newlines:
-		case r == '\t' || r == '\n':
-			r = ' '
-		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
-			continue
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return b.String()
-}
-
 // Close closes the session bus connection.
 func (n *notifier) Close() error { return n.conn.Close() }
 
@@ -331,7 +303,7 @@ func (n *notifier) notifyLocked(ctx context.Context, note notification) (uint32,
 	if note.transient {
 		hints["transient"] = dbus.MakeVariant(true)
 	}
-	summary, body := safeText(note.summary, false), safeText(note.body, true)
+	summary, body := show.SafeText(note.summary, false), show.SafeText(note.body, true)
 	if n.markup {
 		body = markupEscaper.Replace(body)
 	}
@@ -501,15 +473,15 @@ func outcomeFor(note notification, action string, r client.ActionResult, err err
 		out.body = "Healing of " + note.issue + " is armed again; it is tried at the next check."
 	case err == nil && r.Outcome == "planned":
 		out.summary = "Planned, not executed: " + note.issue
-		out.body = describeResult(r) + "\nDry-run is on ('healingctl set dry-run off' executes actions)."
+		out.body = show.Result(r) + "\nDry-run is on ('healingctl set dry-run off' executes actions)."
 		out.actions = []string{actDetails}
 	case err == nil && r.Outcome == "succeeded":
 		out.summary = "Healed: " + note.issue
-		out.body = describeResult(r)
+		out.body = show.Result(r)
 		out.actions = []string{actDetails}
 	case err == nil:
 		out.summary = "Not healed: " + note.issue
-		out.body = describeResult(r)
+		out.body = show.Result(r)
 		out.icon, out.urgency, out.actions = "dialog-error", urgencyNormal, note.actions
 	case errors.Is(err, client.ErrInteractiveAuthorizationRequired):
 		out.summary = "Not allowed to " + what + " " + note.issue
@@ -567,7 +539,7 @@ func notificationFor(ev client.Event, last *client.ActionResult) (notification, 
 		n := notification{key: i.ID, summary: "Resolved: " + i.ID, body: i.Message,
 			icon: "dialog-information", urgency: urgencyLow, transient: true}
 		if last != nil {
-			n.body += "\n" + describeResult(*last)
+			n.body += "\n" + show.Result(*last)
 		}
 		n.issue, n.actions = i.ID, []string{actDetails}
 		return n, true
@@ -577,8 +549,8 @@ func notificationFor(ev client.Event, last *client.ActionResult) (notification, 
 		if key == "" {
 			key = "action:" + f.Action + ":" + f.Target
 		}
-		n := notification{key: key, summary: fmt.Sprintf("Healing failed: %s", orDash(f.Issue)),
-			body: describeResult(f.ActionResult), icon: "dialog-error", urgency: urgencyNormal}
+		n := notification{key: key, summary: fmt.Sprintf("Healing failed: %s", show.OrDash(f.Issue)),
+			body: show.Result(f.ActionResult), icon: "dialog-error", urgency: urgencyNormal}
 		if f.Severity == "critical" {
 			n.urgency = urgencyCritical
 		}
@@ -586,7 +558,7 @@ func notificationFor(ev client.Event, last *client.ActionResult) (notification, 
 			n.body += "\nCause: " + f.Cause
 		}
 		if f.State == "given-up" {
-			n.summary = "Gave up healing: " + orDash(f.Issue)
+			n.summary = "Gave up healing: " + show.OrDash(f.Issue)
 			n.urgency = urgencyCritical
 			n.body += fmt.Sprintf("\nAfter %d failed attempts healing stops until 'healingctl reset %s'.", f.Attempts, f.Issue)
 		} else if f.Attempts > 0 {
@@ -605,8 +577,8 @@ func notificationFor(ev client.Event, last *client.ActionResult) (notification, 
 	case client.SignalPredictionAlert:
 		p := ev.Prediction
 		return notification{key: p.Series,
-			summary: fmt.Sprintf("Predicted: %s reaches %s %s", p.Series, threshold(p.Kind, p.Threshold), in(p.ETA)),
-			body:    fmt.Sprintf("Now %s, trend %+.2f/h, confidence %.0f%%.", value(p.Kind, p.Value), p.TrendPerHour, 100*p.Confidence),
+			summary: fmt.Sprintf("Predicted: %s reaches %s %s", p.Series, show.Threshold(p.Kind, p.Threshold), in(p.ETA)),
+			body:    fmt.Sprintf("Now %s, trend %+.2f/h, confidence %.0f%%.", show.Value(p.Kind, p.Value), p.TrendPerHour, 100*p.Confidence),
 			icon:    "dialog-warning", urgency: urgencyNormal}, true
 	case client.SignalNameOwnerChanged:
 		if ev.Running() {
@@ -672,7 +644,7 @@ func issueState(i client.Issue) string {
 	case "silenced":
 		return "Silenced by " + i.Silenced + ": not healed automatically until it ends ('healingctl heal " + i.ID + "' acts now)."
 	}
-	return fmt.Sprintf("%s: %s.", title(orDash(i.Action)), i.State)
+	return fmt.Sprintf("%s: %s.", title(show.OrDash(i.Action)), i.State)
 }
 
 func title(s string) string {

@@ -15,6 +15,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 )
 
@@ -320,7 +321,7 @@ func TestTheNotifierSurvivesTheServerAndTheSystemBus(t *testing.T) {
 	again.next(t, "Critical: disk:/")
 
 	r := stop()
-	if r.code != exitOK {
+	if r.code != show.ExitOK {
 		t.Errorf("exit %d; want 0 once stopped\nstderr: %s", r.code, r.stderr)
 	}
 	if !strings.Contains(r.stderr, "the connection to the system bus closed; trying again") {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 // runNotifier is watch --notify: it prints and notifies the daemon's
@@ -47,7 +48,7 @@ func runNotifier(ctx context.Context, e *env, opts notifyOptions, print func(cli
 		}
 		select {
 		case <-n.lost:
-			return errBusLost
+			return show.ErrBusLost
 		default:
 		}
 		if connected {
@@ -64,7 +65,7 @@ func runNotifier(ctx context.Context, e *env, opts notifyOptions, print func(cli
 		case <-ctx.Done():
 			return nil
 		case <-n.lost:
-			return errBusLost
+			return show.ErrBusLost
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, backoffMax)
@@ -143,7 +144,7 @@ func (n *notifier) follow(ctx context.Context, e *env, print func(client.Event) 
 				return true, printError{err}
 			}
 		case <-n.lost:
-			return true, errBusLost
+			return true, show.ErrBusLost
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
 	"github.com/luminous-healing/luminous-healing/internal/config"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 )
 
@@ -187,7 +188,7 @@ func TestNotificationsFollowEachIssueInOneNotification(t *testing.T) {
 	}
 
 	r := stop()
-	if r.code != exitOK {
+	if r.code != show.ExitOK {
 		t.Errorf("watch --notify stopped with exit code %d; want 0\nstderr: %s", r.code, r.stderr)
 	}
 	for _, line := range []string{"IssueDetected    unit:web.service [critical, open] web.service failed <exit-code>", "IssueResolved    unit:web.service", "NameOwnerChanged luminous-healingd left the bus"} {
@@ -203,13 +204,13 @@ func TestNotifyWithoutANotificationServerSaysSo(t *testing.T) {
 	session := bustest.Start(t) // nobody owns org.freedesktop.Notifications
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", session.Address)
 	r := healingctl("watch", "--notify")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "no notification server runs on your session bus") {
+	if r.code != show.ExitFailure || !strings.Contains(r.stderr, "no notification server runs on your session bus") {
 		t.Errorf("got exit code %d, %q; want 1 and a message saying no notification server runs", r.code, r.stderr)
 	}
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
 	r = healingctl("watch", "--notify")
-	if r.code != exitFailure || !strings.Contains(r.stderr, "no session bus") {
+	if r.code != show.ExitFailure || !strings.Contains(r.stderr, "no session bus") {
 		t.Errorf("without a session bus: got exit code %d, %q; want 1 and a message saying so", r.code, r.stderr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func probeCommand() *cli.Command {
@@ -54,7 +55,7 @@ func describeProbe(r client.ProbeResult) string {
 	if !r.OK {
 		outcome = "FAILED"
 	}
-	return fmt.Sprintf("probe %s (%s): %s — %s (%s)", r.Unit, r.Type, outcome, r.Detail, duration(r.Duration))
+	return fmt.Sprintf("probe %s (%s): %s — %s (%s)", r.Unit, r.Type, outcome, r.Detail, show.Duration(r.Duration))
 }
 
 // printProbes is status's table of the health probes.
@@ -64,16 +65,16 @@ func printProbes(w io.Writer, ps []client.Probe, color bool) {
 		last := "not run yet"
 		if !p.LastAt.IsZero() {
 			if p.LastOK {
-				last = paint(color, "ok", "ok "+ago(p.LastAt))
+				last = show.Sev(color, "ok", "ok "+ago(p.LastAt))
 			} else {
-				last = paint(color, "critical", "failed "+ago(p.LastAt)+": "+p.LastDetail)
+				last = show.Sev(color, "critical", "failed "+ago(p.LastAt)+": "+p.LastDetail)
 			}
 		}
 		failing := fmt.Sprintf("%d/%d", p.Failing, p.Failures)
 		if p.Action == "none" {
 			failing += " (watch only)"
 		}
-		t.row(p.Unit, p.Target, duration(p.Interval), last, failing)
+		t.row(p.Unit, p.Target, show.Duration(p.Interval), last, failing)
 	}
 	t.flush()
 }

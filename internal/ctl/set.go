@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func setCommand() *cli.Command {
@@ -19,9 +20,9 @@ func setCommand() *cli.Command {
 		// error, not the help text and exit 0.
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return usagef("set needs a setting: dry-run on|off, healing on|off or threshold KIND VALUE")
+				return show.Usagef("set needs a setting: dry-run on|off, healing on|off or threshold KIND VALUE")
 			}
-			return usagef("no setting %s: there are dry-run, healing and threshold", strconv.Quote(client.Printable(c.Args().First())))
+			return show.Usagef("no setting %s: there are dry-run, healing and threshold", strconv.Quote(client.Printable(c.Args().First())))
 		},
 		Subcommands: []*cli.Command{
 			{
@@ -48,7 +49,7 @@ func setCommand() *cli.Command {
 					}
 					v, err := strconv.ParseFloat(a[1], 64)
 					if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-						return usagef("threshold value %q is not a number", a[1])
+						return show.Usagef("threshold value %q is not a number", a[1])
 					}
 					e := newEnv(c)
 					return e.act(c, func(ctx context.Context, cl *client.Client) error {
@@ -82,7 +83,7 @@ func setSwitch(c *cli.Context, name string, set func(*client.Client, context.Con
 		on = true
 	case "off", "no", "false", "0":
 	default:
-		return usagef("set %s takes on or off, not %q", name, a[0])
+		return show.Usagef("set %s takes on or off, not %q", name, a[0])
 	}
 	e := newEnv(c)
 	return e.act(c, func(ctx context.Context, cl *client.Client) error {
@@ -90,7 +91,7 @@ func setSwitch(c *cli.Context, name string, set func(*client.Client, context.Con
 			return err
 		}
 		if !e.json {
-			fmt.Fprintf(e.stdout, "%s is %s\n", name, onOff(on))
+			fmt.Fprintf(e.stdout, "%s is %s\n", name, show.OnOff(on))
 		}
 		return nil
 	})

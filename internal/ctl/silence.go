@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func silenceCommand() *cli.Command {
@@ -52,18 +53,18 @@ func silenceAddCommand() *cli.Command {
 			}
 			switch {
 			case c.IsSet("for") && c.IsSet("until"):
-				return usagef("give --for or --until, not both")
+				return show.Usagef("give --for or --until, not both")
 			case c.IsSet("until"):
 				if req.Until, err = parseUntil(c.String("until"), clock()); err != nil {
-					return usagef("--until: %v", err)
+					return show.Usagef("--until: %v", err)
 				}
 			case !c.IsSet("for"):
-				return usagef("a silence needs an expiry: --for DURATION or --until TIME")
+				return show.Usagef("a silence needs an expiry: --for DURATION or --until TIME")
 			case req.For <= 0:
-				return usagef("--for: must be positive, got %s", req.For)
+				return show.Usagef("--for: must be positive, got %s", req.For)
 			}
 			if strings.TrimSpace(req.Reason) == "" {
-				return usagef("--reason is required: say why healing is paused")
+				return show.Usagef("--reason is required: say why healing is paused")
 			}
 			e := newEnv(c)
 			return e.act(c, func(ctx context.Context, cl *client.Client) error {
@@ -160,23 +161,9 @@ func printSilences(w io.Writer, ss []client.Silence, now time.Time) {
 	}
 	t := newTable(w, "SILENCE", "SCOPE", "EFFECT", "WHEN", "BY", "REASON")
 	for _, s := range ss {
-		t.row(s.ID, s.Scope, s.Effect, silenceWhen(s, now), s.Author, s.Reason)
+		t.row(s.ID, s.Scope, s.Effect, show.SilenceWhen(s, now), s.Author, s.Reason)
 	}
 	t.flush()
-}
-
-// silenceWhen says when a silence is in force: "until 14:00 (in 1h59m)",
-// or for a window not in force now, its next occurrence.
-func silenceWhen(s client.Silence, now time.Time) string {
-	end := s.Expires.Local().Format("Jan 02 15:04:05")
-	if s.Active || !s.Starts.After(now) {
-		w := "until " + end + " (" + inAt(s.Expires, now) + ")"
-		if s.Window != "" {
-			w = s.Window + ": " + w
-		}
-		return w
-	}
-	return s.Window + ": next " + s.Starts.Local().Format("Jan 02 15:04:05") + " until " + end
 }
 
 func silenceRemoveCommand() *cli.Command {

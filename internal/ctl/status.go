@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func statusCommand() *cli.Command {
@@ -29,34 +29,11 @@ func statusCommand() *cli.Command {
 				if e.json {
 					return printJSON(e.stdout, st)
 				}
-				printStatus(e.stdout, st, colorful(e.stdout))
+				printStatus(e.stdout, st, show.Colorful(e.stdout))
 				return nil
 			})
 		},
 	}
-}
-
-// colorful reports whether to colour w: a terminal, and NO_COLOR unset.
-func colorful(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isTerminal(f) && os.Getenv("NO_COLOR") == ""
-}
-
-func paint(on bool, severity, s string) string {
-	if !on {
-		return s
-	}
-	// Codes of one length, so tabwriter's columns stay aligned when every
-	// cell of a column is painted.
-	switch severity {
-	case "warning":
-		return "\x1b[0;33m" + s + "\x1b[0m"
-	case "critical":
-		return "\x1b[1;31m" + s + "\x1b[0m"
-	case "ok":
-		return "\x1b[0;32m" + s + "\x1b[0m"
-	}
-	return s
 }
 
 func printStatus(w io.Writer, st client.Status, color bool) {
@@ -69,7 +46,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 	if st.ActiveIssues != 1 {
 		issues += "s"
 	}
-	fmt.Fprintf(w, "  Health:   %s, %s\n", paint(color, st.Health, "● "+st.Health), issues)
+	fmt.Fprintf(w, "  Health:   %s, %s\n", show.Sev(color, st.Health, "● "+st.Health), issues)
 	mode := "healing on"
 	switch {
 	case !st.HealingEnabled:
@@ -83,15 +60,15 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 	} else {
 		fmt.Fprintf(w, "  Systemd:  not reachable; watching resources only, no unit is watched or healed\n")
 	}
-	fmt.Fprintf(w, "  Checked:  %s (every %s)\n", ago(st.LastCheck), duration(st.Interval))
+	fmt.Fprintf(w, "  Checked:  %s (every %s)\n", ago(st.LastCheck), show.Duration(st.Interval))
 	if st.ActiveSilences > 0 {
-		fmt.Fprintf(w, "  Silenced: %s\n", paint(color, "warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope", st.ActiveSilences)))
+		fmt.Fprintf(w, "  Silenced: %s\n", show.Sev(color, "warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope", st.ActiveSilences)))
 	}
 	if st.SampleError != "" {
-		fmt.Fprintf(w, "  Sampling: %s\n", paint(color, "warning", st.SampleError))
+		fmt.Fprintf(w, "  Sampling: %s\n", show.Sev(color, "warning", st.SampleError))
 	}
 	if len(st.Overrides) > 0 {
-		fmt.Fprintf(w, "  Override: %s\n", paint(color, "warning", strings.Join(st.Overrides, ", ")+
+		fmt.Fprintf(w, "  Override: %s\n", show.Sev(color, "warning", strings.Join(st.Overrides, ", ")+
 			" (set at run time; kept across restarts until 'healingctl reload' goes back to "+orFile(st.ConfigPath)+")"))
 	}
 
@@ -99,7 +76,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintln(w)
 		t := newTable(w, "RESOURCE", "VALUE", "THRESHOLD", "STATE")
 		for _, r := range st.Resources {
-			t.row(r.ID, value(r.Kind, r.Value), threshold(r.Kind, r.Threshold), paint(color, r.Severity, r.Severity))
+			t.row(r.ID, show.Value(r.Kind, r.Value), show.Threshold(r.Kind, r.Threshold), show.Sev(color, r.Severity, r.Severity))
 		}
 		t.flush()
 	}
@@ -107,7 +84,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintln(w)
 		t := newTable(w, "UNIT", "STATE")
 		for _, u := range st.Units {
-			t.row(u.Name, paint(color, unitSeverity(u.ActiveState), unitState(u)))
+			t.row(u.Name, show.Sev(color, show.UnitSeverity(u.ActiveState), show.UnitState(u)))
 		}
 		t.flush()
 	}
@@ -131,7 +108,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		for _, b := range st.Breakers {
 			next := in(b.NextAttempt)
 			if b.GivenUp {
-				next = paint(color, "critical", "given up: healingctl reset "+b.Issue)
+				next = show.Sev(color, "critical", "given up: healingctl reset "+b.Issue)
 			} else if b.NextAttempt.IsZero() {
 				next = "allowed now"
 			}
@@ -147,7 +124,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintln(w)
 		t := newTable(w, "THROTTLED", "SINCE", "LIMITS", "BECAUSE OF")
 		for _, th := range st.Throttles {
-			t.row(th.Unit, ago(th.Since), throttleLimits(th), orDash(strings.Join(th.Issues, ",")))
+			t.row(th.Unit, ago(th.Since), show.ThrottleLimits(th), show.OrDash(strings.Join(th.Issues, ",")))
 		}
 		t.flush()
 	}

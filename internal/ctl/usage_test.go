@@ -7,6 +7,7 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/bustest"
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 	"github.com/luminous-healing/luminous-healing/internal/dbusapi/apitest"
 )
 
@@ -29,7 +30,7 @@ func TestUsageMistakesSayWhatIsWrong(t *testing.T) {
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			r := healingctl(c.args...)
-			if r.code != exitUsage || !strings.Contains(r.stderr, c.want) {
+			if r.code != show.ExitUsage || !strings.Contains(r.stderr, c.want) {
 				t.Errorf("exit %d, stderr %q; want exit 2 saying %q", r.code, r.stderr, c.want)
 			}
 		})
@@ -48,11 +49,11 @@ func TestErrorsUnderJSONAreJSONWithTheSameExitCodes(t *testing.T) {
 		error    string
 		dbusName string
 	}{
-		{[]string{"--json", "restart"}, exitUsage, "restart needs UNIT", ""},
-		{[]string{"--json", "frobnicate"}, exitUsage, `no command "frobnicate"`, ""},
-		{[]string{"history", "--json", "-n", "-1"}, exitUsage, "--limit: -1", ""},
-		{[]string{"--json", "restart", "web"}, exitDenied, "access denied by polkit.", "org.freedesktop.DBus.Error.AccessDenied"},
-		{[]string{"--json", "heal", "cpu"}, exitFailure, `no active issue "cpu"`, "org.luminous.Healing1.Error.NotFound"},
+		{[]string{"--json", "restart"}, show.ExitUsage, "restart needs UNIT", ""},
+		{[]string{"--json", "frobnicate"}, show.ExitUsage, `no command "frobnicate"`, ""},
+		{[]string{"history", "--json", "-n", "-1"}, show.ExitUsage, "--limit: -1", ""},
+		{[]string{"--json", "restart", "web"}, show.ExitDenied, "access denied by polkit.", "org.freedesktop.DBus.Error.AccessDenied"},
+		{[]string{"--json", "heal", "cpu"}, show.ExitFailure, `no active issue "cpu"`, "org.luminous.Healing1.Error.NotFound"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			r := healingctl(c.args...)

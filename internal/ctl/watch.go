@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/signal"
-	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 func watchCommand() *cli.Command {
@@ -66,7 +65,7 @@ func watchCommand() *cli.Command {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return errBusLost
+			return show.ErrBusLost
 		},
 	}
 }
@@ -92,18 +91,9 @@ func printEvent(e *env, ev client.Event) error {
 	if len(ev.Changed) == 1 && ev.Changed[client.PropLastCheck].Signature().String() != "" {
 		return nil // every check moves LastCheck: not news for a person
 	}
-	_, err := fmt.Fprintln(e.stdout, describeEvent(ev))
+	_, err := fmt.Fprintln(e.stdout, show.Event(ev, clock()))
 	return err
 }
-
-// errBusLost ends a watch whose bus connection closed (dbus-daemon
-// stopped or dropped us), with exit code 3 so that a supervisor
-// (the notifier's systemd unit) starts it again.
-var errBusLost = busLost{}
-
-type busLost struct{}
-
-func (busLost) Error() string { return "the connection to the bus closed" }
 
 func eventRecord(ev client.Event) any {
 	switch {
@@ -122,34 +112,4 @@ func eventRecord(ev client.Event) any {
 // printJSONLine writes one object per line: encoding/json's compact form.
 func printJSONLine(e *env, v any) error {
 	return json.NewEncoder(e.stdout).Encode(plain(v))
-}
-
-// describeEvent is one human line per signal.
-func describeEvent(ev client.Event) string {
-	switch {
-	case ev.Signal == client.SignalNameOwnerChanged:
-		if ev.Running() {
-			return fmt.Sprintf("%-16s luminous-healingd is on the bus (%s)", ev.Signal, ev.Owner)
-		}
-		return fmt.Sprintf("%-16s luminous-healingd left the bus: stopped or restarting", ev.Signal)
-	case ev.Issue != nil:
-		i := ev.Issue
-		return fmt.Sprintf("%-16s %s [%s, %s] %s", ev.Signal, i.ID, i.Severity, i.State, i.Message)
-	case ev.Failure != nil:
-		f := ev.Failure
-		return fmt.Sprintf("%-16s %s %s %s: %s (attempt %d, %s)", ev.Signal, f.Issue, f.Action, f.Target, f.Message, f.Attempts, f.State)
-	case ev.Prediction != nil:
-		p := ev.Prediction
-		return fmt.Sprintf("%-16s %s reaches %s %s (now %s, confidence %.0f%%)", ev.Signal, p.Series,
-			threshold(p.Kind, p.Threshold), in(p.ETA), value(p.Kind, p.Value), 100*p.Confidence)
-	case ev.Result != nil:
-		r := ev.Result
-		return fmt.Sprintf("%-16s %s %s: %s — %s", ev.Signal, r.Action, orDash(r.Target), r.Outcome, r.Message)
-	}
-	var kv []string
-	for k, v := range ev.Changed {
-		kv = append(kv, fmt.Sprintf("%s=%v", k, v.Value()))
-	}
-	sort.Strings(kv)
-	return fmt.Sprintf("%-16s %s", ev.Signal, strings.Join(kv, " "))
 }

@@ -1,4 +1,4 @@
-package ctl
+package dashboard
 
 import (
 	"context"
@@ -14,11 +14,12 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
-// healFunc runs the heal call healingctl heal makes; interactive allows
+// HealFunc runs the heal call healingctl heal makes; interactive allows
 // polkit to ask for a password.
-type healFunc func(ctx context.Context, id string, interactive bool) (client.ActionResult, error)
+type HealFunc func(ctx context.Context, id string, interactive bool) (client.ActionResult, error)
 
 // asking says whether the dashboard may suspend itself for polkit's
 // password prompt, and if not, why.
@@ -71,10 +72,10 @@ type dashboard struct {
 	ctx  context.Context
 	b    *board
 	poke func() // asks the feed for a snapshot now
-	heal healFunc
+	heal HealFunc
 	ask  asking
 	// agent starts polkit's text agent for the password prompt and
-	// returns how to stop it: startAgent, or a test's stand-in.
+	// returns how to stop it.
 	agent func(stderr io.Writer) (stop func())
 
 	width, height int
@@ -87,8 +88,9 @@ type dashboard struct {
 	now           func() time.Time
 }
 
-func newDashboard(ctx context.Context, poke func(), heal healFunc, ask asking) *dashboard {
-	return &dashboard{ctx: ctx, b: newBoard(), poke: poke, heal: heal, ask: ask, agent: startAgent,
+func newDashboard(ctx context.Context, poke func(), heal HealFunc, ask asking) *dashboard {
+	return &dashboard{ctx: ctx, b: newBoard(), poke: poke, heal: heal, ask: ask,
+		agent: func(io.Writer) func() { return func() {} },
 		width: 80, height: 24, now: time.Now}
 }
 
@@ -113,7 +115,7 @@ func (m *dashboard) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.refreshing, m.flash = false, nil
 		}
 	case signalMsg:
-		if line, ok := signalLine(msg.ev); ok {
+		if line, ok := signalLine(msg.ev, msg.at); ok {
 			m.b.signal, m.b.signalAt = line, msg.at
 		}
 	case lostMsg:
@@ -209,7 +211,7 @@ func (m *dashboard) healed(msg healDoneMsg) tea.Cmd {
 	m.busy = ""
 	if msg.err == nil {
 		sev := msg.result.Outcome
-		m.say(sev, describeResult(msg.result))
+		m.say(sev, show.Result(msg.result))
 		m.poke()
 		return nil
 	}
@@ -230,7 +232,7 @@ func (m *dashboard) healed(msg healDoneMsg) tea.Cmd {
 		m.say("critical", fmt.Sprintf("heal %s: polkit wants an administrator's password, and %s.", msg.id, why), next)
 		return nil
 	}
-	_, text := explain(msg.err, m.ask.user, false)
+	_, text := show.Explain(msg.err, m.ask.user, false)
 	lines := strings.SplitN(strings.TrimPrefix(text, "healingctl: "), "\n", 2)
 	lines[0] = "heal " + msg.id + ": " + lines[0]
 	m.say("critical", lines...)
@@ -242,7 +244,7 @@ func (m *dashboard) healed(msg healDoneMsg) tea.Cmd {
 type authHeal struct {
 	ctx    context.Context
 	id     string
-	heal   healFunc
+	heal   HealFunc
 	agent  func(io.Writer) func()
 	out    io.Writer
 	errOut io.Writer
@@ -266,7 +268,7 @@ func (a *authHeal) Run() error {
 
 // signalLine is a signal in one line for the "Last signal" line; each
 // check's LastCheck is not news.
-func signalLine(ev client.Event) (string, bool) {
+func signalLine(ev client.Event, at time.Time) (string, bool) {
 	if ev.Signal == "PropertiesChanged" {
 		changed := maps.Clone(ev.Changed)
 		delete(changed, client.PropLastCheck)
@@ -275,7 +277,7 @@ func signalLine(ev client.Event) (string, bool) {
 		}
 		ev.Changed = changed
 	}
-	return strings.Join(strings.Fields(describeEvent(ev)), " "), true
+	return strings.Join(strings.Fields(show.Event(ev, at)), " "), true
 }
 
 // View implements tea.Model.
@@ -284,7 +286,7 @@ func (m *dashboard) View() tea.View {
 	v.AltScreen = true
 	v.WindowTitle = "healingctl dashboard"
 	if m.b.have {
-		v.WindowTitle = fmt.Sprintf("%s: %s — healingctl dashboard", orDash(m.b.status.Hostname), m.b.status.Health)
+		v.WindowTitle = fmt.Sprintf("%s: %s — healingctl dashboard", show.OrDash(m.b.status.Hostname), m.b.status.Health)
 	}
 	return v
 }
@@ -303,8 +305,8 @@ func (m *dashboard) screen() string {
 		if m.b.have {
 			text += fmt.Sprintf(" Below is what it reported at %s.", m.b.at.Local().Format("15:04:05"))
 		}
-		for _, l := range wrap(text, w) {
-			top = append(top, p.style(styleBanner, l+strings.Repeat(" ", max(w-lipgloss.Width(l), 0))))
+		for _, l := range show.Wrap(text, w) {
+			top = append(top, p.style(show.Banner, l+strings.Repeat(" ", max(w-lipgloss.Width(l), 0))))
 		}
 	}
 	var foot []string
@@ -314,19 +316,19 @@ func (m *dashboard) screen() string {
 		if i := slices.IndexFunc(m.b.status.Issues, func(i client.Issue) bool { return i.ID == m.confirm }); i >= 0 {
 			action = m.b.status.Issues[i].Action
 		}
-		foot = append(foot, p.style(styleHeading, fmt.Sprintf("Heal %s now (%s)? y: yes, any other key: no", m.confirm, action)))
+		foot = append(foot, p.style(show.Heading, fmt.Sprintf("Heal %s now (%s)? y: yes, any other key: no", m.confirm, action)))
 	case len(m.flash) > 0:
 		for _, l := range m.flash {
-			for _, part := range wrap(l, w) {
+			for _, part := range show.Wrap(l, w) {
 				foot = append(foot, p.sev(m.flashSev, part))
 			}
 		}
 	default:
 		foot = append(foot, "")
 	}
-	foot = append(foot, p.style(styleDim, "↑/↓ select · h heal the selected issue · r refresh · q quit"))
+	foot = append(foot, p.style(show.Dim, "↑/↓ select · h heal the selected issue · r refresh · q quit"))
 	for i, l := range foot {
-		foot[i] = truncate(l, w)
+		foot[i] = show.Truncate(l, w)
 	}
 
 	room := h - len(top) - len(foot)
@@ -342,15 +344,10 @@ func (m *dashboard) screen() string {
 		}
 	}
 	if len(body) > room {
-		body = append(body[:max(room-1, 0)], p.style(styleDim, "… more below: enlarge the window"))
+		body = append(body[:max(room-1, 0)], p.style(show.Dim, "… more below: enlarge the window"))
 	}
 	for len(body) < room {
 		body = append(body, "")
 	}
 	return strings.Join(slices.Concat(top, body, foot), "\n")
-}
-
-// wrap breaks text into lines of at most width cells at spaces.
-func wrap(text string, width int) []string {
-	return strings.Split(lipgloss.Wrap(text, width, " "), "\n")
 }

@@ -1,4 +1,4 @@
-package ctl
+package dashboard
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 // Messages from the feed to the dashboard.
@@ -44,6 +45,8 @@ const (
 	// feedHistory is how many history records a refresh reads to find the
 	// recent actions among them.
 	feedHistory = 200
+	// fetchTimeout bounds a snapshot's calls, as healingctl's reads are.
+	fetchTimeout = 25 * time.Second
 )
 
 // feed keeps the dashboard's picture of the daemon current: it subscribes
@@ -134,7 +137,7 @@ func (f *feed) session(ctx context.Context) (live bool, err error) {
 			return live, ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
-				return live, errBusLost
+				return live, show.ErrBusLost
 			}
 			now := time.Now()
 			if ev.Signal == client.SignalNameOwnerChanged && !ev.Running() {
@@ -163,7 +166,7 @@ var errDaemonLeft = errors.New("luminous-healingd left the bus: stopped, crashed
 
 // fetch takes one snapshot.
 func fetch(ctx context.Context, cl *client.Client) (client.Status, []client.HistoryEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	st, err := cl.Status(ctx)
 	if err != nil {
@@ -181,7 +184,7 @@ func whyLost(err error) string {
 	switch {
 	case errors.Is(err, errDaemonLeft):
 		return "it left the bus (stopped, crashed or restarting)"
-	case errors.Is(err, errBusLost):
+	case errors.Is(err, show.ErrBusLost):
 		return "the bus connection closed"
 	case errors.Is(err, client.ErrUnreachable):
 		return "it is not running (" + err.Error() + ")"

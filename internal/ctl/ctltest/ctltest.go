@@ -1,6 +1,16 @@
-package ctl
+// Package ctltest is the fixture of healingctl's golden tests: a daemon
+// that answers with recorded client records on a private dbus-daemon, a
+// fixed now, and the golden files' check (-update rewrites them).
+//
+// Only _test.go files may import it.
+package ctltest
 
 import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -10,27 +20,65 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/client"
 )
 
-// fixtureNow is the fixed clock of the golden tests: healingctl counts
-// ages and countdowns from it, and every time in the fixture is relative
-// to it.
-var fixtureNow = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
+// Now is the fixed clock of the golden tests: healingctl counts ages and
+// countdowns from it, and every time in the fixture is relative to it.
+var Now = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 
-// fixtureDaemon answers healingctl's calls with recorded client records,
+var update = flag.Bool("update", false, "rewrite the generated files: the golden files in testdata/golden, the man page in docs/man")
+
+// Update reports whether the test binary runs with -update, which
+// rewrites generated files instead of comparing them.
+func Update() bool { return *update }
+
+// Golden compares got with testdata/golden/name in the test's package, or
+// rewrites the file under -update.
+func Golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; run go test with -run %s -update to write it", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -run %s -update rewrites it after a change meant to alter it)\n got:\n%s\nwant:\n%s",
+			path, t.Name(), got, want)
+	}
+}
+
+// SetLocal prints local times in UTC until the test ends, so that golden
+// files do not depend on the machine's time zone.
+func SetLocal(t *testing.T) {
+	saved := time.Local
+	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = saved })
+}
+
+// Daemon answers healingctl's calls with recorded client records,
 // on a real private dbus-daemon, so that every command's table and JSON
 // can be compared with a golden file. It is a stand-in for the daemon
 // because the real engine's output (host name, times, versions) is not
 // stable; the records are the ones internal/client decodes from the real
 // one. Calls it received are kept for the tests to check.
-type fixtureDaemon struct {
-	status  client.Status
-	history []client.HistoryEntry
-	calls   []string
+type Daemon struct {
+	Status  client.Status
+	History []client.HistoryEntry
+	// Calls are the privileged calls it answered, in a word or two each.
+	Calls []string
 }
 
-// startFixture serves f on a private bus as luminous-healingd, points
-// healingctl's system bus there and fixes healingctl's clock at
-// fixtureNow, all until the test ends.
-func startFixture(t *testing.T, f *fixtureDaemon) *fixtureDaemon {
+// Start serves f on a private bus as luminous-healingd and points
+// healingctl's system bus there ($DBUS_SYSTEM_BUS_ADDRESS) until the test
+// ends.
+func Start(t *testing.T, f *Daemon) *Daemon {
 	t.Helper()
 	bus := bustest.Start(t)
 	conn := bus.Conn(t)
@@ -41,22 +89,13 @@ func startFixture(t *testing.T, f *fixtureDaemon) *fixtureDaemon {
 		t.Fatalf("requesting %s: %v (reply %d)", client.BusName, err, reply)
 	}
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", bus.Address)
-	fixClock(t)
 	return f
 }
 
-// fixClock stops healingctl's clock at fixtureNow and prints local times
-// in UTC until the test ends.
-func fixClock(t *testing.T) {
-	saved, savedLocal := clock, time.Local
-	clock, time.Local = func() time.Time { return fixtureNow }, time.UTC
-	t.Cleanup(func() { clock, time.Local = saved, savedLocal })
-}
-
-// fixtureEvents are one signal of each kind, as watch receives them.
-func fixtureEvents() []client.Event {
-	f := busyFixture()
-	issue, resolved := f.status.Issues[0], f.status.Issues[1]
+// Events are one signal of each kind, as watch receives them.
+func Events() []client.Event {
+	f := Busy()
+	issue, resolved := f.Status.Issues[0], f.Status.Issues[1]
 	resolved.State = "resolved"
 	return []client.Event{
 		{Signal: client.SignalIssueDetected, Issue: &issue},
@@ -64,23 +103,23 @@ func fixtureEvents() []client.Event {
 		{Signal: client.SignalHealingFailed, Failure: &client.Failure{ActionResult: client.ActionResult{Action: "restart",
 			Target: "postgresql.service", Issue: issue.ID, Outcome: "failed", Message: "postgresql.service failed again after its restart",
 			Duration: 3 * time.Second}, State: "given-up", Severity: "critical", Attempts: 5, Cause: issue.Cause}},
-		{Signal: client.SignalPredictionAlert, Prediction: &f.status.Predictions[0]},
+		{Signal: client.SignalPredictionAlert, Prediction: &f.Status.Predictions[0]},
 		{Signal: client.SignalActionCompleted, Result: &client.ActionResult{Action: "cleanup", Outcome: "planned",
 			Message: "would start systemd-tmpfiles-clean.service", DryRun: true}},
 		{Signal: "PropertiesChanged", Changed: map[string]dbus.Variant{client.PropHealth: dbus.MakeVariant("critical"),
-			client.PropActiveIssues: dbus.MakeVariant(uint32(3)), client.PropLastCheck: dbus.MakeVariant(uint64(fixtureNow.UnixMicro()))}},
-		{Signal: "PropertiesChanged", Changed: map[string]dbus.Variant{client.PropLastCheck: dbus.MakeVariant(uint64(fixtureNow.UnixMicro()))}},
+			client.PropActiveIssues: dbus.MakeVariant(uint32(3)), client.PropLastCheck: dbus.MakeVariant(uint64(Now.UnixMicro()))}},
+		{Signal: "PropertiesChanged", Changed: map[string]dbus.Variant{client.PropLastCheck: dbus.MakeVariant(uint64(Now.UnixMicro()))}},
 		{Signal: client.SignalNameOwnerChanged},
 		{Signal: client.SignalNameOwnerChanged, Owner: ":1.42"},
 	}
 }
 
-// busyFixture is a daemon with something in every list: every section of
+// Busy is a daemon with something in every list: every section of
 // every table shows.
-func busyFixture() *fixtureDaemon {
-	at := func(d time.Duration) time.Time { return fixtureNow.Add(d) }
-	return &fixtureDaemon{
-		status: client.Status{
+func Busy() *Daemon {
+	at := func(d time.Duration) time.Time { return Now.Add(d) }
+	return &Daemon{
+		Status: client.Status{
 			Summary: client.Summary{Version: "1.2.3", Health: "critical", DryRun: true, HealingEnabled: true, ActiveIssues: 3,
 				LastCheck: at(-12 * time.Second), MonitoredUnits: []string{"nginx.service", "postgresql.service", "web.service"},
 				ActiveSilences: 1, Mode: "system", Hostname: "web1", ConfigPath: "/etc/luminous-healing/config.toml",
@@ -138,7 +177,7 @@ func busyFixture() *fixtureDaemon {
 					Timeout: 10 * time.Second, Failures: 1, Action: "none"},
 			},
 		},
-		history: []client.HistoryEntry{
+		History: []client.HistoryEntry{
 			{Time: at(-30 * time.Second), Event: "action-planned", Action: "cleanup", Issue: "disk:/", Outcome: "planned",
 				Message: "would start systemd-tmpfiles-clean.service", CallerUID: -1, DryRun: true},
 			{Time: at(-90 * time.Second), Event: "action-failed", Action: "restart", Target: "postgresql.service",
@@ -158,46 +197,46 @@ func busyFixture() *fixtureDaemon {
 	}
 }
 
-// quietFixture is a healthy daemon with nothing to show.
-func quietFixture() *fixtureDaemon {
-	return &fixtureDaemon{status: client.Status{Summary: client.Summary{Version: "1.2.3", Health: "ok",
-		HealingEnabled: true, LastCheck: fixtureNow.Add(-800 * time.Millisecond), Mode: "system", Hostname: "web2",
-		Started: fixtureNow.Add(-time.Minute), Interval: time.Minute, Systemd: true}}}
+// Quiet is a healthy daemon with nothing to show.
+func Quiet() *Daemon {
+	return &Daemon{Status: client.Status{Summary: client.Summary{Version: "1.2.3", Health: "ok",
+		HealingEnabled: true, LastCheck: Now.Add(-800 * time.Millisecond), Mode: "system", Hostname: "web2",
+		Started: Now.Add(-time.Minute), Interval: time.Minute, Systemd: true}}}
 }
 
-func (f *fixtureDaemon) call(what string) { f.calls = append(f.calls, what) }
+func (f *Daemon) call(what string) { f.Calls = append(f.Calls, what) }
 
 // The read methods.
 
-func (f *fixtureDaemon) GetStatus() (map[string]dbus.Variant, *dbus.Error) {
-	return f.status.Summary.Map(), nil
+func (f *Daemon) GetStatus() (map[string]dbus.Variant, *dbus.Error) {
+	return f.Status.Summary.Map(), nil
 }
-func (f *fixtureDaemon) ListResources() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Resources), nil
+func (f *Daemon) ListResources() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Resources), nil
 }
-func (f *fixtureDaemon) ListUnits() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Units), nil
+func (f *Daemon) ListUnits() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Units), nil
 }
-func (f *fixtureDaemon) ListIssues() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Issues), nil
+func (f *Daemon) ListIssues() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Issues), nil
 }
-func (f *fixtureDaemon) GetPredictions() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Predictions), nil
+func (f *Daemon) GetPredictions() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Predictions), nil
 }
-func (f *fixtureDaemon) ListBreakers() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Breakers), nil
+func (f *Daemon) ListBreakers() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Breakers), nil
 }
-func (f *fixtureDaemon) ListThrottles() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Throttles), nil
+func (f *Daemon) ListThrottles() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Throttles), nil
 }
-func (f *fixtureDaemon) ListSilences() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Silences), nil
+func (f *Daemon) ListSilences() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Silences), nil
 }
-func (f *fixtureDaemon) ListProbes() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.status.Probes), nil
+func (f *Daemon) ListProbes() ([]map[string]dbus.Variant, *dbus.Error) {
+	return client.Maps(f.Status.Probes), nil
 }
-func (f *fixtureDaemon) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) {
-	hs := f.history
+func (f *Daemon) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) {
+	hs := f.History
 	if limit > 0 && int(limit) < len(hs) {
 		hs = hs[:limit]
 	}
@@ -207,64 +246,67 @@ func (f *fixtureDaemon) GetHistory(limit uint32) ([]map[string]dbus.Variant, *db
 // The privileged methods: the fixture allows everything and answers as
 // the daemon does.
 
-func (f *fixtureDaemon) result(r client.ActionResult) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) result(r client.ActionResult) (map[string]dbus.Variant, *dbus.Error) {
 	f.call(r.Action + " " + r.Target + r.Issue)
 	return r.Map(), nil
 }
-func (f *fixtureDaemon) Heal(id string) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) Heal(id string) (map[string]dbus.Variant, *dbus.Error) {
 	return f.result(client.ActionResult{Action: "restart", Target: "postgresql.service", Issue: id, Outcome: "planned",
 		Message: "would restart postgresql.service", DryRun: true})
 }
-func (f *fixtureDaemon) RestartUnit(unit string) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) RestartUnit(unit string) (map[string]dbus.Variant, *dbus.Error) {
 	return f.result(client.ActionResult{Action: "restart", Target: unit, Outcome: "succeeded",
 		Message: unit + " is active (running) again", Duration: 1200 * time.Millisecond})
 }
-func (f *fixtureDaemon) Cleanup() (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) Cleanup() (map[string]dbus.Variant, *dbus.Error) {
 	return f.result(client.ActionResult{Action: "cleanup", Outcome: "succeeded", Message: "freed 1.5 GiB",
 		Duration: 4 * time.Second, FreedBytes: 3 << 29, FreedByMount: map[string]uint64{"/": 1 << 30, "/var": 1 << 29},
 		Units: []string{"systemd-tmpfiles-clean.service", "luminous-healing-journal-vacuum.service"}})
 }
-func (f *fixtureDaemon) Throttle(unit string) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) Throttle(unit string) (map[string]dbus.Variant, *dbus.Error) {
 	return f.result(client.ActionResult{Action: "throttle", Target: unit, Outcome: "succeeded",
 		Message: "CPUWeight=20 MemoryHigh=512M", Duration: 35 * time.Millisecond, Units: []string{unit},
 		Applied: map[string]uint64{"CPUWeight": 20, "MemoryHigh": 512 << 20}})
 }
-func (f *fixtureDaemon) Release(unit string) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) Release(unit string) (map[string]dbus.Variant, *dbus.Error) {
 	return f.result(client.ActionResult{Action: "release", Target: unit, Outcome: "succeeded",
 		Message: "limits lifted", Duration: 20 * time.Millisecond, Applied: map[string]uint64{"CPUWeight": 100}})
 }
-func (f *fixtureDaemon) ResetBreaker(id string) *dbus.Error { f.call("reset " + id); return nil }
-func (f *fixtureDaemon) SetDryRun(on bool) *dbus.Error      { f.call("dry-run " + onOff(on)); return nil }
-func (f *fixtureDaemon) SetHealingEnabled(on bool) *dbus.Error {
-	f.call("healing " + onOff(on))
+func (f *Daemon) ResetBreaker(id string) *dbus.Error { f.call("reset " + id); return nil }
+func (f *Daemon) SetDryRun(on bool) *dbus.Error {
+	f.call("dry-run " + strconv.FormatBool(on))
 	return nil
 }
-func (f *fixtureDaemon) SetThreshold(kind string, v float64) *dbus.Error {
+func (f *Daemon) SetHealingEnabled(on bool) *dbus.Error {
+	f.call("healing " + strconv.FormatBool(on))
+	return nil
+}
+func (f *Daemon) SetThreshold(kind string, v float64) *dbus.Error {
 	f.call("threshold " + kind)
 	return nil
 }
-func (f *fixtureDaemon) Reload() *dbus.Error                 { f.call("reload"); return nil }
-func (f *fixtureDaemon) RemoveSilence(id string) *dbus.Error { f.call("unsilence " + id); return nil }
-func (f *fixtureDaemon) InjectIssue(in map[string]dbus.Variant) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) Reload() *dbus.Error                 { f.call("reload"); return nil }
+func (f *Daemon) RemoveSilence(id string) *dbus.Error { f.call("unsilence " + id); return nil }
+func (f *Daemon) InjectIssue(in map[string]dbus.Variant) (map[string]dbus.Variant, *dbus.Error) {
 	f.call("inject")
 	kind, _ := in["kind"].Value().(string)
 	subject, _ := in["subject"].Value().(string)
 	return client.Issue{ID: kind + ":" + subject + ".service", Kind: kind, Subject: subject + ".service", Severity: "warning",
-		Since: fixtureNow, Action: "restart", State: "planned", Message: subject + ".service failed (injected)", Synthetic: true}.Map(), nil
+		Since: Now, Action: "restart", State: "planned", Message: subject + ".service failed (injected)", Synthetic: true}.Map(), nil
 }
-func (f *fixtureDaemon) AddSilence(req map[string]dbus.Variant) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) AddSilence(req map[string]dbus.Variant) (map[string]dbus.Variant, *dbus.Error) {
 	f.call("silence")
 	scope, _ := req["scope"].Value().(string)
 	reason, _ := req["reason"].Value().(string)
 	return client.Silence{ID: "silence-9b1c", Scope: scope, Effect: "pause", Reason: reason, Author: "root (uid 0)",
-		Created: fixtureNow, Starts: fixtureNow, Expires: fixtureNow.Add(2 * time.Hour), Active: true}.Map(), nil
+		Created: Now, Starts: Now, Expires: Now.Add(2 * time.Hour), Active: true}.Map(), nil
 }
-func (f *fixtureDaemon) RunProbe(unit string) (map[string]dbus.Variant, *dbus.Error) {
+func (f *Daemon) RunProbe(unit string) (map[string]dbus.Variant, *dbus.Error) {
 	f.call("probe " + unit)
-	for _, p := range f.status.Probes {
+	for _, p := range f.Status.Probes {
 		if p.Unit == unit {
 			r := p.Last()
-			r.At = fixtureNow
+			r.At = Now
 			return r.Map(), nil
 		}
 	}

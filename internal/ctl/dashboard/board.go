@@ -1,4 +1,4 @@
-package ctl
+package dashboard
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
+	"github.com/luminous-healing/luminous-healing/internal/ctl/show"
 )
 
 // board is what the dashboard knows of the daemon: the latest snapshot,
@@ -72,65 +73,15 @@ func recentActions(history []client.HistoryEntry) []recentAction {
 	return out
 }
 
-// palette colours by severity, or not at all for plain text. The
-// full-screen UI hands its output to Bubble Tea, which lowers the colours
-// to what the terminal supports and drops them under NO_COLOR.
+// palette colours by severity, or not at all for plain text, in
+// show's colours.
 type palette struct{ color bool }
 
-var (
-	styleOK       = lipgloss.NewStyle().Foreground(lipgloss.Green)
-	styleWarning  = lipgloss.NewStyle().Foreground(lipgloss.Yellow)
-	styleCritical = lipgloss.NewStyle().Foreground(lipgloss.Red).Bold(true)
-	styleHeading  = lipgloss.NewStyle().Bold(true)
-	styleDim      = lipgloss.NewStyle().Faint(true)
-	styleSelected = lipgloss.NewStyle().Reverse(true)
-	styleBanner   = lipgloss.NewStyle().Background(lipgloss.Red).Foreground(lipgloss.BrightWhite).Bold(true)
-)
-
-func (p palette) style(s lipgloss.Style, text string) string {
-	if !p.color || text == "" {
-		return text
-	}
-	return s.Render(text)
-}
+func (p palette) style(s lipgloss.Style, text string) string { return show.Paint(p.color, s, text) }
 
 // sev paints text by severity: ok, warning or critical, and the outcomes
 // of actions.
-func (p palette) sev(severity, text string) string {
-	switch severity {
-	case "ok", "succeeded", "allowed":
-		return p.style(styleOK, text)
-	case "warning", "planned", "refused":
-		return p.style(styleWarning, text)
-	case "critical", "failed", "denied":
-		return p.style(styleCritical, text)
-	}
-	return text
-}
-
-// unitState is a unit's state as systemctl words it: active (running),
-// and when it was stopped on purpose, which the daemon respects.
-func unitState(u client.UnitState) string {
-	s := u.ActiveState
-	if u.SubState != "" {
-		s += " (" + u.SubState + ")"
-	}
-	if !u.StoppedOnPurpose.IsZero() {
-		s += ", stopped on purpose at " + u.StoppedOnPurpose.Local().Format("2006-01-02 15:04:05") + "; not healed until started again"
-	}
-	return s
-}
-
-// unitSeverity rates a unit's ActiveState.
-func unitSeverity(active string) string {
-	switch active {
-	case "active", "reloading":
-		return "ok"
-	case "failed":
-		return "critical"
-	}
-	return "warning"
-}
+func (p palette) sev(severity, text string) string { return show.Sev(p.color, severity, text) }
 
 // look is how to render a board.
 type look struct {
@@ -157,12 +108,12 @@ func (b *board) render(l look) []string {
 	var out []string
 	add := func(lines ...string) {
 		for _, l := range lines {
-			out = append(out, truncate(l, width))
+			out = append(out, show.Truncate(l, width))
 		}
 	}
 	// The header says what matters most: it wraps rather than lose its end.
 	addWrapped := func(text string) {
-		for _, l := range wrap(text, width) {
+		for _, l := range show.Wrap(text, width) {
 			add(l)
 		}
 	}
@@ -175,8 +126,8 @@ func (b *board) render(l look) []string {
 	if l.live && b.lost == "" {
 		live = " · " + p.sev("ok", "live")
 	}
-	add(p.style(styleHeading, fmt.Sprintf("luminous-healingd %s on %s", st.Version, host)) +
-		p.style(styleDim, fmt.Sprintf(" (%s mode)", st.Mode)) + live)
+	add(p.style(show.Heading, fmt.Sprintf("luminous-healingd %s on %s", st.Version, host)) +
+		p.style(show.Dim, fmt.Sprintf(" (%s mode)", st.Mode)) + live)
 	issues := fmt.Sprintf("%d active issue", st.ActiveIssues)
 	if st.ActiveIssues != 1 {
 		issues += "s"
@@ -189,7 +140,7 @@ func (b *board) render(l look) []string {
 		mode = p.sev("warning", "dry-run: actions are planned, not executed")
 	}
 	addWrapped(fmt.Sprintf("Health %s · %s · %s · checked %s, every %s", p.sev(st.Health, "● "+st.Health), issues, mode,
-		agoAt(st.LastCheck, now), duration(st.Interval)))
+		show.Ago(st.LastCheck, now), show.Duration(st.Interval)))
 	if !st.Systemd {
 		addWrapped(p.sev("warning", "systemd is not reachable: resources are watched, no unit is watched or healed"))
 	}
@@ -200,10 +151,10 @@ func (b *board) render(l look) []string {
 		addWrapped(p.sev("warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope (healingctl silence list)", n)))
 	}
 	if b.signal != "" {
-		add(p.style(styleDim, fmt.Sprintf("Last signal %s: %s", agoAt(b.signalAt, now), b.signal)))
+		add(p.style(show.Dim, fmt.Sprintf("Last signal %s: %s", show.Ago(b.signalAt, now), b.signal)))
 	}
 
-	add("", p.style(styleHeading, fmt.Sprintf("ISSUES (%d)", len(st.Issues))))
+	add("", p.style(show.Heading, fmt.Sprintf("ISSUES (%d)", len(st.Issues))))
 	if len(st.Issues) == 0 {
 		add("  " + p.sev("ok", "No active issues."))
 	}
@@ -211,32 +162,25 @@ func (b *board) render(l look) []string {
 	for _, i := range st.Issues {
 		id, mark := i.ID, " "
 		if i.ID == selected {
-			id, mark = p.style(styleSelected, i.ID), "›"
+			id, mark = p.style(show.Selected, i.ID), "›"
 		}
-		msg := i.Message
-		if i.Synthetic {
-			msg += " [injected]"
-		}
-		if i.Cause != "" {
-			msg += " — because: " + safeText(i.Cause, false)
-		}
-		msg += silencedMark(i)
-		rows = append(rows, []string{mark + " " + p.sev(i.Severity, "● "+i.Severity), id, i.State, orDash(i.Action), agoAt(i.Since, now), msg})
+		rows = append(rows, []string{mark + " " + p.sev(i.Severity, "● "+i.Severity), id, i.State, show.OrDash(i.Action),
+			show.Ago(i.Since, now), show.IssueMessage(i)})
 	}
 	add(gridIndent(rows, "")...)
 
-	add("", p.style(styleHeading, "RESOURCES"))
+	add("", p.style(show.Heading, "RESOURCES"))
 	if len(st.Resources) == 0 {
 		add("  No readings yet.")
 	}
 	rows = rows[:0]
 	points := 1
 	for _, r := range st.Resources {
-		of := "of " + threshold(r.Kind, r.Threshold)
+		of := "of " + show.Threshold(r.Kind, r.Threshold)
 		if r.Threshold == 0 {
 			of = "no threshold"
 		}
-		rows = append(rows, []string{r.ID, value(r.Kind, r.Value), "", of, p.sev(r.Severity, r.Severity)})
+		rows = append(rows, []string{r.ID, show.Value(r.Kind, r.Value), "", of, p.sev(r.Severity, r.Severity)})
 		points = max(points, len(b.series.points[r.ID]))
 	}
 	// The sparkline takes the room the other columns leave, within reason.
@@ -255,18 +199,18 @@ func (b *board) render(l look) []string {
 	}
 	add(grid(rows, 1)...)
 
-	add("", p.style(styleHeading, "PREDICTIONS"))
+	add("", p.style(show.Heading, "PREDICTIONS"))
 	if len(st.Predictions) == 0 {
 		add("  No resource is predicted to cross its threshold.")
 	}
 	rows = rows[:0]
 	for _, pr := range st.Predictions {
-		rows = append(rows, []string{pr.Series, value(pr.Kind, pr.Value) + " → " + threshold(pr.Kind, pr.Threshold),
-			p.sev("warning", inAt(pr.ETA, now)), fmt.Sprintf("%+.2f/h", pr.TrendPerHour), fmt.Sprintf("confidence %.0f%%", 100*pr.Confidence)})
+		rows = append(rows, []string{pr.Series, show.Value(pr.Kind, pr.Value) + " → " + show.Threshold(pr.Kind, pr.Threshold),
+			p.sev("warning", show.In(pr.ETA, now)), fmt.Sprintf("%+.2f/h", pr.TrendPerHour), fmt.Sprintf("confidence %.0f%%", 100*pr.Confidence)})
 	}
 	add(grid(rows)...)
 
-	add("", p.style(styleHeading, "RECENT ACTIONS"))
+	add("", p.style(show.Heading, "RECENT ACTIONS"))
 	if len(b.actions) == 0 {
 		add("  None yet.")
 	}
@@ -287,15 +231,15 @@ func (b *board) render(l look) []string {
 		if a.DryRun {
 			msg += " [dry-run]"
 		}
-		rows = append(rows, []string{a.Time.Local().Format("15:04:05"), what, p.sev(a.Outcome, orDash(a.Outcome)), times, msg})
+		rows = append(rows, []string{a.Time.Local().Format("15:04:05"), what, p.sev(a.Outcome, show.OrDash(a.Outcome)), times, msg})
 	}
 	add(grid(rows)...)
 
 	if len(st.Breakers) > 0 {
-		add("", p.style(styleHeading, "BREAKERS"))
+		add("", p.style(show.Heading, "BREAKERS"))
 		rows = rows[:0]
 		for _, br := range st.Breakers {
-			next := "next attempt " + inAt(br.NextAttempt, now)
+			next := "next attempt " + show.In(br.NextAttempt, now)
 			switch {
 			case br.GivenUp:
 				next = p.sev("critical", "given up: 'healingctl reset "+br.Issue+"' re-arms it")
@@ -307,50 +251,50 @@ func (b *board) render(l look) []string {
 		add(grid(rows)...)
 	}
 	if len(st.Silences) > 0 {
-		add("", p.style(styleHeading, "SILENCES"))
+		add("", p.style(show.Heading, "SILENCES"))
 		rows = rows[:0]
 		for _, s := range st.Silences {
-			state := p.style(styleDim, "waiting")
+			state := p.style(show.Dim, "waiting")
 			if s.Active {
 				state = p.sev("warning", "in force")
 			}
-			rows = append(rows, []string{s.ID, state, s.Scope, s.Effect, silenceWhen(s, now), "by " + s.Author, s.Reason})
+			rows = append(rows, []string{s.ID, state, s.Scope, s.Effect, show.SilenceWhen(s, now), "by " + s.Author, s.Reason})
 		}
 		add(grid(rows)...)
 	}
 	if len(st.Throttles) > 0 {
-		add("", p.style(styleHeading, "THROTTLED"))
+		add("", p.style(show.Heading, "THROTTLED"))
 		rows = rows[:0]
 		for _, th := range st.Throttles {
-			rows = append(rows, []string{th.Unit, "since " + agoAt(th.Since, now), throttleLimits(th),
-				"because of " + orDash(strings.Join(th.Issues, ","))})
+			rows = append(rows, []string{th.Unit, "since " + show.Ago(th.Since, now), show.ThrottleLimits(th),
+				"because of " + show.OrDash(strings.Join(th.Issues, ","))})
 		}
 		add(grid(rows)...)
 	}
 	if len(st.Units) > 0 {
-		add("", p.style(styleHeading, "UNITS"))
+		add("", p.style(show.Heading, "UNITS"))
 		rows = rows[:0]
 		for _, u := range st.Units {
-			rows = append(rows, []string{u.Name, p.sev(unitSeverity(u.ActiveState), unitState(u))})
+			rows = append(rows, []string{u.Name, p.sev(show.UnitSeverity(u.ActiveState), show.UnitState(u))})
 		}
 		add(grid(rows)...)
 	}
 	if len(st.Probes) > 0 {
-		add("", p.style(styleHeading, "PROBES"))
+		add("", p.style(show.Heading, "PROBES"))
 		rows = rows[:0]
 		for _, pr := range st.Probes {
-			last := p.style(styleDim, "not run yet")
+			last := p.style(show.Dim, "not run yet")
 			if !pr.LastAt.IsZero() {
-				last = p.sev("ok", "ok "+agoAt(pr.LastAt, now))
+				last = p.sev("ok", "ok "+show.Ago(pr.LastAt, now))
 				if !pr.LastOK {
-					last = p.sev("critical", "failed "+agoAt(pr.LastAt, now)+": "+pr.LastDetail)
+					last = p.sev("critical", "failed "+show.Ago(pr.LastAt, now)+": "+pr.LastDetail)
 				}
 			}
 			failing := fmt.Sprintf("%d/%d failing", pr.Failing, pr.Failures)
 			if pr.Action == "none" {
 				failing += " (watch only)"
 			}
-			rows = append(rows, []string{pr.Unit, pr.Target, "every " + duration(pr.Interval), last, failing})
+			rows = append(rows, []string{pr.Unit, pr.Target, "every " + show.Duration(pr.Interval), last, failing})
 		}
 		add(grid(rows)...)
 	}
