@@ -92,10 +92,10 @@ func (m *Manager) Unit(ctx context.Context, name string) (heal.UnitStatus, error
 	u := heal.UnitStatus{
 		Name:          name,
 		ID:            str(p["Id"]),
-		LoadState:     str(p["LoadState"]),
-		ActiveState:   str(p["ActiveState"]),
-		SubState:      str(p["SubState"]),
-		UnitFileState: str(p["UnitFileState"]),
+		LoadState:     state(str(p["LoadState"])),
+		ActiveState:   state(str(p["ActiveState"])),
+		SubState:      state(str(p["SubState"])),
+		UnitFileState: state(str(p["UnitFileState"])),
 		CanReload:     p["CanReload"] == true,
 		CPUWeight:     heal.Unset,
 		MemoryHigh:    heal.Unset,
@@ -142,7 +142,7 @@ func (m *Manager) States(ctx context.Context, names []string) ([]heal.UnitStatus
 	}
 	out := make([]heal.UnitStatus, len(us))
 	for i, u := range us {
-		out[i] = heal.UnitStatus{Name: u.Name, ID: u.Name, LoadState: u.LoadState, ActiveState: u.ActiveState, SubState: u.SubState}
+		out[i] = heal.UnitStatus{Name: u.Name, ID: u.Name, LoadState: state(u.LoadState), ActiveState: state(u.ActiveState), SubState: state(u.SubState)}
 	}
 	return out, nil
 }

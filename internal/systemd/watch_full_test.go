@@ -19,9 +19,8 @@ func TestWatchWithEventsFullDoesNotDeadlock(t *testing.T) {
 	w := &Watcher{
 		log:    slog.New(slog.DiscardHandler),
 		events: make(chan Event, 1),
-		paths:  map[dbus.ObjectPath]string{},
+		paths:  map[dbus.ObjectPath]*watched{},
 		jobs:   map[uint32]*job{},
-		last:   map[string]string{},
 	}
 	w.events <- Event{Unit: "a.service"} // the consumer is behind
 	done := make(chan error, 1)
@@ -47,9 +46,8 @@ func TestAnEventDroppedOnAFullQueueIsReplacedByAResync(t *testing.T) {
 	w := &Watcher{
 		log:    slog.New(slog.DiscardHandler),
 		events: make(chan Event, 1),
-		paths:  map[dbus.ObjectPath]string{},
+		paths:  map[dbus.ObjectPath]*watched{},
 		jobs:   map[uint32]*job{},
-		last:   map[string]string{},
 	}
 	w.events <- Event{Unit: "a.service", ActiveState: "deactivating"} // the consumer is behind
 	w.send(Event{Unit: "a.service", ActiveState: "inactive", StopJob: true, Job: "stop"})

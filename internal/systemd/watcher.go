@@ -44,8 +44,9 @@ type Event struct {
 }
 
 // Watcher turns systemd's signals about the watched units into Events:
-// Manager.Subscribe plus one PropertiesChanged match per unit object path,
-// so a failure is seen within milliseconds. It also follows the jobs of the
+// Manager.Subscribe plus one PropertiesChanged match for every unit's
+// object path (unitsMatch), filtered here by the watched set, so a failure
+// is seen within milliseconds. It also follows the jobs of the
 // watched units (JobNew, JobRemoved), to tell a stop on purpose from a unit
 // that died, and systemd's bus name, to subscribe again after systemd
 // re-executes.
@@ -60,15 +61,16 @@ type Watcher struct {
 	// refused counts signals dropped because systemd did not send them.
 	refused atomic.Uint64
 
-	mu    sync.Mutex
-	paths map[dbus.ObjectPath]string // object path → unit
-	// jobs are the watched units' jobs between JobNew and JobRemoved, and
-	// last each watched unit's ActiveState from its signals. systemd sends
-	// a unit's pending PropertiesChanged before the JobRemoved of the job
-	// that changed it, so a change to inactive that arrives while a job
-	// is listed was made by that job.
+	mu sync.Mutex
+	// paths are the watched units by object path, as systemd escapes
+	// them: the one match takes every unit's signals, and only these
+	// count. Each holds the unit's ActiveState from its signals.
+	paths map[dbus.ObjectPath]*watched
+	// jobs are the watched units' jobs between JobNew and JobRemoved.
+	// systemd sends a unit's pending PropertiesChanged before the
+	// JobRemoved of the job that changed it, so a change to inactive that
+	// arrives while a job is listed was made by that job.
 	jobs map[uint32]*job
-	last map[string]string
 
 	// piled counts events replaced by a Resync since the warning that
 	// said so, which is given at most once per pileWarnEvery.
@@ -88,6 +90,12 @@ type Watcher struct {
 // pileWarnEvery bounds the "piling up" warnings: a unit flapping a hundred
 // times a second must not flood the journal.
 const pileWarnEvery = time.Minute
+
+// watched is one watched unit.
+type watched struct {
+	unit string
+	last string // ActiveState from the last signal, "" before one
+}
 
 type job struct {
 	unit string
@@ -112,9 +120,8 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 		log:    log,
 		events: make(chan Event, 256),
 		sigs:   make(chan *dbus.Signal, 256),
-		paths:  map[dbus.ObjectPath]string{},
+		paths:  map[dbus.ObjectPath]*watched{},
 		jobs:   map[uint32]*job{},
-		last:   map[string]string{},
 	}
 	conn.Signal(w.sigs)
 	if err := w.owner.follow(ctx, conn); err != nil {
@@ -129,6 +136,7 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 		// change of its ActiveState: a unit file installed, removed or
 		// masked. Its end asks for one re-read of every unit.
 		{dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(managerPath), dbus.WithMatchInterface(managerIface), dbus.WithMatchMember("Reloading")},
+		unitsMatch(),
 	} {
 		if err := conn.AddMatchSignalContext(ctx, m...); err != nil {
 			conn.Close()
@@ -157,51 +165,48 @@ func UnitPath(unit string) dbus.ObjectPath {
 	return dbus.ObjectPath("/org/freedesktop/systemd1/unit/" + sd.PathBusEscape(unit))
 }
 
-func unitMatch(p dbus.ObjectPath) []dbus.MatchOption {
+// unitsNamespace is where systemd puts every unit's object path.
+const unitsNamespace = dbus.ObjectPath("/org/freedesktop/systemd1/unit")
+
+// unitsMatch is the one match rule for every unit's state changes, whatever
+// the number watched. One rule per unit cost a bus round trip each to set
+// up (a thousand at start, one after the other, before the first signal
+// could come) and dbus-daemon a comparison against each of them for every
+// PropertiesChanged systemd sends. Signals of units not watched are
+// dropped by dispatch; the sender is checked there too, since a match rule
+// filters broadcasts only (owner).
+func unitsMatch() []dbus.MatchOption {
 	return []dbus.MatchOption{
-		dbus.WithMatchSender(busName), dbus.WithMatchObjectPath(p),
+		dbus.WithMatchSender(busName), dbus.WithMatchPathNamespace(unitsNamespace),
 		dbus.WithMatchInterface(propsIface), dbus.WithMatchMember("PropertiesChanged"),
 		dbus.WithMatchArg(0, unitIface),
 	}
 }
 
-// Watch sets the watched units, adding and removing matches as needed, and
-// queues a Resync so the caller reads every unit's current state once.
+// Watch sets the watched units and queues a Resync so the caller reads
+// every unit's current state once. It makes no call to the bus: the match
+// for every unit's signals is set once (NewWatcher), so a unit that does
+// not exist yet is watched all the same.
 func (w *Watcher) Watch(ctx context.Context, units []string) error {
-	if err := w.setWatched(ctx, units); err != nil {
-		return err
-	}
+	w.setWatched(units)
 	// Outside w.mu: send takes it when the consumer is behind.
 	w.send(Event{Resync: true, Time: time.Now()})
 	return nil
 }
 
-func (w *Watcher) setWatched(ctx context.Context, units []string) error {
+func (w *Watcher) setWatched(units []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	want := map[dbus.ObjectPath]string{}
+	want := make(map[dbus.ObjectPath]*watched, len(units))
 	for _, u := range units {
-		want[UnitPath(u)] = u
-	}
-	for p := range w.paths {
-		if _, ok := want[p]; !ok {
-			if err := w.conn.RemoveMatchSignalContext(ctx, unitMatch(p)...); err != nil {
-				return fmt.Errorf("stop watching %s: %w", w.paths[p], err)
-			}
-			delete(w.last, w.paths[p])
-			delete(w.paths, p)
+		p := UnitPath(u)
+		if old, ok := w.paths[p]; ok {
+			want[p] = old // keeps its last state
+		} else {
+			want[p] = &watched{unit: u}
 		}
 	}
-	for p, u := range want {
-		if _, ok := w.paths[p]; ok {
-			continue
-		}
-		if err := w.conn.AddMatchSignalContext(ctx, unitMatch(p)...); err != nil {
-			return fmt.Errorf("watch %s: %w", u, err)
-		}
-		w.paths[p] = u
-	}
-	return nil
+	w.paths = want
 }
 
 // Events delivers the watched units' changes.
@@ -239,7 +244,9 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		// and so may be the JobRemoved of the jobs listed.
 		w.mu.Lock()
 		clear(w.jobs)
-		clear(w.last)
+		for _, u := range w.paths {
+			u.last = ""
+		}
 		w.mu.Unlock()
 		if err := w.subscribe(ctx); err != nil {
 			w.log.Warn("could not subscribe to systemd again", "err", err)
@@ -262,11 +269,12 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 	switch s.Name {
 	case propsIface + ".PropertiesChanged":
 		w.mu.Lock()
-		unit, ok := w.paths[s.Path]
+		u, ok := w.paths[s.Path]
 		w.mu.Unlock()
 		if !ok || len(s.Body) < 2 {
-			return
+			return // a unit not watched: the match takes them all
 		}
+		unit := u.unit
 		changed, _ := s.Body[1].(map[string]dbus.Variant)
 		active, okA := changed["ActiveState"]
 		if !okA {
@@ -278,8 +286,8 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 			ev.SubState, _ = sub.Value().(string)
 		}
 		w.mu.Lock()
-		prev := w.last[unit]
-		w.last[unit] = ev.ActiveState
+		prev := u.last
+		u.last = state(ev.ActiveState)
 		down := ev.ActiveState == "inactive" && prev != "inactive" && prev != "activating"
 		// A stop that fails (ExecStop= failed, the stop timed out) ends
 		// failed from deactivating; a crash while running or reloading
@@ -325,12 +333,12 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 			return
 		}
 		w.mu.Lock()
-		_, watched := w.paths[UnitPath(unit)]
-		if watched {
+		_, ok := w.paths[UnitPath(unit)]
+		if ok {
 			w.jobs[id] = &job{unit: unit}
 		}
 		w.mu.Unlock()
-		if watched {
+		if ok {
 			go w.readJobType(ctx, id, path)
 		}
 	case managerIface + ".JobRemoved":
@@ -446,7 +454,7 @@ func (w *Watcher) Watched() []string {
 	defer w.mu.Unlock()
 	out := make([]string, 0, len(w.paths))
 	for _, u := range w.paths {
-		out = append(out, u)
+		out = append(out, u.unit)
 	}
 	slices.Sort(out)
 	return out
