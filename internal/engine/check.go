@@ -128,7 +128,7 @@ func (e *Engine) check(ctx context.Context) {
 	sweep := time.Since(e.lastSweep) >= e.sweepEvery()
 	e.mu.Unlock()
 	if sweep {
-		e.sweepUnits(ctx)
+		e.sweepUnits(ctx, false)
 	}
 	e.publishStatus()
 }

@@ -342,7 +342,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// One batched read of every unit's state; only those not running are
 	// read in full. A running unit's restart count is first read on its
 	// first event, which comes before any restart systemd makes.
-	e.sweepUnits(ctx)
+	e.sweepUnits(ctx, true)
 	e.publishStatus()
 	stopProbes := e.startProbes(ctx)
 	defer func() { stopProbes() }()

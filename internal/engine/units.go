@@ -81,7 +81,7 @@ func (e *Engine) unitEvent(ctx context.Context, ev systemd.Event) {
 				e.unitEvent(ctx, s)
 			}
 		}
-		e.sweepUnits(ctx)
+		e.sweepUnits(ctx, true)
 		e.publishStatus()
 		return
 	}
@@ -219,11 +219,14 @@ func (e *Engine) sweepEvery() time.Duration {
 // then a full read only of the units that are not simply running as last
 // seen — a state that differs from the one the signals left, one with an
 // issue open, a given-up breaker or a stop on purpose to re-arm, one that
-// is down (whose unit file state, enabled or not, decides). A running unit
-// seen for the first time (at start) is taken as it is. A unit that does not exist, or is masked,
-// comes back in the same call as not-found or masked. Without a batched
-// read it reads every unit.
-func (e *Engine) sweepUnits(ctx context.Context) {
+// is down and not read since the last resync (its unit file state, enabled
+// or not, decides, and only a daemon-reload changes that). A running unit
+// seen for the first time (at start) is taken as it is. A unit that does
+// not exist, or is masked, and is not running comes back in the same call
+// as not-found or masked, which is all there is to know of it: it is
+// judged from that, never read alone, however many there are and for as
+// long as they stay so. Without a batched read it reads every unit.
+func (e *Engine) sweepUnits(ctx context.Context, resync bool) {
 	l, ok := e.o.Units.(unitLister)
 	if !ok {
 		e.pollUnits(ctx)
@@ -251,6 +254,7 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 		}
 	}
 	var read, baseline []string
+	var batched []heal.UnitStatus
 	now := time.Now()
 	e.mu.Lock()
 	e.lastSweep = now
@@ -267,8 +271,20 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 		// written even when it has settled and runs.
 		summary := st.spell.counted > 0 && now.Sub(st.spell.start) >= restartWindow
 		switch {
-		case !ok || open || st.stopRequested || s.ActiveState != "active" || e.heal.GivenUp(id) || summary:
+		case !ok || summary:
 			read = append(read, name)
+		case s.ActiveState == "inactive" && (s.LoadState == "not-found" || s.LoadState == "masked"):
+			// Neither can have started, been enabled or have a result.
+			if !e.busyLocked(name) {
+				s.Name = name
+				batched = append(batched, s)
+			}
+		case open || st.stopRequested || e.heal.GivenUp(id):
+			read = append(read, name)
+		case s.ActiveState != "active":
+			if resync || !st.known || s.ActiveState != st.active || s.SubState != st.sub || s.LoadState != st.load {
+				read = append(read, name)
+			}
 		case !st.known:
 			// Running, first seen: nothing to decide. Only its restart
 			// count is read, as the baseline its restarts by systemd
@@ -280,6 +296,9 @@ func (e *Engine) sweepUnits(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
+	for _, u := range batched {
+		e.applyUnit(u)
+	}
 	for _, name := range read {
 		e.pollUnit(ctx, name)
 	}

@@ -2,7 +2,6 @@ package systemd
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -15,6 +14,17 @@ import (
 // These tests run the watcher on a private real dbus-daemon, with a
 // connection owning org.freedesktop.systemd1 in systemd's place
 // (fakeSystemd, forged_test.go): systemd itself cannot run there.
+
+// runWatcher starts a watcher on b, run until the test ends.
+func runWatcher(t *testing.T, b *bustest.Bus) *Watcher {
+	t.Helper()
+	w, err := NewWatcher(t.Context(), b.Address, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go w.Run(t.Context())
+	return w
+}
 
 // matchRules asks dbus-daemon (its Debug.Stats interface, which answers the
 // bus's own user) how many match rules the connection named name has.
@@ -45,11 +55,7 @@ func TestWatcherSetsOneMatchWhateverTheNumberOfUnits(t *testing.T) {
 	b := bustest.Start(t)
 	startFakeSystemd(t, b)
 	ctx := t.Context()
-	w, err := NewWatcher(ctx, b.Address, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go w.Run(ctx)
+	w := runWatcher(t, b)
 	stats := b.Conn(t)
 	rules := func(n int) uint32 {
 		units := make([]string, n)
@@ -79,11 +85,7 @@ func TestWatcherFollowsTheWatchedUnitsOnly(t *testing.T) {
 	b := bustest.Start(t)
 	sysd := startFakeSystemd(t, b)
 	ctx := t.Context()
-	w, err := NewWatcher(ctx, b.Address, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go w.Run(ctx)
+	w := runWatcher(t, b)
 	watch := func(units ...string) {
 		t.Helper()
 		if err := w.Watch(ctx, units); err != nil {

@@ -98,6 +98,25 @@ func (f *Systemd) Set(name, active, sub string) {
 	}
 }
 
+// Remove takes a unit away, as deleting its unit file and a daemon-reload
+// do: it reads as not-found from then on.
+func (f *Systemd) Remove(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.Units, name)
+}
+
+// Put adds or replaces a unit while the fake is in use, loaded unless
+// LoadState says otherwise.
+func (f *Systemd) Put(u heal.UnitStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u.LoadState == "" {
+		u.LoadState = "loaded"
+	}
+	f.Units[u.Name] = &u
+}
+
 // Reads returns how many times a unit was read (Unit) and how many batched
 // reads of many units' states (States) were made: the calls that cost
 // systemd and the bus work at every look.
