@@ -57,29 +57,15 @@ func unixUser(ctx context.Context, conn *dbus.Conn, name string) (uint32, error)
 	return uid, nil
 }
 
-// privileged describes one privileged call after its arguments were
-// validated: what polkit is asked and what the audit says.
+// privileged describes one privileged call as the engine checked it: what
+// polkit is asked and what the audit says.
 type privileged struct {
-	method string // D-Bus member, e.g. "RestartUnit"
-	action string // polkit action id
-	what   string // the operation for the "action" detail: restart, cleanup, set-dry-run, …
-	unit   string // normalised unit, or ""
-	issue  string // issue id, or ""
-	scope  string // a silence's scope, or ""
-}
-
-func (p privileged) details() map[string]string {
-	d := map[string]string{"action": p.what}
-	if p.unit != "" {
-		d["unit"] = p.unit
-	}
-	if p.issue != "" {
-		d["issue"] = p.issue
-	}
-	if p.scope != "" {
-		d["scope"] = p.scope
-	}
-	return d
+	method  string            // D-Bus member, e.g. "RestartUnit"
+	action  string            // polkit action id
+	details map[string]string // polkit's details, from the engine: action, unit, issue, scope
+	unit    string            // canonical unit, or ""
+	issue   string            // issue id, or ""
+	scope   string            // a silence's scope, or ""
 }
 
 // describe names the call for audit lines; the caller's argument is
@@ -144,7 +130,7 @@ func (s *Server) authorize(ctx context.Context, msg dbus.Message, sender dbus.Se
 	interactive := msg.Flags&dbus.FlagAllowInteractiveAuthorization != 0
 	actx, cancel := context.WithTimeout(ctx, s.o.AuthTimeout)
 	defer cancel()
-	d, err := s.o.Authorizer.Check(actx, polkit.Request{Action: p.action, Caller: c.name, AllowInteraction: interactive, Details: p.details()})
+	d, err := s.o.Authorizer.Check(actx, polkit.Request{Action: p.action, Caller: c.name, AllowInteraction: interactive, Details: p.details})
 	switch {
 	case err != nil:
 		// Logged here, never shown to the caller: it may carry polkit's

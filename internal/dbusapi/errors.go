@@ -30,12 +30,18 @@ var codeNames = map[engine.Code]string{
 }
 
 // (s *Server) replyErr turns an engine error into the D-Bus error the
-// caller gets. Only *engine.Error messages are meant for callers; anything
-// else is logged and replaced by a generic line, so internal text never
-// reaches a caller (and no caller ever sees org.freedesktop.DBus.Error.Failed).
+// caller gets. Only *engine.Error messages are meant for callers (and the
+// interface's own named errors, which the server built, passed on as they
+// are); anything else is logged
+// and replaced by a generic line, so internal text never reaches a caller
+// (and no caller ever sees org.freedesktop.DBus.Error.Failed).
 func (s *Server) replyErr(method string, err error) *dbus.Error {
 	if err == nil {
 		return nil
+	}
+	var de *dbus.Error
+	if errors.As(err, &de) && strings.HasPrefix(de.Name, client.Interface+".Error.") {
+		return de
 	}
 	var ee *engine.Error
 	if errors.As(err, &ee) {

@@ -38,25 +38,22 @@ func TestTheClientsNamesMatchTheXML(t *testing.T) {
 }
 
 // Each method of the XML must have a handler with the same D-Bus
-// signature, and the handler type must export nothing else.
+// signature, and the server must export nothing else.
 func TestHandlersMatchTheXML(t *testing.T) {
 	shipped := healing1
-	typ := reflect.TypeOf(&api{})
-	var handlers []string
-	for i := range typ.NumMethod() {
-		handlers = append(handlers, typ.Method(i).Name)
-	}
+	table := (&Server{}).handlers()
+	handlers := slices.Collect(maps.Keys(table))
 	var methods []string
 	for _, m := range shipped.Methods {
 		methods = append(methods, m.Name)
-		h, ok := typ.MethodByName(m.Name)
+		h, ok := table[m.Name]
 		if !ok {
 			t.Errorf("%s has no handler", m.Name)
 			continue
 		}
 		var gotIn, gotOut, wantIn, wantOut string
-		ft := h.Type
-		for a := 1; a < ft.NumIn(); a++ { // 0 is the receiver
+		ft := reflect.TypeOf(h)
+		for a := 0; a < ft.NumIn(); a++ {
 			switch ft.In(a) {
 			case reflect.TypeOf(dbus.Sender("")), reflect.TypeOf(dbus.Message{}):
 				continue

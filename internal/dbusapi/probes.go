@@ -1,15 +1,10 @@
 package dbusapi
 
 import (
-	"context"
-	"time"
-
 	"github.com/godbus/dbus/v5"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
-	"github.com/luminous-healing/luminous-healing/internal/engine"
 	"github.com/luminous-healing/luminous-healing/internal/probe"
-	"github.com/luminous-healing/luminous-healing/internal/unit"
 	"github.com/luminous-healing/luminous-healing/internal/wire"
 )
 
@@ -30,25 +25,8 @@ func (a *api) ListProbes() ([]map[string]dbus.Variant, *dbus.Error) {
 // read — it opens connections as root and a command probe starts a
 // transient unit — so it is not open to every local user (docs/dbus.md).
 func (a *api) RunProbe(msg dbus.Message, sender dbus.Sender, name string) (map[string]dbus.Variant, *dbus.Error) {
-	u, err := unit.Normalize(name)
-	if err != nil {
-		return nil, invalid("unit: %v", err)
-	}
-	var res probe.Result
-	p := privileged{method: "RunProbe", action: client.ActionHeal, what: "probe", unit: u}
-	derr := a.s.setting(msg, sender, p, func(engine.Caller) error {
-		// A probe is bounded by its timeout (at most its interval, 24 h);
-		// the call by the bus's own timeout, and by the daemon's stop.
-		ctx, cancel := context.WithTimeout(a.s.ctx, 10*time.Minute)
-		defer cancel()
-		var err error
-		res, err = a.s.o.Engine.RunProbe(ctx, u)
-		return err
-	})
-	if derr != nil {
-		return nil, derr
-	}
-	return probeResult(res).Map(), nil
+	op, err := a.s.o.Engine.RunProbeOp(name)
+	return record(a.s, msg, sender, op, err, func(r probe.Result) map[string]dbus.Variant { return probeResult(r).Map() })
 }
 
 func probeResult(r probe.Result) client.ProbeResult {

@@ -152,11 +152,13 @@ func (s *Server) Serve(ctx context.Context) error {
 
 func (s *Server) export() error {
 	path := dbus.ObjectPath(client.ObjectPath)
+	if err := s.conn.ExportMethodTable(s.handlers(), path, client.Interface); err != nil {
+		return fmt.Errorf("export %s: %w", client.Interface, err)
+	}
 	for _, e := range []struct {
 		v     any
 		iface string
 	}{
-		{&api{s}, client.Interface},
 		{&properties{s}, "org.freedesktop.DBus.Properties"},
 		{introspectable(node()), "org.freedesktop.DBus.Introspectable"},
 	} {

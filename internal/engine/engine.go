@@ -463,15 +463,6 @@ func (e *Engine) Mounts() []string {
 	return e.sampler.Mounts()
 }
 
-// IsMonitored reports whether unit is monitored; transports use it to pick
-// the polkit action for RestartUnit.
-func (e *Engine) IsMonitored(unit string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	_, ok := e.units[unit]
-	return ok
-}
-
 // Config returns the configuration in force.
 func (e *Engine) Config() *config.Config {
 	e.mu.Lock()

@@ -69,10 +69,10 @@ func (e *Engine) restore() {
 	// What comes back from disk passes the checks a live call does: a
 	// hand-edited or damaged file must not set memory = 1e9.
 	for k, v := range e.over.Thresholds {
-		if _, err := ThresholdKind(string(k)); err != nil {
+		if _, err := thresholdKind(string(k)); err != nil {
 			e.log.Warn("saved state: dropping a threshold override", "kind", string(k), "err", err)
 			delete(e.over.Thresholds, k)
-		} else if err := CheckThreshold(k, v); err != nil {
+		} else if err := checkThreshold(k, v); err != nil {
 			e.log.Warn("saved state: dropping a threshold override", "kind", string(k), "value", v, "err", err)
 			delete(e.over.Thresholds, k)
 		}

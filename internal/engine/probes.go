@@ -8,6 +8,7 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/probe"
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // maxProbes is how many probes run at once, whatever their number: a
@@ -226,11 +227,44 @@ func (e *Engine) probesLocked() []ProbeInfo {
 // counting it towards an issue: what healingctl probe UNIT prints. It
 // waits for the global cap like every probe.
 func (e *Engine) RunProbe(ctx context.Context, unit string) (probe.Result, error) {
+	spec, err := e.probeOf(unit)
+	if err != nil {
+		return probe.Result{}, err
+	}
+	return e.runProbe(ctx, spec)
+}
+
+// RunProbeOp checks a call to run a unit's probe now (RunProbe), in
+// service mode: reading a result is harmless, but running a probe opens
+// connections as root and a command probe starts a transient unit.
+func (e *Engine) RunProbeOp(name string) (*Op[probe.Result], error) {
+	return checked(context.Background(), func(context.Context) (*Op[probe.Result], error) {
+		u, err := unit.Normalize(name)
+		if err != nil {
+			return nil, errorf(InvalidArgument, "unit: %v", err)
+		}
+		spec, err := e.probeOf(u)
+		if err != nil {
+			return nil, err
+		}
+		return &Op[probe.Result]{Tier: TierHeal, Action: "probe", Unit: u, act: func(ctx context.Context, _ Caller) (probe.Result, error) {
+			// A probe is bounded by its timeout (at most its interval,
+			// 24 h); the call by the bus's own timeout, and by the
+			// daemon's stop.
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+			defer cancel()
+			return e.runProbe(ctx, spec)
+		}}, nil
+	})
+}
+
+// probeOf returns the spec of a unit's probe.
+func (e *Engine) probeOf(unit string) (probe.Spec, error) {
 	e.mu.Lock()
 	ps := e.probes[unit]
 	e.mu.Unlock()
 	if ps == nil {
-		return probe.Result{}, errorf(NotFound, "%s has no probe; [[probe]] in the configuration adds one (docs/probes.md)", unit)
+		return probe.Spec{}, errorf(NotFound, "%s has no probe; [[probe]] in the configuration adds one (docs/probes.md)", unit)
 	}
-	return e.runProbe(ctx, ps.spec)
+	return ps.spec, nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/silence"
+	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // Silences and maintenance windows pause automatic healing within their
@@ -50,10 +52,9 @@ type SilenceRequest struct {
 	ID string
 }
 
-// ValidateSilence checks a request and returns the silence it would add,
-// without an id or author. Transports call it before asking polkit, so a
-// bad request is refused without a prompt and changes nothing.
-func (e *Engine) ValidateSilence(req SilenceRequest, now time.Time) (silence.Silence, error) {
+// validateSilence checks a request and returns the silence it would add,
+// without an id or author.
+func validateSilence(req SilenceRequest, now time.Time) (silence.Silence, error) {
 	sc, err := silence.ParseScope(req.Scope)
 	if err != nil {
 		return silence.Silence{}, errorf(InvalidArgument, "scope: %v", err)
@@ -87,10 +88,39 @@ func (e *Engine) ValidateSilence(req SilenceRequest, now time.Time) (silence.Sil
 	return silence.Silence{Scope: sc, Effect: eff, Reason: req.Reason, Created: now, Starts: now, Expires: until}, nil
 }
 
-// AddSilence adds an operator's silence and returns it.
+// AddSilenceOp checks a call to add an operator's silence, in service
+// mode: a bad request is refused before polkit is asked and changes
+// nothing. Run returns the silence added.
+func (e *Engine) AddSilenceOp(req SilenceRequest) (*Op[silence.Silence], error) {
+	return checked(context.Background(), func(context.Context) (*Op[silence.Silence], error) {
+		s, err := validateSilence(req, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		return silenceOp("silence", s.Scope, func(_ context.Context, c Caller) (silence.Silence, error) {
+			return e.addSilence(c, req)
+		}), nil
+	})
+}
+
+// AddSilence checks and runs AddSilenceOp at once.
 func (e *Engine) AddSilence(c Caller, req SilenceRequest) (silence.Silence, error) {
+	op, err := e.AddSilenceOp(req)
+	return runNow(context.Background(), c, op, err)
+}
+
+// silenceOp is a service-mode op on a silence of scope sc.
+func silenceOp[T any](action string, sc silence.Scope, act func(context.Context, Caller) (T, error)) *Op[T] {
+	op := &Op[T]{Tier: TierHeal, Action: action, Scope: string(sc), Unit: scopeUnit(sc), act: act}
+	if id, ok := strings.CutPrefix(string(sc), "issue:"); ok {
+		op.Issue = id
+	}
+	return op
+}
+
+func (e *Engine) addSilence(c Caller, req SilenceRequest) (silence.Silence, error) {
 	now := time.Now()
-	s, err := e.ValidateSilence(req, now)
+	s, err := validateSilence(req, now)
 	if err != nil {
 		return silence.Silence{}, err
 	}
@@ -117,9 +147,42 @@ func (e *Engine) AddSilence(c Caller, req SilenceRequest) (silence.Silence, erro
 	return s, nil
 }
 
-// RemoveSilence ends an operator's silence before its expiry. A window
-// cannot be removed: it comes from the configuration.
+// RemoveSilenceOp checks a call to end an operator's silence before its
+// expiry, in service mode. A window cannot be removed: it comes from the
+// configuration. Run refuses if the silence ended meanwhile.
+func (e *Engine) RemoveSilenceOp(id string) (*Op[bool], error) {
+	return checked(context.Background(), func(context.Context) (*Op[bool], error) {
+		if err := checkID("silence id", id); err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		i := slices.IndexFunc(e.silences, func(s silence.Silence) bool { return s.ID == id })
+		var sc silence.Scope
+		if i >= 0 {
+			sc = e.silences[i].Scope
+		}
+		isWindow := slices.ContainsFunc(e.windows, func(w *window) bool { return w.id == id })
+		e.mu.Unlock()
+		switch {
+		case isWindow:
+			return nil, errorf(InvalidArgument, "%s is a maintenance window from the configuration; change the configuration and reload", unit.Quote(id))
+		case i < 0:
+			return nil, errorf(NotFound, "no silence %s; `healingctl silence list` lists them", unit.Quote(id))
+		}
+		return silenceOp("unsilence", sc, func(_ context.Context, c Caller) (bool, error) {
+			return true, e.removeSilence(c, id)
+		}), nil
+	})
+}
+
+// RemoveSilence checks and runs RemoveSilenceOp at once.
 func (e *Engine) RemoveSilence(c Caller, id string) error {
+	op, err := e.RemoveSilenceOp(id)
+	_, err = runNow(context.Background(), c, op, err)
+	return err
+}
+
+func (e *Engine) removeSilence(c Caller, id string) error {
 	now := time.Now()
 	e.mu.Lock()
 	i := slices.IndexFunc(e.silences, func(s silence.Silence) bool { return s.ID == id })
