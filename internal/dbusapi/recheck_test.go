@@ -70,6 +70,9 @@ func TestAStateChangeWhilePolkitAsksIsCheckedAgainBeforeActing(t *testing.T) {
 				if m := d.Mutations(); slices.Contains(m, "RestartUnit web.service replace") {
 					t.Errorf("systemd was asked %v: web.service, no longer monitored, was restarted on %s alone", m, client.ActionHeal)
 				}
+				if r := d.Events(audit.ActionRefused); len(r) != 1 || r[0].Outcome != "changed" || r[0].Target != "web.service" {
+					t.Errorf("audit: %+v; want the refusal of the restart recorded", r)
+				}
 			},
 		},
 		{

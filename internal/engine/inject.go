@@ -27,7 +27,7 @@ type Injection struct {
 // its plan in dry-run) — for testing configurations and integrations, and
 // ends once its action has run. Run returns the issue as opened.
 func (e *Engine) InjectIssueOp(in Injection) (*Op[issue.Record], error) {
-	return checked(context.Background(), func(context.Context) (*Op[issue.Record], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[issue.Record], error) {
 		rec, err := e.validateInjection(in)
 		if err != nil {
 			return nil, err

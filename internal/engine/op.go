@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
@@ -52,6 +53,7 @@ type Op[T any] struct {
 
 	build func(context.Context) (*Op[T], error) // checks the same arguments against the state now
 	act   func(context.Context, Caller) (T, error)
+	e     *Engine
 }
 
 // Details are polkit's details for the op: action, and unit, issue and
@@ -80,8 +82,12 @@ func (o *Op[T]) Run(ctx context.Context, c Caller) (T, error) {
 		return zero, err
 	}
 	if now.Tier != o.Tier || !maps.Equal(now.Details(), o.Details()) {
-		return zero, errorf(ActionFailed, "the call changed while it was being authorized: it was %s, it is now %s; nothing was done, call again",
+		// Recorded: the audit already says the call was allowed.
+		msg := fmt.Sprintf("the call changed while it was being authorized: it was %s, it is now %s; nothing was done, call again",
 			o.describe(), now.describe())
+		o.e.o.Audit.Record(audit.Entry{Event: audit.ActionRefused, Action: o.Action, Target: o.Unit, Issue: o.Issue,
+			Outcome: "changed", CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("uid %d: %s", c.UID, msg)})
+		return zero, errorf(ActionFailed, "%s", msg)
 	}
 	if now.NoOp {
 		return zero, nil
@@ -101,13 +107,13 @@ func (o *Op[T]) describe() string {
 	return s + " (" + o.Tier.String() + ")"
 }
 
-// checked builds an op from build, which Run calls again.
-func checked[T any](ctx context.Context, build func(context.Context) (*Op[T], error)) (*Op[T], error) {
+// checked builds an op of e from build, which Run calls again.
+func checked[T any](ctx context.Context, e *Engine, build func(context.Context) (*Op[T], error)) (*Op[T], error) {
 	op, err := build(ctx)
 	if err != nil {
 		return nil, err
 	}
-	op.build = build
+	op.build, op.e = build, e
 	return op, nil
 }
 

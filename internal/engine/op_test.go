@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/synctest"
 
@@ -92,6 +93,10 @@ func TestAnOpRunsOnlyWhileItIsTheOnePolkitWasAskedAbout(t *testing.T) {
 					t.Errorf("Run: %v; want ActionFailed: the act is not the one authorized", err)
 				case tc.wantErr && len(h.sd.Calls()) != before:
 					t.Errorf("systemd was asked %v; want nothing", h.sd.Calls()[before:])
+				case tc.wantErr && !slices.ContainsFunc(h.history(audit.ActionRefused), func(e audit.Entry) bool {
+					return e.CallerUID == 1000 && e.Outcome == "changed"
+				}):
+					t.Errorf("the audit has %+v; want the refusal recorded with the caller", h.history(audit.ActionRefused))
 				case !tc.wantErr && err != nil:
 					t.Errorf("Run: %v; want it to act", err)
 				case !tc.wantErr && h.countCalls("RestartUnit web.service") != 1:

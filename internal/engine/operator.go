@@ -25,7 +25,7 @@ import (
 // bypasses the breaker's backoff (a person asked) but not dry-run or the
 // safety rules.
 func (e *Engine) HealOp(id string) (*Op[heal.Result], error) {
-	return checked(context.Background(), func(context.Context) (*Op[heal.Result], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[heal.Result], error) {
 		if err := checkID("issue id", id); err != nil {
 			return nil, err
 		}
@@ -75,7 +75,7 @@ func (e *Engine) Heal(ctx context.Context, c Caller, id string) (heal.Result, er
 // monitored unit, development mode for any other. Run refuses if the unit
 // was dropped from monitoring (or added) while polkit was asking.
 func (e *Engine) RestartUnitOp(ctx context.Context, name string) (*Op[heal.Result], error) {
-	return checked(ctx, func(ctx context.Context) (*Op[heal.Result], error) {
+	return checked(ctx, e, func(ctx context.Context) (*Op[heal.Result], error) {
 		u, err := e.unitArg(ctx, name)
 		if err != nil {
 			return nil, err
@@ -103,7 +103,7 @@ func (e *Engine) RestartUnit(ctx context.Context, c Caller, name string) (heal.R
 
 // CleanupOp checks a call to start the cleanup units now.
 func (e *Engine) CleanupOp() (*Op[heal.Result], error) {
-	return checked(context.Background(), func(context.Context) (*Op[heal.Result], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[heal.Result], error) {
 		return &Op[heal.Result]{Tier: TierHeal, Action: "cleanup",
 			act: e.operation("", heal.Request{Action: issue.Cleanup, Operator: true})}, nil
 	})
@@ -139,7 +139,7 @@ func (e *Engine) Release(ctx context.Context, c Caller, name string) (heal.Resul
 
 // unitOp checks a service-mode action on a unit the caller names.
 func (e *Engine) unitOp(ctx context.Context, name string, act issue.Action) (*Op[heal.Result], error) {
-	return checked(ctx, func(ctx context.Context) (*Op[heal.Result], error) {
+	return checked(ctx, e, func(ctx context.Context) (*Op[heal.Result], error) {
 		u, err := e.unitArg(ctx, name)
 		if err != nil {
 			return nil, err
@@ -161,7 +161,7 @@ func (e *Engine) operation(id string, req heal.Request) func(context.Context, Ca
 // ResetBreakerOp checks a call to re-arm healing of an issue that was
 // given up or is backing off; Run heals it again if it is still open.
 func (e *Engine) ResetBreakerOp(id string) (*Op[bool], error) {
-	return checked(context.Background(), func(context.Context) (*Op[bool], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[bool], error) {
 		if err := checkID("issue id", id); err != nil {
 			return nil, err
 		}

@@ -238,7 +238,7 @@ func (e *Engine) RunProbe(ctx context.Context, unit string) (probe.Result, error
 // service mode: reading a result is harmless, but running a probe opens
 // connections as root and a command probe starts a transient unit.
 func (e *Engine) RunProbeOp(name string) (*Op[probe.Result], error) {
-	return checked(context.Background(), func(context.Context) (*Op[probe.Result], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[probe.Result], error) {
 		u, err := unit.Normalize(name)
 		if err != nil {
 			return nil, errorf(InvalidArgument, "unit: %v", err)

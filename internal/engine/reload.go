@@ -14,7 +14,7 @@ import (
 // ReloadOp checks a call to re-read the configuration file, in development
 // mode. The file is read when it runs: what it holds then is what counts.
 func (e *Engine) ReloadOp() (*Op[bool], error) {
-	return checked(context.Background(), func(context.Context) (*Op[bool], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[bool], error) {
 		return &Op[bool]{Tier: TierDevelop, Action: "reload",
 			act: func(ctx context.Context, c Caller) (bool, error) { return true, e.reload(ctx, c) }}, nil
 	})

@@ -23,13 +23,13 @@ func (e *Engine) SetDryRunOp(on bool) (*Op[bool], error) {
 	if e.o.ForceDryRun && !on {
 		return nil, errorf(InvalidArgument, "the try-it mode only plans; run the system service to act")
 	}
-	return settingOp("set-dry-run", func() bool { return e.heal.DryRun() == on }, func(c Caller) bool { return e.setDryRun(c, on) })
+	return e.settingOp("set-dry-run", func() bool { return e.heal.DryRun() == on }, func(c Caller) bool { return e.setDryRun(c, on) })
 }
 
 // settingOp is a development-mode op that sets a value: a no-op while
 // same reports the value in force is the one asked for.
-func settingOp(action string, same func() bool, set func(Caller) bool) (*Op[bool], error) {
-	return checked(context.Background(), func(context.Context) (*Op[bool], error) {
+func (e *Engine) settingOp(action string, same func() bool, set func(Caller) bool) (*Op[bool], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[bool], error) {
 		return &Op[bool]{Tier: TierDevelop, Action: action, NoOp: same(),
 			act: func(_ context.Context, c Caller) (bool, error) { return set(c), nil }}, nil
 	})
@@ -59,7 +59,7 @@ func (e *Engine) setDryRun(c Caller, on bool) bool {
 
 // SetHealingEnabledOp checks a call to switch automatic healing.
 func (e *Engine) SetHealingEnabledOp(on bool) (*Op[bool], error) {
-	return settingOp("set-healing", func() bool { return e.HealingEnabled() == on }, func(c Caller) bool { return e.setHealingEnabled(c, on) })
+	return e.settingOp("set-healing", func() bool { return e.HealingEnabled() == on }, func(c Caller) bool { return e.setHealingEnabled(c, on) })
 }
 
 // SetHealingEnabled checks and runs SetHealingEnabledOp at once; it
@@ -132,7 +132,7 @@ func (e *Engine) SetThresholdOp(kindName string, v float64) (*Op[bool], error) {
 		defer e.mu.Unlock()
 		return e.thresholdsLocked()[kind] == v
 	}
-	return settingOp("set-threshold", same, func(c Caller) bool { return e.setThreshold(c, kind, v) })
+	return e.settingOp("set-threshold", same, func(c Caller) bool { return e.setThreshold(c, kind, v) })
 }
 
 // SetThreshold checks and runs SetThresholdOp at once; it reports whether

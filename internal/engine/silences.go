@@ -92,7 +92,7 @@ func validateSilence(req SilenceRequest, now time.Time) (silence.Silence, error)
 // mode: a bad request is refused before polkit is asked and changes
 // nothing. Run returns the silence added.
 func (e *Engine) AddSilenceOp(req SilenceRequest) (*Op[silence.Silence], error) {
-	return checked(context.Background(), func(context.Context) (*Op[silence.Silence], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[silence.Silence], error) {
 		s, err := validateSilence(req, time.Now())
 		if err != nil {
 			return nil, err
@@ -151,7 +151,7 @@ func (e *Engine) addSilence(c Caller, req SilenceRequest) (silence.Silence, erro
 // expiry, in service mode. A window cannot be removed: it comes from the
 // configuration. Run refuses if the silence ended meanwhile.
 func (e *Engine) RemoveSilenceOp(id string) (*Op[bool], error) {
-	return checked(context.Background(), func(context.Context) (*Op[bool], error) {
+	return checked(context.Background(), e, func(context.Context) (*Op[bool], error) {
 		if err := checkID("silence id", id); err != nil {
 			return nil, err
 		}
