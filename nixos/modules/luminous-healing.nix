@@ -191,87 +191,42 @@ let
     ++ lib.concatLists (lib.attrValues (s.healing.mount_cleanup_units or { }))
   );
 
-  # A typed option and `settings` may not both set one key.
+  # The typed options and the config.toml keys they set, in one list: the
+  # settings take their defaults from it, and a typed option and `settings`
+  # may not both set one key. value is what the option writes there; get,
+  # where present, reads back from the key's value the part the option sets
+  # (a port, a host) or its normal form. An option that sets only a part of
+  # a key (part) leaves writing the key to the settings below.
+  sets = option: key: {
+    inherit option key;
+    value = lib.getAttrFromPath (lib.splitString "." option) cfg;
+  };
+  part = get: {
+    inherit get;
+    part = true;
+  };
   typedKeys = [
-    {
-      option = "thresholds.cpu";
-      key = "thresholds.cpu";
-      value = cfg.thresholds.cpu;
-    }
-    {
-      option = "thresholds.memory";
-      key = "thresholds.memory";
-      value = cfg.thresholds.memory;
-    }
-    {
-      option = "thresholds.disk";
-      key = "thresholds.disk";
-      value = cfg.thresholds.disk;
-    }
-    {
-      option = "thresholds.loadAverage";
-      key = "thresholds.load_average";
-      value = cfg.thresholds.loadAverage;
-    }
-    {
-      option = "healing.enabled";
-      key = "healing.enabled";
-      value = cfg.healing.enabled;
-    }
-    {
-      option = "healing.dryRun";
-      key = "healing.dry_run";
-      value = cfg.healing.dryRun;
-    }
-    {
-      option = "monitoring.interval";
-      key = "monitoring.interval";
-      value = renderDuration cfg.monitoring.interval;
-    }
-    {
-      option = "monitoring.enableMetrics";
-      key = "monitoring.metrics";
-      value = cfg.monitoring.enableMetrics;
-    }
-    {
-      option = "monitoring.metricsPort";
-      key = "monitoring.listen";
-      value = cfg.monitoring.metricsPort;
-      get = v: (splitAddress v).port or null;
-    }
-    {
-      option = "listenAddress";
-      key = "monitoring.listen";
-      value = cfg.listenAddress;
-      get = v: (splitAddress v).host or null;
-    }
-    {
-      option = "monitoring.enableDashboard";
-      key = "monitoring.dashboard";
-      value = cfg.monitoring.enableDashboard;
-    }
-    {
-      option = "monitoring.dashboardPort";
-      key = "monitoring.dashboard_listen";
-      value = cfg.monitoring.dashboardPort;
-      get = v: (splitAddress v).port or cfg.monitoring.dashboardPort;
-    }
-    {
-      option = "predictive.enabled";
-      key = "predictive.enabled";
-      value = cfg.predictive.enabled;
-    }
-    {
-      option = "predictive.historySize";
-      key = "predictive.history_size";
-      value = cfg.predictive.historySize;
-    }
-    {
-      option = "services.monitored";
-      key = "services.monitored";
-      value = map normalizeUnit cfg.services.monitored;
-      get = map normalizeUnit;
-    }
+    (sets "thresholds.cpu" "thresholds.cpu")
+    (sets "thresholds.memory" "thresholds.memory")
+    (sets "thresholds.disk" "thresholds.disk")
+    (sets "thresholds.loadAverage" "thresholds.load_average")
+    (sets "healing.enabled" "healing.enabled")
+    (sets "healing.dryRun" "healing.dry_run")
+    (sets "monitoring.interval" "monitoring.interval" // { value = renderDuration cfg.monitoring.interval; })
+    (sets "monitoring.enableMetrics" "monitoring.metrics")
+    (sets "monitoring.metricsPort" "monitoring.listen" // part (v: (splitAddress v).port or null))
+    (sets "listenAddress" "monitoring.listen" // part (v: (splitAddress v).host or null))
+    (sets "monitoring.enableDashboard" "monitoring.dashboard")
+    (sets "monitoring.dashboardPort" "monitoring.dashboard_listen" // part (v: (splitAddress v).port or cfg.monitoring.dashboardPort))
+    (sets "predictive.enabled" "predictive.enabled")
+    (sets "predictive.historySize" "predictive.history_size")
+    (
+      sets "services.monitored" "services.monitored"
+      // {
+        value = map normalizeUnit cfg.services.monitored;
+        get = map normalizeUnit;
+      }
+    )
   ];
   conflicts = filter (
     k:
@@ -849,63 +804,54 @@ in
       }
     ];
 
-    services.luminous-healing.settings = {
-      thresholds = {
-        cpu = mkDefault cfg.thresholds.cpu;
-        memory = mkDefault cfg.thresholds.memory;
-        disk = mkDefault cfg.thresholds.disk;
-        load_average = mkDefault cfg.thresholds.loadAverage;
-      };
-      healing = {
-        enabled = mkDefault cfg.healing.enabled;
-        dry_run = mkDefault cfg.healing.dryRun;
-      };
-      monitoring = {
-        interval = mkDefault (renderDuration cfg.monitoring.interval);
-        metrics = mkDefault cfg.monitoring.enableMetrics;
-        listen = mkDefault (joinAddress cfg.listenAddress cfg.monitoring.metricsPort);
-        dashboard = mkDefault cfg.monitoring.enableDashboard;
-      }
-      // optionalAttrs (cfg.monitoring.enableDashboard && cfg.monitoring.dashboardPort != cfg.monitoring.metricsPort) {
-        dashboard_listen = mkDefault (joinAddress cfg.listenAddress cfg.monitoring.dashboardPort);
-      };
-      predictive = {
-        enabled = mkDefault cfg.predictive.enabled;
-        history_size = mkDefault cfg.predictive.historySize;
-      };
-      services.monitored = mkDefault (map normalizeUnit cfg.services.monitored);
-      probe = mkIf (cfg.probes != { }) (
-        mkDefault (
-          lib.mapAttrsToList (
-            unit: p:
-            lib.filterAttrs (_: v: v != null) {
-              unit = normalizeUnit unit;
-              inherit (p) type url method status address path command user failures action;
-              body_contains = p.bodyContains;
-              body_regexp = p.bodyRegexp;
-              interval = if p.interval == null then null else renderDuration p.interval;
-              timeout = if p.timeout == null then null else renderDuration p.timeout;
-              grace = if p.grace == null then null else renderDuration p.grace;
-            }
-            // lib.optionalAttrs (p.type == "http") {
-              tls_verify = p.tlsVerify;
-              follow_redirects_off_host = p.followRedirectsOffHost;
-            }
-          ) cfg.probes
-        )
-      );
-      maintenance = mkIf (cfg.maintenanceWindows != [ ]) (
-        mkDefault (
-          map (
-            w:
-            {
-              inherit (w) when scope effect;
-            }
-            // lib.optionalAttrs (w.reason != null) { inherit (w) reason; }
-          ) cfg.maintenanceWindows
-        )
-      );
-    };
+    services.luminous-healing.settings = lib.mkMerge (
+      map (k: lib.setAttrByPath (lib.splitString "." k.key) (mkDefault k.value)) (
+        filter (k: !(k.part or false)) typedKeys
+      )
+      ++ [
+        {
+          # The listeners, put together from their typed parts, and the
+          # typed lists.
+          monitoring = {
+            listen = mkDefault (joinAddress cfg.listenAddress cfg.monitoring.metricsPort);
+          }
+          // optionalAttrs (cfg.monitoring.enableDashboard && cfg.monitoring.dashboardPort != cfg.monitoring.metricsPort) {
+            dashboard_listen = mkDefault (joinAddress cfg.listenAddress cfg.monitoring.dashboardPort);
+          };
+          probe = mkIf (cfg.probes != { }) (
+            mkDefault (
+              lib.mapAttrsToList (
+                unit: p:
+                lib.filterAttrs (_: v: v != null) {
+                  unit = normalizeUnit unit;
+                  inherit (p) type url method status address path command user failures action;
+                  body_contains = p.bodyContains;
+                  body_regexp = p.bodyRegexp;
+                  interval = if p.interval == null then null else renderDuration p.interval;
+                  timeout = if p.timeout == null then null else renderDuration p.timeout;
+                  grace = if p.grace == null then null else renderDuration p.grace;
+                }
+                // lib.optionalAttrs (p.type == "http") {
+                  tls_verify = p.tlsVerify;
+                  follow_redirects_off_host = p.followRedirectsOffHost;
+                }
+              ) cfg.probes
+            )
+          );
+          maintenance = mkIf (cfg.maintenanceWindows != [ ]) (
+            mkDefault (
+              map (
+                w:
+                {
+                  inherit (w) when scope effect;
+                }
+                // lib.optionalAttrs (w.reason != null) { inherit (w) reason; }
+              ) cfg.maintenanceWindows
+            )
+          );
+        }
+      ]
+    );
 
     environment.etc."luminous-healing/config.toml".source = configFile;
 
