@@ -297,3 +297,35 @@ func TestThePlainDashboardIsASnapshotOrOneEveryInterval(t *testing.T) {
 		t.Errorf("--every 1s for 1.5s printed %d snapshots; want 2:\n%s", n, out.String())
 	}
 }
+
+// A setting changed at run time (healingctl set) shows in the header, as in
+// status and on the web dashboard, with how long it lasts; it goes with a
+// reload. The dashboard showed nothing of it. No signal announces a
+// setting: the dashboard sees it with the next check's (every 100ms here).
+func TestDashboardShowsAnOverrideInForce(t *testing.T) {
+	d := apitest.Start(t, apitest.Setup{Readings: dashboardReadings, Config: func(c *config.Config) {
+		c.Healing.Enabled = false
+		c.Monitoring.Interval = config.Duration(100 * time.Millisecond)
+	}})
+	d.Authority.Answer(client.ActionDevelop, bustest.Yes)
+	p := startPane(t, []string{"DBUS_SYSTEM_BUS_ADDRESS=" + d.Bus.Address}, "dashboard")
+	p.waitForText(t, "RESOURCES", "No active issues.")
+	cl := d.Client(t, client.Options{})
+	if err := cl.SetThreshold(t.Context(), "cpu", 70); err != nil {
+		t.Fatal(err)
+	}
+	s := p.waitForText(t, "Override: thresholds.cpu=70")
+	t.Logf("with the override:\n%s", s)
+	if l := line(s, "Override: thresholds.cpu=70"); !strings.Contains(s, "until 'healingctl reload'") {
+		t.Errorf("the override's line is %q; want it to say a reload ends it", l)
+	}
+	if colored := line(p.screen(t, true), "Override:"); !regexp.MustCompile(`\x1b\[[0-9;]*33m[^\x1b]*Override:`).MatchString(colored) {
+		t.Errorf("the override is not yellow, as a warning: %q", colored)
+	}
+	if err := cl.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "the override gone after the reload", func(s string) bool {
+		return !strings.Contains(s, "Override:") && strings.Contains(s, "No active issues.")
+	})
+}

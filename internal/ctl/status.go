@@ -68,8 +68,7 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		fmt.Fprintf(w, "  Sampling: %s\n", show.Sev(color, "warning", st.SampleError))
 	}
 	if len(st.Overrides) > 0 {
-		fmt.Fprintf(w, "  Override: %s\n", show.Sev(color, "warning", strings.Join(st.Overrides, ", ")+
-			" (set at run time; kept across restarts until 'healingctl reload' goes back to "+orFile(st.ConfigPath)+")"))
+		fmt.Fprintf(w, "  Override: %s\n", show.Sev(color, "warning", show.Overrides(st)))
 	}
 
 	if len(st.Resources) > 0 {
@@ -128,12 +127,4 @@ func printStatus(w io.Writer, st client.Status, color bool) {
 		}
 		t.flush()
 	}
-}
-
-// orFile names the configuration file a reload reads.
-func orFile(path string) string {
-	if path == "" {
-		return "the embedded default"
-	}
-	return path
 }

@@ -150,6 +150,9 @@ func (b *board) render(l look) []string {
 	if n := st.ActiveSilences; n > 0 {
 		addWrapped(p.sev("warning", fmt.Sprintf("%d silence(s) in force: healing paused within their scope (healingctl silence list)", n)))
 	}
+	if len(st.Overrides) > 0 {
+		addWrapped(p.sev("warning", "Override: "+show.Overrides(st)))
+	}
 	if b.signal != "" {
 		add(p.style(show.Dim, fmt.Sprintf("Last signal %s: %s", show.Ago(b.signalAt, now), b.signal)))
 	}

@@ -252,3 +252,14 @@ func Truncate(s string, width int) string { return ansi.Truncate(s, width, "…"
 func Wrap(text string, width int) []string {
 	return strings.Split(lipgloss.Wrap(text, width, " "), "\n")
 }
+
+// Overrides names the settings changed at run time (healingctl set) and how
+// long they last, for status and the dashboard.
+func Overrides(st client.Status) string {
+	file := st.ConfigPath
+	if file == "" {
+		file = "the embedded default"
+	}
+	return strings.Join(st.Overrides, ", ") +
+		" (set at run time; kept across restarts until 'healingctl reload' goes back to " + file + ")"
+}
