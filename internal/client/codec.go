@@ -13,7 +13,8 @@ import (
 // The record codec. A record's struct tags are the one definition of its
 // keys: `dbus:"key"` names the a{sv} key, which is also the HTTP API's
 // JSON key, and `dbus:"key,omitempty"` leaves a zero field out (the
-// request records, whose absent keys mean "the default"). One encoder
+// request records, whose absent keys mean "the default"); `property` on
+// a Summary field makes it a D-Bus property too (Properties). One encoder
 // and one decoder read the tags, through a plan built once per type:
 //
 //	Go field            D-Bus                       HTTP (JSON)
@@ -91,6 +92,19 @@ func Keys[T any]() map[string]string {
 	return keys
 }
 
+// Properties are the D-Bus properties within an encoded Summary: each
+// field tagged `property` under its Go name (Version, DryRun, …), with the
+// value its key has in GetStatus, so the two never disagree.
+func Properties(summary map[string]dbus.Variant) map[string]dbus.Variant {
+	props := map[string]dbus.Variant{}
+	for _, f := range planOf(reflect.TypeFor[Summary]()).fields {
+		if f.property {
+			props[f.name] = summary[f.key]
+		}
+	}
+	return props
+}
+
 // kind is how a field travels.
 type kind uint8
 
@@ -126,6 +140,8 @@ var kinds = map[reflect.Type]struct {
 
 type field struct {
 	key       string
+	name      string // the Go field's, which names a D-Bus property
+	property  bool
 	index     []int // through embedded records
 	kind      kind
 	sig       dbus.Signature
@@ -167,8 +183,19 @@ func (p *plan) add(t reflect.Type, index []int) {
 		if tag == "" || !sf.IsExported() {
 			panic(fmt.Sprintf("client: %s.%s has no dbus tag", t, sf.Name))
 		}
-		key, opt, _ := strings.Cut(tag, ",")
-		f := field{key: key, index: at, omitEmpty: opt == "omitempty"}
+		key, opts, _ := strings.Cut(tag, ",")
+		f := field{key: key, name: sf.Name, index: at}
+		for _, opt := range strings.Split(opts, ",") {
+			switch opt {
+			case "omitempty":
+				f.omitEmpty = true
+			case "property":
+				f.property = true
+			case "":
+			default:
+				panic(fmt.Sprintf("client: %s.%s: unknown tag option %q", t, sf.Name, opt))
+			}
+		}
 		if k, ok := kinds[sf.Type]; ok {
 			f.kind, f.sig = k.kind, dbus.ParseSignatureMust(k.sig)
 		} else if sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct {

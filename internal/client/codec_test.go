@@ -109,6 +109,9 @@ func TestAMalformedRecordIsRefusedByTheCodec(t *testing.T) {
 		{"a type D-Bus records do not carry", struct {
 			I int `dbus:"i"`
 		}{}, "cannot carry"},
+		{"an unknown tag option", struct {
+			A string `dbus:"a,omitzero"`
+		}{}, "unknown tag option"},
 		{"the same key twice, through an embedded record", struct {
 			embedded
 			A string `dbus:"a"`
@@ -200,6 +203,26 @@ func eachString(v reflect.Value, yield func(string)) {
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
 			eachString(it.Key(), yield)
+		}
+	}
+}
+
+// The properties are GetStatus's keys under the names contract.go gives
+// them, with the same values.
+func TestPropertiesAreTheSummarysTaggedKeys(t *testing.T) {
+	sum := sampleStatus(Issue{}, Prediction{}).Summary
+	sum.ActiveSilences = 2
+	m := Encode(sum)
+	props := Properties(m)
+	want := map[string]string{PropVersion: "version", PropHealth: "health", PropDryRun: "dry_run",
+		PropHealingEnabled: "healing_enabled", PropActiveIssues: "active_issues", PropLastCheck: "last_check",
+		PropMonitoredUnits: "monitored_units", PropActiveSilences: "active_silences"}
+	if len(props) != len(want) {
+		t.Errorf("got %d properties %v; want %d", len(props), props, len(want))
+	}
+	for prop, key := range want {
+		if got, ok := props[prop]; !ok || !reflect.DeepEqual(got, m[key]) {
+			t.Errorf("property %s = %v; want GetStatus's %s, %v", prop, got, key, m[key])
 		}
 	}
 }

@@ -10,15 +10,15 @@ import (
 // It is small on purpose, so that polling it is cheap; the lists are
 // methods of their own.
 type Summary struct {
-	// The properties.
-	Version        string    `dbus:"version"`
-	Health         string    `dbus:"health"` // ok, warning or critical
-	DryRun         bool      `dbus:"dry_run"`
-	HealingEnabled bool      `dbus:"healing_enabled"`
-	ActiveIssues   uint32    `dbus:"active_issues"`
-	LastCheck      time.Time `dbus:"last_check"`
-	MonitoredUnits []string  `dbus:"monitored_units"`
-	ActiveSilences uint32    `dbus:"active_silences"` // silences and maintenance windows in force
+	// The properties, under their field names (Properties).
+	Version        string    `dbus:"version,property"`
+	Health         string    `dbus:"health,property"` // ok, warning or critical
+	DryRun         bool      `dbus:"dry_run,property"`
+	HealingEnabled bool      `dbus:"healing_enabled,property"`
+	ActiveIssues   uint32    `dbus:"active_issues,property"`
+	LastCheck      time.Time `dbus:"last_check,property"`
+	MonitoredUnits []string  `dbus:"monitored_units,property"`
+	ActiveSilences uint32    `dbus:"active_silences,property"` // silences and maintenance windows in force
 
 	Mode        string        `dbus:"mode"` // system, or user for the try-it mode
 	Hostname    string        `dbus:"hostname"`

@@ -212,7 +212,7 @@ func (s *Server) snapshot() *snapshot {
 	c := &snapshot{st: st, status: rec.Summary.Map(), resources: client.Maps(rec.Resources),
 		units: client.Maps(rec.Units), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions),
 		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles), silences: client.Maps(rec.Silences)}
-	c.props = propsOf(c.status)
+	c.props = client.Properties(c.status)
 	s.cache.Store(c)
 	return c
 }
@@ -232,26 +232,9 @@ func (s *Server) props() map[string]dbus.Variant {
 	if p := s.propCache.Load(); p != nil && p.st == st {
 		return p.props
 	}
-	p := &propSnapshot{st: st, props: propsOf(wire.Summary(st).Map())}
+	p := &propSnapshot{st: st, props: client.Properties(wire.Summary(st).Map())}
 	s.propCache.Store(p)
 	return p.props
-}
-
-func propsOf(status map[string]dbus.Variant) map[string]dbus.Variant {
-	props := map[string]dbus.Variant{}
-	for _, k := range []string{client.PropVersion, client.PropHealth, client.PropDryRun, client.PropHealingEnabled,
-		client.PropActiveIssues, client.PropLastCheck, client.PropMonitoredUnits, client.PropActiveSilences} {
-		props[k] = status[propKeys[k]]
-	}
-	return props
-}
-
-// propKeys maps each property to its key in GetStatus.
-var propKeys = map[string]string{
-	client.PropVersion: "version", client.PropHealth: "health", client.PropDryRun: "dry_run",
-	client.PropHealingEnabled: "healing_enabled", client.PropActiveIssues: "active_issues",
-	client.PropLastCheck: "last_check", client.PropMonitoredUnits: "monitored_units",
-	client.PropActiveSilences: "active_silences",
 }
 
 // signal emits the signal an engine event stands for.
