@@ -3,7 +3,6 @@ package bustest
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,11 +51,10 @@ type FakeAgent struct {
 	conn   *dbus.Conn
 	answer AgentAnswer
 
+	begun     received[AgentRequest]
+	cancelled received[string]
 	mu        sync.Mutex
-	begun     []AgentRequest
-	cancelled []string
 	pending   map[string]chan struct{}
-	notify    []chan<- string
 	stopped   chan struct{}
 }
 
@@ -93,27 +91,15 @@ func NewFakeAgent(t testing.TB, b *Bus, answer AgentAnswer) *FakeAgent {
 }
 
 // Begun returns every authentication polkit asked for, in order.
-func (a *FakeAgent) Begun() []AgentRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.begun)
-}
+func (a *FakeAgent) Begun() []AgentRequest { return a.begun.all() }
 
 // Cancelled returns the cookies of every authentication polkit cancelled.
-func (a *FakeAgent) Cancelled() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.cancelled)
-}
+func (a *FakeAgent) Cancelled() []string { return a.cancelled.all() }
 
 // NotifyCancel relays the cookie of every CancelAuthentication to ch as it
 // arrives; polkit sends it on its own time, after answering the check. Sends
 // do not block.
-func (a *FakeAgent) NotifyCancel(ch chan<- string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.notify = append(a.notify, ch)
-}
+func (a *FakeAgent) NotifyCancel(ch chan<- string) { a.cancelled.notify(ch) }
 
 // agentMethods holds exactly the methods exported on the bus.
 type agentMethods struct {
@@ -124,7 +110,7 @@ type agentMethods struct {
 func (m agentMethods) BeginAuthentication(action, message, icon string, details map[string]string, cookie string, identities []Identity) *dbus.Error {
 	a := m.a
 	a.mu.Lock()
-	a.begun = append(a.begun, AgentRequest{action, message, details, cookie, identities})
+	a.begun.add(AgentRequest{action, message, details, cookie, identities})
 	cancelled := make(chan struct{})
 	a.pending[cookie] = cancelled
 	a.mu.Unlock()
@@ -163,16 +149,12 @@ func (m agentMethods) CancelAuthentication(cookie string) *dbus.Error {
 	a := m.a
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.cancelled = append(a.cancelled, cookie)
+	// Recorded before the pending authentication learns of it, so that
+	// whoever sees that sees the record too.
+	a.cancelled.add(cookie)
 	if ch, ok := a.pending[cookie]; ok {
 		close(ch)
 		delete(a.pending, cookie)
-	}
-	for _, ch := range a.notify {
-		select {
-		case ch <- cookie:
-		default:
-		}
 	}
 	return nil
 }

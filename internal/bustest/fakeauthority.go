@@ -2,7 +2,6 @@ package bustest
 
 import (
 	"maps"
-	"slices"
 	"sync"
 	"testing"
 
@@ -76,12 +75,11 @@ type Request struct {
 // polkit identifies a system-bus-name subject too; use Bus.ConnAs where the
 // caller's uid itself matters.
 type FakeAuthority struct {
+	requests  received[Request]
+	cancelled received[string]
 	mu        sync.Mutex
 	answers   map[answerKey]Answer
-	requests  []Request
-	cancelled []string
 	pending   map[pendingKey]chan struct{}
-	notify    []chan<- Request
 	stopped   chan struct{}
 }
 
@@ -154,44 +152,21 @@ func (f *FakeAuthority) answer(subject, action string) Answer {
 // Requests returns a copy of every CheckAuthorization call received so far,
 // in order of arrival.
 func (f *FakeAuthority) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]Request, len(f.requests))
-	for i, r := range f.requests {
-		r.SubjectDetails = maps.Clone(r.SubjectDetails)
-		r.Details = maps.Clone(r.Details)
-		out[i] = r
+	out := f.requests.all()
+	for i := range out {
+		out[i].SubjectDetails = maps.Clone(out[i].SubjectDetails)
+		out[i].Details = maps.Clone(out[i].Details)
 	}
 	return out
 }
 
 // Cancelled returns the cancellation ids of every CancelCheckAuthorization
 // call received so far, whether or not a check with that id was pending.
-func (f *FakeAuthority) Cancelled() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.cancelled)
-}
+func (f *FakeAuthority) Cancelled() []string { return f.cancelled.all() }
 
 // Notify relays every request to ch as it arrives, before it is answered.
 // Sends do not block: a request that does not fit in ch is not relayed.
-func (f *FakeAuthority) Notify(ch chan<- Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.notify = append(f.notify, ch)
-}
-
-func (f *FakeAuthority) record(r Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.requests = append(f.requests, r)
-	for _, ch := range f.notify {
-		select {
-		case ch <- r:
-		default:
-		}
-	}
-}
+func (f *FakeAuthority) Notify(ch chan<- Request) { f.requests.notify(ch) }
 
 // authorityMethods holds exactly the methods exported on the bus, so the
 // FakeAuthority's own methods are not.
@@ -215,7 +190,7 @@ type authorizationResult struct {
 func (m authorityMethods) CheckAuthorization(sender dbus.Sender, subj subject, action string, details map[string]string, flags uint32, cancellationID string) (any, *dbus.Error) {
 	f := m.f
 	name, _ := subj.Details["name"].Value().(string)
-	f.record(Request{
+	f.requests.add(Request{
 		Sender:         string(sender),
 		SubjectKind:    subj.Kind,
 		SubjectName:    name,
@@ -268,7 +243,7 @@ func (m authorityMethods) CancelCheckAuthorization(sender dbus.Sender, id string
 	f := m.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.cancelled = append(f.cancelled, id)
+	f.cancelled.add(id)
 	key := pendingKey{string(sender), id}
 	ch, ok := f.pending[key]
 	if !ok {
