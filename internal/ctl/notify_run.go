@@ -81,15 +81,11 @@ func (p printError) Error() string { return p.err.Error() }
 // now, then every signal until the connection closes. connected says that
 // it got as far as watching.
 func (n *notifier) follow(ctx context.Context, e *env, print func(client.Event) error) (connected bool, err error) {
-	cl, err := client.Dial(ctx, client.Options{User: e.user, NoAutoStart: true})
+	cl, events, err := client.Follow(ctx, client.Options{User: e.user})
 	if err != nil {
 		return false, err
 	}
 	defer cl.Close()
-	events, err := cl.Watch(ctx)
-	if err != nil {
-		return false, err
-	}
 	lctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	// Whether healing is off, before the issues: an open issue waits

@@ -104,17 +104,13 @@ func (f *feed) run(ctx context.Context) {
 func (f *feed) session(ctx context.Context) (live bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cl, err := client.Dial(ctx, f.opts)
+	// Subscribe first, so that nothing falls between the snapshot and the
+	// first signal.
+	cl, events, err := client.Follow(ctx, f.opts)
 	if err != nil {
 		return false, err
 	}
 	defer cl.Close()
-	// Subscribe first, so that nothing falls between the snapshot and the
-	// first signal.
-	events, err := cl.Watch(ctx)
-	if err != nil {
-		return false, err
-	}
 	snapshot := func() bool {
 		st, hs, err := fetch(ctx, cl)
 		if err != nil {
