@@ -37,11 +37,7 @@ func injectCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if e.json {
-					return printJSON(e.stdout, rec)
-				}
-				fmt.Fprintf(e.stdout, "injected %s (%s): %s; its action: %s\n", rec.ID, rec.Severity, rec.State, rec.Action)
-				return nil
+				return e.answer(rec, fmt.Sprintf("injected %s (%s): %s; its action: %s", rec.ID, rec.Severity, rec.State, rec.Action))
 			})
 		},
 	}

@@ -1,7 +1,6 @@
 package ctl
 
 import (
-	"context"
 	"io"
 
 	"github.com/urfave/cli/v2"
@@ -14,27 +13,9 @@ func issuesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "issues",
 		Usage: "list the active issues, worst first",
-		Action: func(c *cli.Context) error {
-			if _, err := args(c); err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.read(c, func(ctx context.Context, cl *client.Client) error {
-				is, err := cl.Issues(ctx)
-				if err != nil {
-					return err
-				}
-				switch {
-				case e.json:
-					return printJSON(e.stdout, records(is))
-				case len(is) == 0:
-					_, err := io.WriteString(e.stdout, "No active issues.\n")
-					return err
-				}
-				printIssues(e.stdout, is, show.Colorful(e.stdout))
-				return nil
-			})
-		},
+		Action: lists((*client.Client).Issues, "No active issues.", func(w io.Writer, is []client.Issue) {
+			printIssues(w, is, show.Colorful(w))
+		}),
 	}
 }
 

@@ -1,7 +1,6 @@
 package ctl
 
 import (
-	"context"
 	"fmt"
 	"io"
 
@@ -13,29 +12,9 @@ import (
 
 func predictCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "predict",
-		Usage: "show the resources predicted to cross their thresholds",
-		Action: func(c *cli.Context) error {
-			if _, err := args(c); err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.read(c, func(ctx context.Context, cl *client.Client) error {
-				ps, err := cl.Predictions(ctx)
-				if err != nil {
-					return err
-				}
-				switch {
-				case e.json:
-					return printJSON(e.stdout, records(ps))
-				case len(ps) == 0:
-					_, err := io.WriteString(e.stdout, "No resource is predicted to cross its threshold.\n")
-					return err
-				}
-				printPredictions(e.stdout, ps)
-				return nil
-			})
-		},
+		Name:   "predict",
+		Usage:  "show the resources predicted to cross their thresholds",
+		Action: lists((*client.Client).Predictions, "No resource is predicted to cross its threshold.", printPredictions),
 	}
 }
 

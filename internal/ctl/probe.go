@@ -19,30 +19,19 @@ func probeCommand() *cli.Command {
 			"(polkit: org.luminous.healing.heal; exit 1 when the probe fails)",
 		ArgsUsage:    "UNIT",
 		BashComplete: completeUnits,
-		Action: func(c *cli.Context) error {
-			a, err := args(c, "unit")
+		Action: acts([]string{"unit"}, func(ctx context.Context, e *env, cl *client.Client, a []string) error {
+			r, err := cl.RunProbe(ctx, a[0])
 			if err != nil {
 				return err
 			}
-			e := newEnv(c)
-			return e.act(c, func(ctx context.Context, cl *client.Client) error {
-				r, err := cl.RunProbe(ctx, a[0])
-				if err != nil {
-					return err
-				}
-				if e.json {
-					if err := printJSON(e.stdout, r); err != nil {
-						return err
-					}
-				} else {
-					fmt.Fprintln(e.stdout, describeProbe(r))
-				}
-				if !r.OK {
-					return errProbeFailed
-				}
-				return nil
-			})
-		},
+			if err := e.answer(r, describeProbe(r)); err != nil {
+				return err
+			}
+			if !r.OK {
+				return errProbeFailed
+			}
+			return nil
+		}),
 	}
 }
 
@@ -62,14 +51,8 @@ func describeProbe(r client.ProbeResult) string {
 func printProbes(w io.Writer, ps []client.Probe, color bool) {
 	t := newTable(w, "PROBE", "TARGET", "EVERY", "LAST", "FAILING")
 	for _, p := range ps {
-		last := "not run yet"
-		if !p.LastAt.IsZero() {
-			if p.LastOK {
-				last = show.Sev(color, "ok", "ok "+ago(p.LastAt))
-			} else {
-				last = show.Sev(color, "critical", "failed "+ago(p.LastAt)+": "+p.LastDetail)
-			}
-		}
+		sev, last := show.ProbeLast(p, clock())
+		last = show.Sev(color, sev, last)
 		failing := fmt.Sprintf("%d/%d", p.Failing, p.Failures)
 		if p.Action == "none" {
 			failing += " (watch only)"

@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/urfave/cli/v2"
 
@@ -13,20 +12,8 @@ func reloadCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "reload",
 		Usage: "re-read the configuration file; a bad file changes nothing (polkit: org.luminous.healing.develop)",
-		Action: func(c *cli.Context) error {
-			if _, err := args(c); err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.act(c, func(ctx context.Context, cl *client.Client) error {
-				if err := cl.Reload(ctx); err != nil {
-					return err
-				}
-				if !e.json {
-					fmt.Fprintln(e.stdout, "configuration reloaded; settings changed with 'healingctl set' are dropped")
-				}
-				return nil
-			})
-		},
+		Action: acts(nil, func(ctx context.Context, e *env, cl *client.Client, _ []string) error {
+			return e.done(cl.Reload(ctx), "configuration reloaded; settings changed with 'healingctl set' are dropped")
+		}),
 	}
 }

@@ -84,12 +84,3 @@ func ago(t time.Time) string { return show.Ago(t, clock()) }
 
 // in formats a future time relative to now.
 func in(t time.Time) string { return show.In(t, clock()) }
-
-// printResult reports an action's result in one line.
-func printResult(e *env, r client.ActionResult) error {
-	if e.json {
-		return printJSON(e.stdout, r)
-	}
-	fmt.Fprintln(e.stdout, show.Result(r))
-	return nil
-}

@@ -53,13 +53,7 @@ func setCommand() *cli.Command {
 					}
 					e := newEnv(c)
 					return e.act(c, func(ctx context.Context, cl *client.Client) error {
-						if err := cl.SetThreshold(ctx, a[0], v); err != nil {
-							return err
-						}
-						if !e.json {
-							fmt.Fprintf(e.stdout, "%s threshold set to %g until the next reload\n", a[0], v)
-						}
-						return nil
+						return e.done(cl.SetThreshold(ctx, a[0], v), "%s threshold set to %g until the next reload", a[0], v)
 					})
 				},
 				BashComplete: func(c *cli.Context) {
@@ -87,13 +81,7 @@ func setSwitch(c *cli.Context, name string, set func(*client.Client, context.Con
 	}
 	e := newEnv(c)
 	return e.act(c, func(ctx context.Context, cl *client.Client) error {
-		if err := set(cl, ctx, on); err != nil {
-			return err
-		}
-		if !e.json {
-			fmt.Fprintf(e.stdout, "%s is %s\n", name, show.OnOff(on))
-		}
-		return nil
+		return e.done(set(cl, ctx, on), "%s is %s", name, show.OnOff(on))
 	})
 }
 

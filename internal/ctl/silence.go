@@ -72,12 +72,8 @@ func silenceAddCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if e.json {
-					return printJSON(e.stdout, records([]client.Silence{s})[0])
-				}
-				fmt.Fprintf(e.stdout, "%s: healing of %s paused until %s (%s)\n", s.ID, s.Scope,
-					s.Expires.Local().Format("2006-01-02 15:04:05"), s.Effect)
-				return nil
+				return e.answer(records([]client.Silence{s})[0], fmt.Sprintf("%s: healing of %s paused until %s (%s)", s.ID, s.Scope,
+					s.Expires.Local().Format("2006-01-02 15:04:05"), s.Effect))
 			})
 		},
 	}
@@ -131,25 +127,9 @@ func parseUntil(s string, now time.Time) (time.Time, error) {
 
 func silenceListCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "list",
-		Usage: "list the silences and maintenance windows",
-		Action: func(c *cli.Context) error {
-			if _, err := args(c); err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.read(c, func(ctx context.Context, cl *client.Client) error {
-				ss, err := cl.Silences(ctx)
-				if err != nil {
-					return err
-				}
-				if e.json {
-					return printJSON(e.stdout, records(ss))
-				}
-				printSilences(e.stdout, ss, clock())
-				return nil
-			})
-		},
+		Name:   "list",
+		Usage:  "list the silences and maintenance windows",
+		Action: lists((*client.Client).Silences, "", func(w io.Writer, ss []client.Silence) { printSilences(w, ss, clock()) }),
 	}
 }
 
@@ -171,22 +151,9 @@ func silenceRemoveCommand() *cli.Command {
 		Name:      "remove",
 		Usage:     "end a silence before its expiry (polkit: org.luminous.healing.heal)",
 		ArgsUsage: "ID",
-		Action: func(c *cli.Context) error {
-			a, err := args(c, "id")
-			if err != nil {
-				return err
-			}
-			e := newEnv(c)
-			return e.act(c, func(ctx context.Context, cl *client.Client) error {
-				if err := cl.RemoveSilence(ctx, a[0]); err != nil {
-					return err
-				}
-				if !e.json {
-					fmt.Fprintf(e.stdout, "%s: removed; healing resumes within its scope\n", a[0])
-				}
-				return nil
-			})
-		},
+		Action: acts([]string{"id"}, func(ctx context.Context, e *env, cl *client.Client, a []string) error {
+			return e.done(cl.RemoveSilence(ctx, a[0]), "%s: removed; healing resumes within its scope", a[0])
+		}),
 		BashComplete: completeFrom(func(ctx context.Context, cl *client.Client) ([]string, error) {
 			ss, err := cl.Silences(ctx)
 			var ids []string

@@ -16,23 +16,17 @@ func statusCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "show health, mode, each resource against its threshold, the monitored units, issues, predictions, breakers and throttles",
-		Action: func(c *cli.Context) error {
-			if _, err := args(c); err != nil {
+		Action: reads(nil, func(ctx context.Context, e *env, cl *client.Client, _ []string) error {
+			st, err := cl.Status(ctx)
+			if err != nil {
 				return err
 			}
-			e := newEnv(c)
-			return e.read(c, func(ctx context.Context, cl *client.Client) error {
-				st, err := cl.Status(ctx)
-				if err != nil {
-					return err
-				}
-				if e.json {
-					return printJSON(e.stdout, st)
-				}
-				printStatus(e.stdout, st, show.Colorful(e.stdout))
-				return nil
-			})
-		},
+			if e.json {
+				return printJSON(e.stdout, st)
+			}
+			printStatus(e.stdout, st, show.Colorful(e.stdout))
+			return nil
+		}),
 	}
 }
 

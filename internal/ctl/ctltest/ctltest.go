@@ -10,6 +10,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func Start(t *testing.T, f *Daemon) *Daemon {
 	t.Helper()
 	bus := bustest.Start(t)
 	conn := bus.Conn(t)
-	if err := conn.Export(f, client.ObjectPath, client.Interface); err != nil {
+	if err := f.export(conn); err != nil {
 		t.Fatal(err)
 	}
 	if reply, err := conn.RequestName(client.BusName, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
@@ -206,35 +207,38 @@ func Quiet() *Daemon {
 
 func (f *Daemon) call(what string) { f.Calls = append(f.Calls, what) }
 
-// The read methods.
+// lists are the read methods that answer a list, by D-Bus member.
+func (f *Daemon) lists() map[string]func() []map[string]dbus.Variant {
+	st := &f.Status
+	return map[string]func() []map[string]dbus.Variant{
+		"ListResources":  func() []map[string]dbus.Variant { return client.Maps(st.Resources) },
+		"ListUnits":      func() []map[string]dbus.Variant { return client.Maps(st.Units) },
+		"ListIssues":     func() []map[string]dbus.Variant { return client.Maps(st.Issues) },
+		"GetPredictions": func() []map[string]dbus.Variant { return client.Maps(st.Predictions) },
+		"ListBreakers":   func() []map[string]dbus.Variant { return client.Maps(st.Breakers) },
+		"ListThrottles":  func() []map[string]dbus.Variant { return client.Maps(st.Throttles) },
+		"ListSilences":   func() []map[string]dbus.Variant { return client.Maps(st.Silences) },
+		"ListProbes":     func() []map[string]dbus.Variant { return client.Maps(st.Probes) },
+	}
+}
+
+// export serves f's methods: the lists and the methods of its own.
+func (f *Daemon) export(conn *dbus.Conn) error {
+	table := map[string]any{}
+	for name, list := range f.lists() {
+		table[name] = func() ([]map[string]dbus.Variant, *dbus.Error) { return list(), nil }
+	}
+	v := reflect.ValueOf(f)
+	for i := range v.NumMethod() {
+		table[v.Type().Method(i).Name] = v.Method(i).Interface()
+	}
+	return conn.ExportMethodTable(table, client.ObjectPath, client.Interface)
+}
 
 func (f *Daemon) GetStatus() (map[string]dbus.Variant, *dbus.Error) {
 	return f.Status.Summary.Map(), nil
 }
-func (f *Daemon) ListResources() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Resources), nil
-}
-func (f *Daemon) ListUnits() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Units), nil
-}
-func (f *Daemon) ListIssues() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Issues), nil
-}
-func (f *Daemon) GetPredictions() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Predictions), nil
-}
-func (f *Daemon) ListBreakers() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Breakers), nil
-}
-func (f *Daemon) ListThrottles() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Throttles), nil
-}
-func (f *Daemon) ListSilences() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Silences), nil
-}
-func (f *Daemon) ListProbes() ([]map[string]dbus.Variant, *dbus.Error) {
-	return client.Maps(f.Status.Probes), nil
-}
+
 func (f *Daemon) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) {
 	hs := f.History
 	if limit > 0 && int(limit) < len(hs) {

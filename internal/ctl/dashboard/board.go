@@ -238,70 +238,58 @@ func (b *board) render(l look) []string {
 	}
 	add(grid(rows)...)
 
-	if len(st.Breakers) > 0 {
-		add("", p.style(show.Heading, "BREAKERS"))
-		rows = rows[:0]
-		for _, br := range st.Breakers {
-			next := "next attempt " + show.In(br.NextAttempt, now)
-			switch {
-			case br.GivenUp:
-				next = p.sev("critical", "given up: 'healingctl reset "+br.Issue+"' re-arms it")
-			case br.NextAttempt.IsZero():
-				next = "an attempt may run now"
-			}
-			rows = append(rows, []string{br.Issue, fmt.Sprintf("%d failure(s)", br.Failures), next})
+	// section adds a heading and its rows in columns; nothing without rows.
+	section := func(title string, rows [][]string) {
+		if len(rows) > 0 {
+			add("", p.style(show.Heading, title))
+			add(grid(rows)...)
 		}
-		add(grid(rows)...)
 	}
-	if len(st.Silences) > 0 {
-		add("", p.style(show.Heading, "SILENCES"))
-		rows = rows[:0]
-		for _, s := range st.Silences {
-			state := p.style(show.Dim, "waiting")
-			if s.Active {
-				state = p.sev("warning", "in force")
-			}
-			rows = append(rows, []string{s.ID, state, s.Scope, s.Effect, show.SilenceWhen(s, now), "by " + s.Author, s.Reason})
+	section("BREAKERS", rowsOf(st.Breakers, func(br client.Breaker) []string {
+		next := "next attempt " + show.In(br.NextAttempt, now)
+		switch {
+		case br.GivenUp:
+			next = p.sev("critical", "given up: 'healingctl reset "+br.Issue+"' re-arms it")
+		case br.NextAttempt.IsZero():
+			next = "an attempt may run now"
 		}
-		add(grid(rows)...)
-	}
-	if len(st.Throttles) > 0 {
-		add("", p.style(show.Heading, "THROTTLED"))
-		rows = rows[:0]
-		for _, th := range st.Throttles {
-			rows = append(rows, []string{th.Unit, "since " + show.Ago(th.Since, now), show.ThrottleLimits(th),
-				"because of " + show.OrDash(strings.Join(th.Issues, ","))})
+		return []string{br.Issue, fmt.Sprintf("%d failure(s)", br.Failures), next}
+	}))
+	section("SILENCES", rowsOf(st.Silences, func(s client.Silence) []string {
+		state := p.style(show.Dim, "waiting")
+		if s.Active {
+			state = p.sev("warning", "in force")
 		}
-		add(grid(rows)...)
-	}
-	if len(st.Units) > 0 {
-		add("", p.style(show.Heading, "UNITS"))
-		rows = rows[:0]
-		for _, u := range st.Units {
-			rows = append(rows, []string{u.Name, p.sev(show.UnitSeverity(u.ActiveState), show.UnitState(u))})
+		return []string{s.ID, state, s.Scope, s.Effect, show.SilenceWhen(s, now), "by " + s.Author, s.Reason}
+	}))
+	section("THROTTLED", rowsOf(st.Throttles, func(th client.Throttle) []string {
+		return []string{th.Unit, "since " + show.Ago(th.Since, now), show.ThrottleLimits(th),
+			"because of " + show.OrDash(strings.Join(th.Issues, ","))}
+	}))
+	section("UNITS", rowsOf(st.Units, func(u client.UnitState) []string {
+		return []string{u.Name, p.sev(show.UnitSeverity(u.ActiveState), show.UnitState(u))}
+	}))
+	section("PROBES", rowsOf(st.Probes, func(pr client.Probe) []string {
+		last := p.style(show.Dim, "not run yet")
+		if sev, text := show.ProbeLast(pr, now); sev != "" {
+			last = p.sev(sev, text)
 		}
-		add(grid(rows)...)
-	}
-	if len(st.Probes) > 0 {
-		add("", p.style(show.Heading, "PROBES"))
-		rows = rows[:0]
-		for _, pr := range st.Probes {
-			last := p.style(show.Dim, "not run yet")
-			if !pr.LastAt.IsZero() {
-				last = p.sev("ok", "ok "+show.Ago(pr.LastAt, now))
-				if !pr.LastOK {
-					last = p.sev("critical", "failed "+show.Ago(pr.LastAt, now)+": "+pr.LastDetail)
-				}
-			}
-			failing := fmt.Sprintf("%d/%d failing", pr.Failing, pr.Failures)
-			if pr.Action == "none" {
-				failing += " (watch only)"
-			}
-			rows = append(rows, []string{pr.Unit, pr.Target, "every " + show.Duration(pr.Interval), last, failing})
+		failing := fmt.Sprintf("%d/%d failing", pr.Failing, pr.Failures)
+		if pr.Action == "none" {
+			failing += " (watch only)"
 		}
-		add(grid(rows)...)
-	}
+		return []string{pr.Unit, pr.Target, "every " + show.Duration(pr.Interval), last, failing}
+	}))
 	return out
+}
+
+// rowsOf is a row per record.
+func rowsOf[T any](xs []T, row func(T) []string) [][]string {
+	rows := make([][]string, 0, len(xs))
+	for _, x := range xs {
+		rows = append(rows, row(x))
+	}
+	return rows
 }
 
 // grid aligns rows in columns, two spaces apart, indented by two; the

@@ -146,6 +146,19 @@ func UnitSeverity(active string) string {
 	return "warning"
 }
 
+// ProbeLast is a probe's last run and its severity: ok or critical, with
+// how long ago and, for a failure, why; "" and "not run yet" before the
+// first run.
+func ProbeLast(p client.Probe, now time.Time) (severity, text string) {
+	switch {
+	case p.LastAt.IsZero():
+		return "", "not run yet"
+	case p.LastOK:
+		return "ok", "ok " + Ago(p.LastAt, now)
+	}
+	return "critical", "failed " + Ago(p.LastAt, now) + ": " + p.LastDetail
+}
+
 // IssueMessage is an issue's message as the issues table and the
 // dashboard show it: marked when injected, with its cause (made safe), and
 // the silence that covers it.
