@@ -1,11 +1,6 @@
 package heal
 
-import (
-	"fmt"
-	"time"
-
-	"github.com/luminous-healing/luminous-healing/internal/unit"
-)
+import "time"
 
 // BreakerPolicy shapes every breaker.
 type BreakerPolicy struct {
@@ -196,17 +191,8 @@ func (h *Healer) ImportBreakers(rs []BreakerRecord) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
-	var refused []error
-	for _, r := range rs {
-		err := h.checkBreaker(r, now)
-		if err == nil && h.breakers[r.IssueID] != nil {
-			err = fmt.Errorf("a second breaker for %s", r.IssueID)
-		}
-		if err != nil {
-			refused = append(refused, fmt.Errorf("breaker of %s: %w", unit.Quote(r.IssueID), err))
-			continue
-		}
-		h.breakers[r.IssueID] = &Breaker{failures: r.Failures, lastSuccess: r.LastSuccess, next: r.Next, givenUp: r.GivenUp}
-	}
-	return refused
+	check := func(r BreakerRecord) (string, error) { return r.IssueID, h.checkBreaker(r, now) }
+	return restoreEach(h.breakers, rs, "breaker", check, func(r BreakerRecord) *Breaker {
+		return &Breaker{failures: r.Failures, lastSuccess: r.LastSuccess, next: r.Next, givenUp: r.GivenUp}
+	})
 }

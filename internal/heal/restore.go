@@ -24,6 +24,25 @@ const maxWeight = 10000
 // maxRestoredIssues bounds the issues one restored throttle may name.
 const maxRestoredIssues = 32
 
+// restoreEach puts into m each record that passes check and is the first
+// for its key (check gives both); each one refused is an error that says
+// which (what names the kind of record) and why.
+func restoreEach[R, V any](m map[string]*V, rs []R, what string, check func(R) (string, error), keep func(R) *V) []error {
+	var refused []error
+	for _, r := range rs {
+		key, err := check(r)
+		if err == nil && m[key] != nil {
+			err = fmt.Errorf("a second %s for %s", what, key)
+		}
+		if err != nil {
+			refused = append(refused, fmt.Errorf("%s of %s: %w", what, unit.Quote(key), err))
+			continue
+		}
+		m[key] = keep(r)
+	}
+	return refused
+}
+
 // checkThrottle reports why t must not be restored, or nil. The healer's
 // lock is held.
 func (h *Healer) checkThrottle(t Throttled, now time.Time) error {

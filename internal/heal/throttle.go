@@ -9,7 +9,6 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/nixclean"
-	"github.com/luminous-healing/luminous-healing/internal/unit"
 )
 
 // Release is not one of the three generic actions a table may name: it
@@ -466,19 +465,8 @@ func (h *Healer) RestoreThrottles(ts []Throttled) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
-	var refused []error
-	for _, t := range ts {
-		err := h.checkThrottle(t, now)
-		if err == nil && h.throttled[t.Unit] != nil {
-			err = fmt.Errorf("a second throttle of %s", t.Unit)
-		}
-		if err != nil {
-			refused = append(refused, fmt.Errorf("throttle of %s: %w", unit.Quote(t.Unit), err))
-			continue
-		}
-		h.throttled[t.Unit] = &t
-	}
-	return refused
+	check := func(t Throttled) (string, error) { return t.Unit, h.checkThrottle(t, now) }
+	return restoreEach(h.throttled, ts, "throttle", check, func(t Throttled) *Throttled { return &t })
 }
 
 // Cleared tells the healer an issue cleared and returns the units whose
