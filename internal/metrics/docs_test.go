@@ -33,7 +33,7 @@ func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	r := metrics.New(metrics.Options{Version: "dev"})
 	busy(r)
-	mfs, err := r.Registry().Gather()
+	mfs, err := gatherer(t, r).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ healing_build_info{version="1.2.3"} 1
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if err := testutil.GatherAndCompare(r.Registry(), strings.NewReader(c.want), c.metric); err != nil {
+			if err := testutil.GatherAndCompare(gatherer(t, r), strings.NewReader(c.want), c.metric); err != nil {
 				t.Error(err)
 			}
 		})
@@ -201,14 +201,14 @@ func TestSeriesThatGoAwayAreDropped(t *testing.T) {
 	r.Forecasts(nil)
 	r.State(false, true, time.Minute, nil, nil)
 	for _, name := range []string{"healing_time_to_threshold_seconds", "healing_breaker_open"} {
-		if n := testutil.CollectAndCount(r.Registry(), name); n != 0 {
+		if n := count(t, r, name); n != 0 {
 			t.Errorf("%s: got %d series; want none", name, n)
 		}
 	}
-	if n := testutil.CollectAndCount(r.Registry(), "healing_resource_usage_ratio"); n != 2 {
+	if n := count(t, r, "healing_resource_usage_ratio"); n != 2 {
 		t.Errorf("healing_resource_usage_ratio: got %d series; want 2 (cpu, memory)", n)
 	}
-	if n := testutil.CollectAndCount(r.Registry(), "healing_threshold_ratio"); n != 1 {
+	if n := count(t, r, "healing_threshold_ratio"); n != 1 {
 		t.Errorf("healing_threshold_ratio: got %d series; want 1 (cpu)", n)
 	}
 }
@@ -216,7 +216,7 @@ func TestSeriesThatGoAwayAreDropped(t *testing.T) {
 func TestMetricsFollowPrometheusConventions(t *testing.T) {
 	r := metrics.New(metrics.Options{Version: "dev"})
 	busy(r)
-	problems, err := testutil.GatherAndLint(r.Registry())
+	problems, err := testutil.GatherAndLint(gatherer(t, r))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func scrape(t testing.TB, h http.Handler) string {
 
 func gauge(t *testing.T, r *metrics.Recorder, name string) float64 {
 	t.Helper()
-	mfs, err := r.Registry().Gather()
+	mfs, err := gatherer(t, r).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func gauge(t *testing.T, r *metrics.Recorder, name string) float64 {
 // counterOf finds one series of a counter family by its labels as text.
 func counterOf(t *testing.T, r *metrics.Recorder, name, labels string) float64 {
 	t.Helper()
-	mfs, err := r.Registry().Gather()
+	mfs, err := gatherer(t, r).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,10 +303,10 @@ func TestProbeMetrics(t *testing.T) {
 healing_probe_failures_total{type="http",unit="web.service"} 1
 healing_probe_failures_total{type="tcp",unit="db.service"} 0
 `
-	if err := testutil.GatherAndCompare(r.Registry(), strings.NewReader(want), "healing_probe_failures_total"); err != nil {
+	if err := testutil.GatherAndCompare(gatherer(t, r), strings.NewReader(want), "healing_probe_failures_total"); err != nil {
 		t.Error(err)
 	}
-	if n, err := testutil.GatherAndCount(r.Registry(), "healing_probe_duration_seconds"); err != nil || n != 2 {
+	if n, err := testutil.GatherAndCount(gatherer(t, r), "healing_probe_duration_seconds"); err != nil || n != 2 {
 		t.Errorf("%d duration series (%v), want 2", n, err)
 	}
 }
