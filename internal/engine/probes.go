@@ -223,20 +223,12 @@ func (e *Engine) probesLocked() []ProbeInfo {
 	return out
 }
 
-// RunProbe runs a unit's probe once now and returns its result, without
-// counting it towards an issue: what healingctl probe UNIT prints. It
-// waits for the global cap like every probe.
-func (e *Engine) RunProbe(ctx context.Context, unit string) (probe.Result, error) {
-	spec, err := e.probeOf(unit)
-	if err != nil {
-		return probe.Result{}, err
-	}
-	return e.runProbe(ctx, spec)
-}
-
-// RunProbeOp checks a call to run a unit's probe now (RunProbe), in
-// service mode: reading a result is harmless, but running a probe opens
-// connections as root and a command probe starts a transient unit.
+// RunProbeOp checks a call to run a unit's probe once now, in service
+// mode: reading a result is harmless, but running a probe opens
+// connections as root and a command probe starts a transient unit. Run
+// returns the result without counting it towards an issue (what
+// healingctl probe UNIT prints); it waits for the global cap like every
+// probe.
 func (e *Engine) RunProbeOp(name string) (*Op[probe.Result], error) {
 	return checked(context.Background(), e, func(context.Context) (*Op[probe.Result], error) {
 		u, err := unit.Normalize(name)
