@@ -190,8 +190,7 @@ func (h *Healer) ExportBreakers() []BreakerRecord {
 func (h *Healer) ImportBreakers(rs []BreakerRecord) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
-	check := func(r BreakerRecord) (string, error) { return r.IssueID, h.checkBreaker(r, now) }
+	check := func(r BreakerRecord, now time.Time) (string, error) { return r.IssueID, h.checkBreaker(r, now) }
 	return restoreEach(h.breakers, rs, "breaker", check, func(r BreakerRecord) *Breaker {
 		return &Breaker{failures: r.Failures, lastSuccess: r.LastSuccess, next: r.Next, givenUp: r.GivenUp}
 	})

@@ -362,11 +362,8 @@ func (h *Healer) Busy(target string) bool {
 func (h *Healer) Reopened(id string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	b, ok := h.breakers[id]
-	if !ok {
-		return false
-	}
-	return b.Reopened(h.s.Breaker, time.Now())
+	b := h.breakers[id]
+	return b != nil && b.Reopened(h.s.Breaker, time.Now())
 }
 
 // GivenUp reports whether automatic healing of id was given up.

@@ -24,13 +24,14 @@ const maxWeight = 10000
 // maxRestoredIssues bounds the issues one restored throttle may name.
 const maxRestoredIssues = 32
 
-// restoreEach puts into m each record that passes check and is the first
-// for its key (check gives both); each one refused is an error that says
-// which (what names the kind of record) and why.
-func restoreEach[R, V any](m map[string]*V, rs []R, what string, check func(R) (string, error), keep func(R) *V) []error {
+// restoreEach puts into m each record that passes check (at one time, now)
+// and is the first for its key (check gives both); each one refused is an
+// error that says which (what names the kind of record) and why.
+func restoreEach[R, V any](m map[string]*V, rs []R, what string, check func(r R, now time.Time) (string, error), keep func(R) *V) []error {
+	now := time.Now()
 	var refused []error
 	for _, r := range rs {
-		key, err := check(r)
+		key, err := check(r, now)
 		if err == nil && m[key] != nil {
 			err = fmt.Errorf("a second %s for %s", what, key)
 		}

@@ -464,8 +464,7 @@ func (h *Healer) Throttles() []Throttled {
 func (h *Healer) RestoreThrottles(ts []Throttled) []error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	now := time.Now()
-	check := func(t Throttled) (string, error) { return t.Unit, h.checkThrottle(t, now) }
+	check := func(t Throttled, now time.Time) (string, error) { return t.Unit, h.checkThrottle(t, now) }
 	return restoreEach(h.throttled, ts, "throttle", check, func(t Throttled) *Throttled { return &t })
 }
 
