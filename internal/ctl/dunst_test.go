@@ -309,7 +309,7 @@ func TestNotificationsOnDunst(t *testing.T) {
 	if hs := heals(d.Authority); len(hs) != 1 || hs[0].Flags&1 == 0 {
 		t.Fatalf("polkit checks of heal: %+v; want one, with interaction allowed", hs)
 	}
-	if got := d.Mutations(); len(got) == 0 || got[len(got)-1] != "RestartUnit web.service replace" {
+	if got := d.Mutations(); len(got) == 0 || got[len(got)-1] != "RestartUnit web.service fail" {
 		t.Errorf("systemd calls %q; want the restart", got)
 	}
 	time.Sleep(300 * time.Millisecond)

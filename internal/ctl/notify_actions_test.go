@@ -140,7 +140,7 @@ func TestHealNowOnANotificationHealsTheIssue(t *testing.T) {
 	if len(hs) != 1 || hs[0].Flags&1 == 0 {
 		t.Fatalf("polkit checks of %s: %+v; want one, with AllowUserInteraction (flag 1) so the desktop's agent may ask", client.ActionHeal, hs)
 	}
-	if got := d.Mutations(); !slices.Contains(got, "RestartUnit web.service replace") {
+	if got := d.Mutations(); !slices.Contains(got, "RestartUnit web.service fail") {
 		t.Errorf("systemd calls %q; want the restart", got)
 	}
 

@@ -314,22 +314,22 @@ func privilegedCalls() []privilegedCall {
 			return err
 		},
 			client.ActionHeal, map[string]string{"action": "restart", "unit": "web.service", "issue": "unit:web.service"},
-			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service replace") }, openUnitIssue},
+			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service fail") }, openUnitIssue},
 		{"RestartUnit on a monitored unit", func(ctx context.Context, c *client.Client) error { _, err := c.RestartUnit(ctx, "web"); return err },
 			client.ActionHeal, map[string]string{"action": "restart", "unit": "web.service"},
-			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service replace") }, nil},
+			func(d *apitest.Daemon) bool { return slices.Contains(d.Mutations(), "RestartUnit web.service fail") }, nil},
 		{"RestartUnit on another unit", func(ctx context.Context, c *client.Client) error {
 			_, err := c.RestartUnit(ctx, "other.service")
 			return err
 		},
 			client.ActionDevelop, map[string]string{"action": "restart", "unit": "other.service"},
 			func(d *apitest.Daemon) bool {
-				return slices.Contains(d.Mutations(), "RestartUnit other.service replace")
+				return slices.Contains(d.Mutations(), "RestartUnit other.service fail")
 			}, nil},
 		{"Cleanup", func(ctx context.Context, c *client.Client) error { _, err := c.Cleanup(ctx); return err },
 			client.ActionHeal, map[string]string{"action": "cleanup"},
 			func(d *apitest.Daemon) bool {
-				return slices.Contains(d.Mutations(), "StartUnit systemd-tmpfiles-clean.service replace")
+				return slices.Contains(d.Mutations(), "StartUnit systemd-tmpfiles-clean.service fail")
 			}, nil},
 		{"Throttle", func(ctx context.Context, c *client.Client) error { _, err := c.Throttle(ctx, "other"); return err },
 			client.ActionHeal, map[string]string{"action": "throttle", "unit": "other.service"},

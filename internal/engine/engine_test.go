@@ -32,7 +32,7 @@ func TestAFailedMonitoredUnitIsRestartedAtOnce(t *testing.T) {
 		h.unit("web.service", "failed", "failed")
 		synctest.Wait()
 
-		want := []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"}
+		want := []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"}
 		if got := h.sd.Calls(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("calls = %q; want %q, with no wait for the next poll", got, want)
 		}
@@ -171,7 +171,7 @@ func TestUnitsSystemdRestartsByItselfAreLeftToIt(t *testing.T) {
 		h.sd.Units["web.service"].Result = "start-limit-hit"
 		h.unit("web.service", "failed", "failed")
 		synctest.Wait()
-		want := []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"}
+		want := []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"}
 		if got := h.sd.Calls(); !reflect.DeepEqual(got, want) {
 			t.Errorf("calls once systemd gave up = %q; want %q", got, want)
 		}
@@ -228,7 +228,7 @@ func TestAnEnabledUnitFoundInactiveIsStarted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(t, setup{units: []heal.UnitStatus{{Name: "web.service", ActiveState: "inactive", SubState: "dead", UnitFileState: "enabled"}}})
 		synctest.Wait()
-		if got := h.sd.Calls(); !reflect.DeepEqual(got, []string{"RestartUnit web.service replace"}) {
+		if got := h.sd.Calls(); !reflect.DeepEqual(got, []string{"RestartUnit web.service fail"}) {
 			t.Errorf("calls = %q; want a restart found by the start-up poll", got)
 		}
 	})

@@ -327,6 +327,15 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 				if moved {
 					pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
 				}
+			case errors.Is(res.Err, heal.ErrStopQueued):
+				// systemd refused our restart for a stop queued before
+				// it (an administrator's, between our ResetFailedUnit
+				// and RestartUnit): the stop wins, nothing retries, and
+				// the unit's read-back below settles the issue.
+				rec.State = issue.Watching
+				if st := e.units[rec.Subject]; rec.Kind == issue.Unit && st != nil && !st.stopRequested {
+					e.stoppedLocked(rec.Subject, st, time.Now(), "stop")
+				}
 			case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
 				rec.State = issue.Waiting
 				e.retry[id] = time.Now().Add(limitedRetry(res))

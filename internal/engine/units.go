@@ -155,10 +155,16 @@ func (e *Engine) stoppedOnPurpose(ev systemd.Event, duringAction bool) {
 	if !ok || st.stopRequested || (!duringAction && e.busyLocked(ev.Unit)) {
 		return
 	}
-	st.stopRequested, st.stoppedAt, st.stopJob = true, ev.Time, ev.Job
+	e.stoppedLocked(ev.Unit, st, ev.Time, ev.Job)
+}
+
+// stoppedLocked records that a stop job (of type job, "" when unknown) took
+// unit down at at, or is about to.
+func (e *Engine) stoppedLocked(unit string, st *unitState, at time.Time, job string) {
+	st.stopRequested, st.stoppedAt, st.stopJob = true, at, job
 	e.stateChanged()
-	e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: ev.Unit, Issue: issue.ID(issue.Unit, ev.Unit),
-		Outcome: "stopped", CallerUID: audit.Daemon, Message: stoppedLine(ev.Unit, st)})
+	e.o.Audit.Record(audit.Entry{Event: audit.StoppedOnPurpose, Target: unit, Issue: issue.ID(issue.Unit, unit),
+		Outcome: "stopped", CallerUID: audit.Daemon, Message: stoppedLine(unit, st)})
 }
 
 // stoppedLine says when a unit was stopped on purpose and by what job.

@@ -74,7 +74,7 @@ func TestAnOperatorsHealNeverEscalatesBeyondWhatPolkitWasAskedAbout(t *testing.T
 		t.Errorf("an operator's Heal became %s (escalated=%v, %s); want a throttle, as polkit was asked", res.Action, res.Escalated, res.Message)
 	}
 	for _, c := range f.Calls() {
-		if c == "RestartUnit leaky.service replace" {
+		if c == "RestartUnit leaky.service fail" {
 			t.Errorf("calls = %q; want no restart", f.Calls())
 		}
 	}

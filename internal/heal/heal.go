@@ -29,15 +29,16 @@ type Systemd interface {
 	Unit(ctx context.Context, name string) (UnitStatus, error)
 	// ResetFailed calls Manager.ResetFailedUnit.
 	ResetFailed(ctx context.Context, name string) error
-	// Restart calls Manager.RestartUnit(name, "replace"); Start calls
-	// Manager.StartUnit(name, "replace"). When the job finishes its result
+	// Restart calls Manager.RestartUnit(name, "fail"); Start calls
+	// Manager.StartUnit(name, "fail"): a stop job queued for the unit wins,
+	// and the call returns ErrStopQueued. When the job finishes its result
 	// ("done", "failed", "timeout", …) is sent on ch, which must be
 	// buffered: the sender does not wait for a reader. JobUnknown is sent
 	// when the job ended but its result cannot be known (its signal was
 	// lost with the bus, or systemd restarted and forgot it).
 	Restart(ctx context.Context, name string, ch chan<- string) error
 	Start(ctx context.Context, name string, ch chan<- string) error
-	// Reload calls Manager.ReloadUnit(name, "replace"), its job's result
+	// Reload calls Manager.ReloadUnit(name, "fail"), its job's result
 	// sent on ch as Restart's.
 	Reload(ctx context.Context, name string, ch chan<- string) error
 	// SetProperties calls Manager.SetUnitProperties(name, runtime=true, props).

@@ -44,19 +44,19 @@ func TestRestart(t *testing.T) {
 			name:        "a failed unit is reset, restarted and verified active",
 			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed", Result: "signal"},
 			wantOutcome: heal.Succeeded,
-			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"},
 		},
 		{
 			name:        "an inactive unit is restarted without a reset",
 			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "inactive"},
 			wantOutcome: heal.Succeeded,
-			wantCalls:   []string{"RestartUnit web.service replace"},
+			wantCalls:   []string{"RestartUnit web.service fail"},
 		},
 		{
 			name:        "a unit that hit its start limit is reset first, so the restart works",
 			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed", Result: "start-limit-hit"},
 			wantOutcome: heal.Succeeded,
-			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"},
 		},
 		{
 			name:        "a failed job is a failed action",
@@ -64,7 +64,7 @@ func TestRestart(t *testing.T) {
 			jobResult:   "failed",
 			wantOutcome: heal.Failed,
 			wantErr:     heal.ErrFailed,
-			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"},
 		},
 		{
 			name:        "a unit that is not active after its job is a failed action",
@@ -72,14 +72,14 @@ func TestRestart(t *testing.T) {
 			landsIn:     "failed",
 			wantOutcome: heal.Failed,
 			wantErr:     heal.ErrFailed,
-			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"},
 		},
 		{
 			name:        "a job that ended unseen is judged by the unit: active is a success",
 			unit:        heal.UnitStatus{Name: "web.service", ActiveState: "failed"},
 			jobResult:   heal.JobUnknown,
 			wantOutcome: heal.Succeeded,
-			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"},
 		},
 		{
 			name:        "a job that ended unseen is judged by the unit: failed is a failure",
@@ -88,7 +88,7 @@ func TestRestart(t *testing.T) {
 			landsIn:     "failed",
 			wantOutcome: heal.Failed,
 			wantErr:     heal.ErrFailed,
-			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service replace"},
+			wantCalls:   []string{"ResetFailedUnit web.service", "RestartUnit web.service fail"},
 		},
 		{
 			name:        "a unit that does not exist is refused untouched",
@@ -264,7 +264,7 @@ func TestCriticalMemoryOnAMonitoredUnitRestartsIt(t *testing.T) {
 	if res.Outcome != heal.Succeeded || res.Action != issue.Restart || !res.Escalated {
 		t.Fatalf("got %s %s escalated=%v (%s); want a succeeded restart", res.Outcome, res.Action, res.Escalated, res.Message)
 	}
-	if calls := f.Calls(); !reflect.DeepEqual(calls, []string{"RestartUnit leaky.service replace"}) {
+	if calls := f.Calls(); !reflect.DeepEqual(calls, []string{"RestartUnit leaky.service fail"}) {
 		t.Errorf("calls = %q; want one restart", calls)
 	}
 }
@@ -292,7 +292,7 @@ func TestCleanup(t *testing.T) {
 		if res.Outcome != heal.Succeeded || res.FreedBytes != 5300 {
 			t.Errorf("got %s freed %d (%s); want succeeded, 5300 bytes", res.Outcome, res.FreedBytes, res.Message)
 		}
-		want := []string{"StartUnit systemd-tmpfiles-clean.service replace", "StartUnit nix-gc.service replace"}
+		want := []string{"StartUnit systemd-tmpfiles-clean.service fail", "StartUnit nix-gc.service fail"}
 		if calls := f.Calls(); !reflect.DeepEqual(calls, want) {
 			t.Errorf("calls = %q; want %q", calls, want)
 		}

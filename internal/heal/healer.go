@@ -30,7 +30,11 @@ var (
 	// throttled (it is in a user session, a scope, the kernel, or spread
 	// thin); the message says where it is.
 	ErrElsewhere = errors.New("the load is not in a service")
-	ErrFailed    = errors.New("action failed")
+	// ErrStopQueued: systemd refused the job because a stop job (an
+	// administrator's, an isolate, a shutdown) is queued for the unit or
+	// what it needs. The stop wins: the unit was stopped on purpose.
+	ErrStopQueued = errors.New("a stop job is queued")
+	ErrFailed     = errors.New("action failed")
 )
 
 // Settings is the part of the configuration the healer uses.

@@ -10,7 +10,7 @@ import (
 func init() { register(issue.Reload, reload{}) }
 
 // reload asks a unit that supports it (CanReload: an ExecReload=) to
-// reload, ReloadUnit("replace"), waits for the job and verifies the unit is
+// reload, ReloadUnit("fail"), waits for the job and verifies the unit is
 // active: a health probe's gentler action (docs/probes.md). A unit that
 // cannot reload is refused, not restarted instead: the configuration
 // asked for a reload.

@@ -2,6 +2,7 @@ package heal
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/luminous-healing/luminous-healing/internal/issue"
@@ -11,7 +12,7 @@ func init() { register(issue.Restart, restart{}) }
 
 // restart heals a failed or stopped unit: ResetFailedUnit when the unit is
 // failed (systemd refuses to start a unit that hit its start limit until
-// then), RestartUnit("replace"), wait for the job, then verify the unit is
+// then), RestartUnit("fail"), wait for the job, then verify the unit is
 // active.
 type restart struct{}
 
@@ -52,7 +53,10 @@ func (restart) plan(ctx context.Context, e *env, req Request) (step, error) {
 func jobThenActive(ctx context.Context, sd Systemd, res *Result, name, verb, done string,
 	start func(context.Context, string, chan<- string) error) (UnitStatus, bool) {
 	ch := make(chan string, 1)
-	if err := start(ctx, name, ch); err != nil {
+	if err := start(ctx, name, ch); errors.Is(err, ErrStopQueued) {
+		res.refuse(ErrStopQueued, "%s is being stopped (a stop job is queued): stopped on purpose, not %s", name, done)
+		return UnitStatus{}, false
+	} else if err != nil {
 		res.fail("systemd refused to %s %s: %v", verb, name, err)
 		return UnitStatus{}, false
 	}

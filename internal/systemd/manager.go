@@ -176,19 +176,35 @@ func (m *Manager) ResetFailed(ctx context.Context, name string) error {
 	return m.conn.ResetFailedUnitContext(ctx, name)
 }
 
+// The daemon's jobs are queued in mode "fail", never "replace": "replace"
+// cancels a conflicting job already queued, and the stop an administrator
+// sent between our ResetFailedUnit and RestartUnit (or during a shutdown,
+// an isolate) would be undone by our restart. systemd refuses ours instead
+// (TransactionIsDestructive), which is heal.ErrStopQueued.
+
 // Restart implements heal.Systemd.
 func (m *Manager) Restart(ctx context.Context, name string, ch chan<- string) error {
-	return m.jobs.start(ctx, "RestartUnit", name, "replace", ch)
+	return stopWins(m.jobs.start(ctx, "RestartUnit", name, "fail", ch))
 }
 
 // Reload implements heal.Systemd.
 func (m *Manager) Reload(ctx context.Context, name string, ch chan<- string) error {
-	return m.jobs.start(ctx, "ReloadUnit", name, "replace", ch)
+	return stopWins(m.jobs.start(ctx, "ReloadUnit", name, "fail", ch))
 }
 
 // Start implements heal.Systemd.
 func (m *Manager) Start(ctx context.Context, name string, ch chan<- string) error {
-	return m.jobs.start(ctx, "StartUnit", name, "replace", ch)
+	return stopWins(m.jobs.start(ctx, "StartUnit", name, "fail", ch))
+}
+
+// stopWins marks systemd's refusal of a job that conflicts with one queued
+// as heal.ErrStopQueued.
+func stopWins(err error) error {
+	var de dbus.Error
+	if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.TransactionIsDestructive" {
+		return fmt.Errorf("%w: %v", heal.ErrStopQueued, err)
+	}
+	return err
 }
 
 // SetProperties implements heal.Systemd; the properties are set at run time

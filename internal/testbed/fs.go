@@ -151,3 +151,11 @@ func mkdirAllIn(root int, dir string) error {
 	}
 	return nil
 }
+
+// SystemBus is the D-Bus address of the machine's system bus as a root
+// process on the host reaches it: its socket through the root directory of
+// the machine's PID 1. A connection made there is root's, as one made
+// inside the machine would be.
+func (m *Machine) SystemBus() string {
+	return fmt.Sprintf("unix:path=/proc/%d/root/run/dbus/system_bus_socket", m.initPID)
+}

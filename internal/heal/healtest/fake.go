@@ -37,6 +37,9 @@ type Systemd struct {
 	OnStart func(unit string)
 	// OnRestart runs inside Restart before the job completes.
 	OnRestart func(unit string)
+	// StopQueued makes Restart refuse a unit as systemd does a job in
+	// mode "fail" when a stop job is queued for it (heal.ErrStopQueued).
+	StopQueued map[string]bool
 	// Down makes every read fail as if the bus were gone.
 	Down bool
 	// Aliases maps an alias to the unit it names, as a symlinked unit
@@ -228,7 +231,10 @@ func (f *Systemd) Restart(ctx context.Context, name string, ch chan<- string) er
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.log("RestartUnit %s replace", name)
+	f.log("RestartUnit %s fail", name)
+	if f.StopQueued[name] {
+		return fmt.Errorf("%w: transaction for %s/restart is destructive", heal.ErrStopQueued, name)
+	}
 	u := f.Units[name]
 	if u.ActiveState == "failed" && u.Result == "start-limit-hit" {
 		return errors.New("start request repeated too quickly")
@@ -254,7 +260,7 @@ func (f *Systemd) Restart(ctx context.Context, name string, ch chan<- string) er
 func (f *Systemd) Reload(ctx context.Context, name string, ch chan<- string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.log("ReloadUnit %s replace", name)
+	f.log("ReloadUnit %s fail", name)
 	if u := f.Units[name]; u == nil || !u.CanReload {
 		return errors.New("job type reload is not applicable for unit " + name)
 	}
@@ -269,7 +275,7 @@ func (f *Systemd) Reload(ctx context.Context, name string, ch chan<- string) err
 // Start implements heal.Systemd.
 func (f *Systemd) Start(ctx context.Context, name string, ch chan<- string) error {
 	f.mu.Lock()
-	f.log("StartUnit %s replace", name)
+	f.log("StartUnit %s fail", name)
 	hook := f.OnStart
 	res := f.JobResult[name]
 	if u := f.Units[name]; u != nil {
