@@ -109,9 +109,6 @@ type notifier struct {
 	server  string                         // the notification server's unique name; "" when none runs
 	vendor  string                         // the server's name, from GetServerInformation
 	daemon  healer                         // the daemon while connected, else nil
-	// healingOff: the daemon's HealingEnabled is false, so its open issues
-	// wait for a person (set at each connection and by PropertiesChanged).
-	healingOff bool
 }
 
 // maxKeys bounds what a notifier remembers; past it, it forgets, and the
@@ -223,11 +220,10 @@ var markupEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 func (n *notifier) Close() error { return n.conn.Close() }
 
 // setDaemon says which client the buttons call: the daemon's while the
-// system bus is there, nil while it is not; and whether its automatic
-// healing is off.
-func (n *notifier) setDaemon(d healer, healingOff bool) {
+// system bus is there, nil while it is not.
+func (n *notifier) setDaemon(d healer) {
 	n.mu.Lock()
-	n.daemon, n.healingOff = d, healingOff
+	n.daemon = d
 	n.mu.Unlock()
 }
 
@@ -236,17 +232,8 @@ func (n *notifier) setDaemon(d healer, healingOff bool) {
 // server may come back.
 func (n *notifier) show(ctx context.Context, ev client.Event) {
 	n.mu.Lock()
-	if v, ok := ev.Changed[client.PropHealingEnabled].Value().(bool); ok {
-		n.healingOff = !v
-	}
-	if ev.Issue != nil && n.healingOff && (ev.Signal == client.SignalIssueDetected || ev.Signal == client.SignalIssueChanged) &&
-		(ev.Issue.State == "open" || ev.Issue.State == "") {
-		// The daemon opens an issue in state open and, healing being off,
-		// turns it to watching without always saying so: tell it as it is.
-		i := *ev.Issue
-		i.State = "watching"
-		ev.Issue = &i
-	}
+	// An issue's state is the daemon's last word on it: it announces
+	// every move (open, then watching while healing is off, healing, …).
 	if ev.Result != nil && ev.Result.Issue != "" {
 		if len(n.acted) >= maxKeys {
 			clear(n.acted)

@@ -88,18 +88,12 @@ func (n *notifier) follow(ctx context.Context, e *env, print func(client.Event) 
 	defer cl.Close()
 	lctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	// Whether healing is off, before the issues: an open issue waits
-	// for a person then.
-	sum, err := cl.Summary(lctx)
-	var issues []client.Issue
-	if err == nil {
-		issues, err = cl.Issues(lctx)
-	}
+	issues, err := cl.Issues(lctx)
 	cancel()
 	// The buttons ask with ALLOW_INTERACTIVE_AUTHORIZATION: the desktop's
 	// own polkit agent asks for a password where the policy says so.
-	n.setDaemon(client.New(cl.Conn(), client.Options{User: e.user, Interactive: !e.user && !e.noAsk, NoAutoStart: true}), err == nil && !sum.HealingEnabled)
-	defer n.setDaemon(nil, false)
+	n.setDaemon(client.New(cl.Conn(), client.Options{User: e.user, Interactive: !e.user && !e.noAsk, NoAutoStart: true}))
+	defer n.setDaemon(nil)
 
 	switch {
 	case err == nil:
@@ -124,16 +118,6 @@ func (n *notifier) follow(ctx context.Context, e *env, print func(client.Event) 
 					return true, ctx.Err()
 				}
 				return true, errors.New("the connection to the system bus closed")
-			}
-			if ev.Signal == client.SignalNameOwnerChanged && ev.Running() {
-				// A new daemon, perhaps configured otherwise.
-				sctx, cancel := context.WithTimeout(ctx, readTimeout)
-				if sum, err := cl.Summary(sctx); err == nil {
-					n.mu.Lock()
-					n.healingOff = !sum.HealingEnabled
-					n.mu.Unlock()
-				}
-				cancel()
 			}
 			n.show(ctx, ev)
 			if err := print(ev); err != nil {

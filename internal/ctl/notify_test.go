@@ -157,14 +157,18 @@ func TestNotificationsFollowEachIssueInOneNotification(t *testing.T) {
 	if detected.summary != "Critical: unit:web.service (injected)" || urgency(detected) != urgencyCritical || detected.replaces != 0 {
 		t.Errorf("IssueDetected: got %q urgency %d replacing %d; want a new critical notification", detected.summary, urgency(detected), detected.replaces)
 	}
-	// Healing is off: the issue waits for a person, whatever state the
-	// daemon opened it in.
-	if detected.body != "web.service failed &lt;exit-code&gt;\nWatched, not healed automatically ('healingctl heal unit:web.service' acts now)." {
-		t.Errorf("IssueDetected body: got %q; want the message, escaped for a server that reads markup, and that it is not healed automatically", detected.body)
+	if detected.body != "web.service failed &lt;exit-code&gt;\nAction: restart." {
+		t.Errorf("IssueDetected body: got %q; want the message, escaped for a server that reads markup, and its action", detected.body)
 	}
-	if detected.timeout != -1 || len(detected.actions) != 0 || detected.icon != "dialog-error" {
-		t.Errorf("IssueDetected: timeout %d, actions %v, icon %q; want the server's timeout, no actions, dialog-error",
-			detected.timeout, detected.actions, detected.icon)
+	// Healing is off: the daemon says next that the issue waits for a
+	// person, and that notification replaces the first.
+	watched := server.next(t, "unit:web.service")
+	if watched.replaces != detected.id || watched.body != "web.service failed &lt;exit-code&gt;\nWatched, not healed automatically ('healingctl heal unit:web.service' acts now)." {
+		t.Errorf("IssueChanged: got %q replacing %d; want the issue said to be watched, replacing %d", watched.body, watched.replaces, detected.id)
+	}
+	if watched.timeout != -1 || len(watched.actions) != 0 || watched.icon != "dialog-error" {
+		t.Errorf("IssueChanged: timeout %d, actions %v, icon %q; want the server's timeout, no actions, dialog-error",
+			watched.timeout, watched.actions, watched.icon)
 	}
 
 	if _, err := cl.Heal(ctx, "unit:web.service"); err != nil {

@@ -93,7 +93,7 @@ func (e *Engine) readCause(r causeRead) {
 	rec := e.issues[r.id]
 	if len(lines) > 0 && rec != nil && rec.Since.Equal(r.since) {
 		rec.Cause = withLines(r.cause, lines)
-		pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+		pub = append(pub, e.changedLocked(rec))
 	}
 	e.mu.Unlock()
 	e.publish(pub...)

@@ -79,7 +79,7 @@ func (e *Engine) check(ctx context.Context) {
 		case ch.Severity > issue.OK:
 			rec.Severity, rec.Threshold = ch.Severity, ch.Threshold
 			rec.Message = describe(rec)
-			pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+			pub = append(pub, e.changedLocked(rec))
 		}
 	}
 	for _, rec := range e.issues {
@@ -171,6 +171,7 @@ func (e *Engine) openLocked(rec *issue.Record) []Event {
 	if r := e.o.Recorder; r != nil {
 		r.IssueDetected(*rec)
 	}
+	e.said[rec.ID] = rec.State
 	evs := []Event{{Type: IssueDetected, Issue: *rec}}
 	if gaveUp {
 		evs = append(evs, e.breakerOpenedLocked(rec))
@@ -210,6 +211,7 @@ func roundAge(d time.Duration) time.Duration {
 // resolveLocked removes an issue and returns its IssueResolved event.
 func (e *Engine) resolveLocked(rec *issue.Record, why string) Event {
 	delete(e.issues, rec.ID)
+	delete(e.said, rec.ID)
 	delete(e.retry, rec.ID)
 	delete(e.healed, rec.ID)
 	delete(e.refused, rec.ID)

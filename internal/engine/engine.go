@@ -122,6 +122,7 @@ type Engine struct {
 	changes   []detect.Change
 	lastCheck time.Time
 	issues    map[string]*issue.Record
+	said      map[string]issue.State // the state each issue was last announced in (announce.go)
 	units     map[string]*unitState
 	enabled   bool
 	over      overrides
@@ -226,6 +227,7 @@ func New(o Options) (*Engine, error) {
 		cfg:        o.Config,
 		sampler:    s,
 		issues:     map[string]*issue.Record{},
+		said:       map[string]issue.State{},
 		units:      map[string]*unitState{},
 		inflight:   map[string]bool{},
 		running:    map[string]heal.Request{},

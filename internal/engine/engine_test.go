@@ -36,7 +36,8 @@ func TestAFailedMonitoredUnitIsRestartedAtOnce(t *testing.T) {
 		if got := h.sd.Calls(); !reflect.DeepEqual(got, want) {
 			t.Fatalf("calls = %q; want %q, with no wait for the next poll", got, want)
 		}
-		if got, want := h.drain(), []string{"IssueDetected unit:web.service", "IssueResolved unit:web.service"}; !reflect.DeepEqual(got, want) {
+		// The issue opens, is announced healing, and resolves.
+		if got, want := h.drain(), []string{"IssueDetected unit:web.service", "IssueChanged unit:web.service", "IssueResolved unit:web.service"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("events = %q; want %q", got, want)
 		}
 		ok := h.history(audit.ActionSucceeded)
@@ -269,7 +270,8 @@ func TestAFullDiskIsCleanedUpAfterTheHysteresisAndClears(t *testing.T) {
 			t.Errorf("still open at 70%%")
 		}
 		got := h.drain()
-		want := []string{"IssueDetected disk:/", "IssueResolved disk:/"}
+		// Open, healing, healed (waiting below the hysteresis), resolved.
+		want := []string{"IssueDetected disk:/", "IssueChanged disk:/", "IssueChanged disk:/", "IssueResolved disk:/"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("events = %q; want %q", got, want)
 		}
@@ -446,7 +448,8 @@ func TestAnInjectedIssueRunsThePipelineAndEnds(t *testing.T) {
 		if n := h.countCalls("RestartUnit web.service"); n != 1 {
 			t.Errorf("%d restarts; want the injected issue's action to run", n)
 		}
-		if got, want := h.drain(), []string{"IssueDetected unit:web.service", "IssueResolved unit:web.service"}; !reflect.DeepEqual(got, want) {
+		// The issue opens, is announced healing, and resolves.
+		if got, want := h.drain(), []string{"IssueDetected unit:web.service", "IssueChanged unit:web.service", "IssueResolved unit:web.service"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("events = %q; want %q", got, want)
 		}
 		_, err = h.eng.InjectIssue(t.Context(), engine.Caller{}, engine.Injection{Kind: issue.Disk, Subject: "relative/path"})

@@ -325,7 +325,7 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 				moved := where(rec.Cause) != where(res.Message)
 				rec.Cause = res.Message
 				if moved {
-					pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+					pub = append(pub, e.changedLocked(rec))
 				}
 			case errors.Is(res.Err, heal.ErrStopQueued):
 				// systemd refused our restart for a stop queued before

@@ -168,7 +168,7 @@ func (e *Engine) probeResult(s probe.Spec, r probe.Result) {
 			}
 			if rec.Cause != r.Detail {
 				rec.Message, rec.Cause = msg, r.Detail
-				pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+				pub = append(pub, e.changedLocked(rec))
 			}
 		}
 		if _, held := e.retry[id]; !held {

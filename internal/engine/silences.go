@@ -304,13 +304,13 @@ func (e *Engine) resilenceLocked(now time.Time) []Event {
 		}
 		if rec.Silence != id || rec.SilenceEffect != eff {
 			rec.Silence, rec.SilenceEffect = id, eff
-			pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+			pub = append(pub, e.changedLocked(rec))
 		}
 		if rec.State == issue.Silenced && !ok {
 			prev := rec.State
 			e.maybeHealLocked(rec)
 			if rec.State != prev {
-				pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+				pub = append(pub, e.changedLocked(rec))
 			}
 		}
 	}

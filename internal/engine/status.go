@@ -127,6 +127,7 @@ func (e *Engine) publishStatus() {
 		st.Resources = append(st.Resources, res)
 	}
 	st.MonitoredUnits, st.Units = e.unitsStatusLocked(e.status.Load())
+	moved := e.unsaidLocked()
 	e.mu.Unlock()
 	st.Breakers = e.heal.Breakers()
 	st.Throttles = e.heal.Throttles()
@@ -139,6 +140,7 @@ func (e *Engine) publishStatus() {
 	}
 	old := e.status.Swap(st)
 	e.statusMu.Unlock()
+	e.publish(moved...)
 	if old == nil || changed(old, st) {
 		e.publish(Event{Type: StatusChanged})
 	}

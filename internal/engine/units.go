@@ -427,7 +427,7 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 			}
 			if rec.Severity != sev || rec.Message != msg {
 				rec.Severity, rec.Message = sev, msg
-				pub = append(pub, Event{Type: IssueChanged, Issue: *rec})
+				pub = append(pub, e.changedLocked(rec))
 			}
 		}
 		if _, held := e.retry[id]; !held {
