@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,9 +18,10 @@ import (
 // change the service's environment (root) should turn it on.
 const profileEnv = "LUMINOUS_HEALING_PROFILE_DIR"
 
-// startProfiles starts the CPU profile where profileEnv asks for one and
-// returns what writes both at the stop.
-func startProfiles(log *slog.Logger) func() {
+// startProfiles starts the CPU profile where profileEnv asks for one, writes
+// the heap profile as soon as ctx ends (the stop is asked for) and returns
+// what ends the CPU profile once the daemon is done.
+func startProfiles(ctx context.Context, log *slog.Logger) func() {
 	dir := os.Getenv(profileEnv)
 	if dir == "" {
 		return func() {}
@@ -35,19 +37,32 @@ func startProfiles(log *slog.Logger) func() {
 		return func() {}
 	}
 	log.Info("profiling", "dir", dir)
+	// The heap is taken when the stop is asked for, while the engine, the
+	// watcher and the bus still hold what they hold at work: once they
+	// have wound down, their per-unit state is garbage.
+	heapDone := make(chan struct{})
+	go func() {
+		defer close(heapDone)
+		<-ctx.Done()
+		writeHeapProfile(filepath.Join(dir, "heap.pprof"), log)
+	}()
 	return func() {
+		<-heapDone
 		pprof.StopCPUProfile()
 		cpu.Close()
-		heap, err := os.Create(filepath.Join(dir, "heap.pprof"))
-		if err != nil {
-			log.Warn("cannot write the heap profile", "err", err)
-			return
-		}
-		defer heap.Close()
-		runtime.GC() // the live heap, not the last cycle's
-		if err := pprof.WriteHeapProfile(heap); err != nil {
-			log.Warn("cannot write the heap profile", "err", err)
-		}
+	}
+}
+
+func writeHeapProfile(path string, log *slog.Logger) {
+	heap, err := os.Create(path)
+	if err != nil {
+		log.Warn("cannot write the heap profile", "err", err)
+		return
+	}
+	defer heap.Close()
+	runtime.GC() // the live heap, not the last cycle's
+	if err := pprof.WriteHeapProfile(heap); err != nil {
+		log.Warn("cannot write the heap profile", "err", err)
 	}
 }
 

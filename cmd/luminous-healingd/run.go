@@ -175,7 +175,7 @@ func daemonMain(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	tuneRuntime()
-	defer startProfiles(log)()
+	defer startProfiles(ctx, log)()
 	return serve(ctx, o, cfg, log)
 }
 
