@@ -151,10 +151,16 @@ func TestAbsentMaskedAndDownUnitsAreNotReadOneByOne(t *testing.T) {
 		}
 
 		// Removed (its unit file deleted, a daemon-reload): its Reloading
-		// signal asks for a resync, and the batched read says not-found.
+		// signal asks for a resync (as systemd coming back on the bus
+		// does), which is one batched read, and that says not-found.
 		r0 = reads()
+		_, b0 := h.sd.Reads()
 		h.sd.Remove("svc000.service")
 		h.watcher.C <- systemd.Event{Resync: true, Time: time.Now()}
+		synctest.Wait()
+		if _, b := h.sd.Reads(); b-b0 != 1 {
+			t.Errorf("%d batched reads on a resync; want 1", b-b0)
+		}
 		time.Sleep(5 * time.Second) // past the grace a stop job has to explain a unit down
 		if rec, ok := h.issue(issue.ID(issue.Unit, "svc000.service")); !ok || rec.Message != "svc000.service is monitored but does not exist" {
 			t.Errorf("the removed unit's issue = %+v, %t; want that it does not exist", rec, ok)

@@ -249,14 +249,15 @@ func (e *Engine) sweepUnits(ctx context.Context, resync bool) {
 		e.log.Debug("could not read the monitored units' states; the next sweep tries again", "err", err)
 		return
 	}
-	got := make(map[string]heal.UnitStatus, len(states))
-	for i, s := range states {
-		if len(states) == len(names) {
-			// One entry per name, in order; an alias comes back
-			// under its unit's name.
-			got[names[i]] = s
-		} else {
-			got[s.Name] = s
+	// One entry per name, in order, is what systemd answers; an alias
+	// comes back under its unit's name. Only another answer is looked up
+	// by name, rather than build a map of every unit's state at every
+	// sweep to look each up once.
+	var byName map[string]heal.UnitStatus
+	if len(states) != len(names) {
+		byName = make(map[string]heal.UnitStatus, len(states))
+		for _, s := range states {
+			byName[s.Name] = s
 		}
 	}
 	var read, baseline []string
@@ -264,12 +265,17 @@ func (e *Engine) sweepUnits(ctx context.Context, resync bool) {
 	now := time.Now()
 	e.mu.Lock()
 	e.lastSweep = now
-	for _, name := range names {
+	for i, name := range names {
 		st, ok := e.units[name]
 		if !ok {
 			continue
 		}
-		s, ok := got[name]
+		var s heal.UnitStatus
+		if byName == nil {
+			s, ok = states[i], true
+		} else {
+			s, ok = byName[name]
+		}
 		id := issue.ID(issue.Unit, name)
 		_, open := e.issues[id]
 		// A unit whose restarts-by-systemd were counted and not yet said
