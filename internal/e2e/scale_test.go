@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/testbed"
 )
 
@@ -86,4 +87,41 @@ func (m *machine) settle(pid string) {
 		}
 	}
 	m.t.Logf("pid %s did not settle within a minute; measuring anyway", pid)
+}
+
+// A monitored unit that fails while the daemon has no bus gets no signal to
+// anyone: the daemon's first look once it is back, one batched read of
+// every monitored unit (docs/healing.md), finds it failed and heals it.
+// The daemon is frozen (SIGSTOP) across the bus restart so that the
+// failure surely falls in the gap, with two hundred units watched.
+func TestAFailureWhileTheBusIsDownIsHealedByTheBatchedRead(t *testing.T) {
+	const n = 200
+	units := map[string]testbed.File{}
+	var names, quoted []string
+	for i := range n {
+		name := fmt.Sprintf("lh-b%03d.service", i)
+		units[name] = unitFile("/bin/sleep infinity")
+		names, quoted = append(names, name), append(quoted, `"`+name+`"`)
+	}
+	cfg := benchThresholds + "[monitoring]\ninterval = \"1s\"\n[predictive]\nenabled = false\n[services]\nmonitored = [" + strings.Join(quoted, ", ") + "]\n"
+	t0 := time.Now()
+	m := bootInstalled(t, boot{config: cfg, units: units, start: names})
+	m.waitFor(20*time.Second, "the daemon's start record", func() bool {
+		return len(m.journal("luminous-healing.service", t0, field("MESSAGE_ID", audit.MessageIDs[audit.DaemonStarted]))) > 0
+	})
+	pid := m.prop("luminous-healing.service", "MainPID")
+	victim := names[n/2]
+	m.MustRun(t, "systemctl", "kill", "--signal=STOP", "luminous-healing.service")
+	m.MustRun(t, "systemctl", "restart", "dbus.service")
+	m.MustRun(t, "systemctl", "kill", "--signal=KILL", victim)
+	m.waitFor(10*time.Second, victim+" failed", func() bool { return m.prop(victim, "ActiveState") == "failed" })
+	t1 := time.Now()
+	m.MustRun(t, "systemctl", "kill", "--signal=CONT", "luminous-healing.service")
+	m.waitFor(30*time.Second, victim+" healed by the restarted daemon", func() bool {
+		return m.isActive(victim) && len(m.journal("luminous-healing.service", t1, field("MESSAGE_ID", audit.MessageIDs[audit.ActionSucceeded]))) > 0
+	})
+	if now := m.prop("luminous-healing.service", "MainPID"); now == pid {
+		t.Errorf("the daemon (pid %s) was not restarted after losing the bus; the heal came from elsewhere", pid)
+	}
+	report(t, "a unit failed while the bus was down, %d units watched: healed %s after the daemon was let go", n, time.Since(t1).Round(100*time.Millisecond))
 }
