@@ -114,6 +114,21 @@ func mustEvaluate(t *testing.T, configuration string) *evaluation {
 	return ev
 }
 
+// refusal evaluates a configuration the module must refuse and returns what
+// it said: the evaluation's error or its failed assertions.
+func refusal(t *testing.T, configuration string) string {
+	t.Helper()
+	ev, err := evaluate(t, configuration)
+	switch {
+	case err != nil:
+		return err.Error()
+	case len(ev.FailedAssertions) > 0:
+		return strings.Join(ev.FailedAssertions, "\n")
+	}
+	t.Fatalf("evaluated without complaint: %s", configuration)
+	return ""
+}
+
 // daemonConfig renders the module's settings as TOML and parses them with
 // the daemon's own parser: what the module writes, the daemon must accept.
 func daemonConfig(t *testing.T, settings map[string]any) *config.Config {
@@ -387,16 +402,7 @@ func TestSettingsThatCannotWorkAreRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("refuses "+tt.name, func(t *testing.T) {
-			ev, err := evaluate(t, enabled(tt.options))
-			var msg string
-			switch {
-			case err != nil:
-				msg = err.Error()
-			case len(ev.FailedAssertions) > 0:
-				msg = strings.Join(ev.FailedAssertions, "\n")
-			default:
-				t.Fatalf("evaluated without complaint; want a message naming %q", tt.want)
-			}
+			msg := refusal(t, enabled(tt.options))
 			for _, w := range tt.want {
 				if !strings.Contains(msg, w) {
 					t.Errorf("message %q; want it to name %q", msg, w)
