@@ -109,17 +109,13 @@ func Properties(summary map[string]dbus.Variant) map[string]dbus.Variant {
 type kind uint8
 
 const (
-	kString kind = iota
-	kBool
-	kFloat
-	kUint32
-	kUint64
-	kInt64
-	kTime
-	kDuration
-	kStrings
-	kCounts
-	kRecords
+	kPlain    kind = iota // bool, float64, uint32, uint64, int64: as they are
+	kString               // made printable when decoded
+	kTime                 // µs since the epoch
+	kDuration             // µs
+	kStrings              // never absent on D-Bus
+	kCounts               // never absent on D-Bus
+	kRecords              // each a record of its own
 )
 
 var kinds = map[reflect.Type]struct {
@@ -127,11 +123,11 @@ var kinds = map[reflect.Type]struct {
 	sig  string
 }{
 	reflect.TypeFor[string]():            {kString, "s"},
-	reflect.TypeFor[bool]():              {kBool, "b"},
-	reflect.TypeFor[float64]():           {kFloat, "d"},
-	reflect.TypeFor[uint32]():            {kUint32, "u"},
-	reflect.TypeFor[uint64]():            {kUint64, "t"},
-	reflect.TypeFor[int64]():             {kInt64, "x"},
+	reflect.TypeFor[bool]():              {kPlain, "b"},
+	reflect.TypeFor[float64]():           {kPlain, "d"},
+	reflect.TypeFor[uint32]():            {kPlain, "u"},
+	reflect.TypeFor[uint64]():            {kPlain, "t"},
+	reflect.TypeFor[int64]():             {kPlain, "x"},
 	reflect.TypeFor[time.Time]():         {kTime, "t"},
 	reflect.TypeFor[time.Duration]():     {kDuration, "t"},
 	reflect.TypeFor[[]string]():          {kStrings, "as"},
@@ -299,7 +295,7 @@ func (p *plan) decode(v reflect.Value, m map[string]dbus.Variant) {
 				}
 				fv.Set(list)
 			}
-		default: // bool, d, u, t, x: as sent, when of the field's type
+		case kPlain: // as sent, when of the field's type
 			if rv := reflect.ValueOf(x); rv.IsValid() && rv.Type() == fv.Type() {
 				fv.Set(rv)
 			}
