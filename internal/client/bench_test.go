@@ -16,7 +16,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, r := range recs {
-			_ = r.Map()
+			_ = Encode(r)
 		}
 	}
 }
@@ -25,7 +25,7 @@ func BenchmarkDecode(b *testing.B) {
 	recs := sampleRecords()
 	maps := make([]map[string]dbus.Variant, len(recs))
 	for i, r := range recs {
-		maps[i] = r.Map()
+		maps[i] = Encode(r)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

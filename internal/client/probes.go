@@ -42,12 +42,6 @@ type ProbeResult struct {
 	Detail   string        `dbus:"detail"` // "status 200 OK", "timed out after 2s (…)", "exit status 1"
 }
 
-// Map encodes p as a{sv}.
-func (p Probe) Map() map[string]dbus.Variant { return Encode(p) }
-
-// Map encodes r as a{sv}.
-func (r ProbeResult) Map() map[string]dbus.Variant { return Encode(r) }
-
 // Probes returns the health probes, by unit.
 func (c *Client) Probes(ctx context.Context) ([]Probe, error) {
 	return list[Probe](ctx, c, MethodListProbes)

@@ -1,16 +1,12 @@
 package client
 
-import (
-	"time"
-
-	"github.com/godbus/dbus/v5"
-)
+import "time"
 
 // The records below travel as a{sv}, and as the HTTP API's JSON objects.
 // Each field's `dbus` tag is its key, the one place the key is written:
 // Encode, Decode and JSON (codec.go) read the tags. Keys are snake_case;
 // times are t (µs since the epoch, 0 for none) and durations t in µs with
-// a _usec suffix. Map is Encode, as a method.
+// a _usec suffix.
 
 // Issue is an active (or, in IssueResolved, just resolved) issue.
 type Issue struct {
@@ -138,27 +134,3 @@ type Injection struct {
 // InjectionKeys are the keys InjectIssue accepts and their D-Bus types; the
 // daemon rejects any other key and any other type.
 var InjectionKeys = Keys[Injection]()
-
-// Map encodes i as a{sv}.
-func (i Issue) Map() map[string]dbus.Variant { return Encode(i) }
-
-// Map encodes h as a{sv}.
-func (h HistoryEntry) Map() map[string]dbus.Variant { return Encode(h) }
-
-// Map encodes p as a{sv}.
-func (p Prediction) Map() map[string]dbus.Variant { return Encode(p) }
-
-// Map encodes r as a{sv}.
-func (r ActionResult) Map() map[string]dbus.Variant { return Encode(r) }
-
-// Map encodes f as a{sv}: ActionResult's keys and its own.
-func (f Failure) Map() map[string]dbus.Variant { return Encode(f) }
-
-// Map encodes s as a{sv}.
-func (s Silence) Map() map[string]dbus.Variant { return Encode(s) }
-
-// Map encodes r as a{sv}, leaving out the empty fields.
-func (r SilenceRequest) Map() map[string]dbus.Variant { return Encode(r) }
-
-// Map encodes in as a{sv}, leaving out the empty fields.
-func (in Injection) Map() map[string]dbus.Variant { return Encode(in) }

@@ -1,10 +1,6 @@
 package client
 
-import (
-	"time"
-
-	"github.com/godbus/dbus/v5"
-)
+import "time"
 
 // Summary is GetStatus's reply: the properties and how the daemon runs.
 // It is small on purpose, so that polling it is cheap; the lists are
@@ -89,23 +85,3 @@ type Throttle struct {
 	CPUWeight  uint64    `dbus:"cpu_weight"`  // applied; 0 when not changed
 	MemoryHigh uint64    `dbus:"memory_high"` // bytes applied; 0 when not changed
 }
-
-// Map encodes s as a{sv}: GetStatus's reply.
-func (s Summary) Map() map[string]dbus.Variant { return Encode(s) }
-
-// Map encodes s as one a{sv}: the summary's keys and each list under
-// its own key (resources, units, issues, predictions, breakers,
-// throttles, silences, probes). It is `healingctl status --json`, not a D-Bus reply.
-func (s Status) Map() map[string]dbus.Variant { return Encode(s) }
-
-// Map encodes r as a{sv}.
-func (r Resource) Map() map[string]dbus.Variant { return Encode(r) }
-
-// Map encodes u as a{sv}.
-func (u UnitState) Map() map[string]dbus.Variant { return Encode(u) }
-
-// Map encodes b as a{sv}.
-func (b Breaker) Map() map[string]dbus.Variant { return Encode(b) }
-
-// Map encodes t as a{sv}.
-func (t Throttle) Map() map[string]dbus.Variant { return Encode(t) }

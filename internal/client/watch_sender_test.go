@@ -87,7 +87,7 @@ func TestWatchDropsSignalsForgedByAnotherConnection(t *testing.T) {
 	me := c.Conn().Names()[0]
 	evil := forger(t, bus)
 
-	forged := client.Issue{ID: "unit:forged.service", Kind: "unit", Severity: "critical", Message: "forged"}.Map()
+	forged := client.Encode(client.Issue{ID: "unit:forged.service", Kind: "unit", Severity: "critical", Message: "forged"})
 	unicast(t, evil, me, client.ObjectPath, client.SignalIssueDetected, forged)
 	unicast(t, evil, me, client.ObjectPath, "PropertiesChanged", client.Interface,
 		map[string]dbus.Variant{client.PropHealingEnabled: dbus.MakeVariant(false)}, []string{})
@@ -97,7 +97,7 @@ func TestWatchDropsSignalsForgedByAnotherConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	real := client.Issue{ID: "memory", Kind: "memory", Severity: "warning"}.Map()
+	real := client.Encode(client.Issue{ID: "memory", Kind: "memory", Severity: "warning"})
 	if err := daemon.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, real); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestWatchDropsSignalsForgedByAnotherConnection(t *testing.T) {
 	}
 
 	// The daemon's own unicast (none today, but allowed) still counts.
-	unicast(t, daemon, me, client.ObjectPath, client.SignalIssueDetected, client.Issue{ID: "load", Kind: "load"}.Map())
+	unicast(t, daemon, me, client.ObjectPath, client.SignalIssueDetected, client.Encode(client.Issue{ID: "load", Kind: "load"}))
 	if ev := firstIssue(t, events); ev.Issue == nil || ev.Issue.ID != "load" {
 		t.Fatalf("the owner's unicast: got %s %+v; want IssueDetected load", ev.Signal, ev.Issue)
 	}
@@ -133,7 +133,7 @@ func TestWatchFollowsTheOwnerOfTheName(t *testing.T) {
 		t.Fatalf("after the release: owner %q; want none", ev.Owner)
 	}
 	// Nobody owns the name: nobody speaks for the daemon.
-	unicast(t, old, me, client.ObjectPath, client.SignalIssueDetected, client.Issue{ID: "unit:stale.service"}.Map())
+	unicast(t, old, me, client.ObjectPath, client.SignalIssueDetected, client.Encode(client.Issue{ID: "unit:stale.service"}))
 
 	fresh := bus.Conn(t)
 	if reply, err := fresh.RequestName(client.BusName, dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
@@ -142,8 +142,8 @@ func TestWatchFollowsTheOwnerOfTheName(t *testing.T) {
 	if ev := next(t, events, client.SignalNameOwnerChanged); ev.Owner != fresh.Names()[0] {
 		t.Fatalf("after the new owner came: owner %q; want %q", ev.Owner, fresh.Names()[0])
 	}
-	unicast(t, old, me, client.ObjectPath, client.SignalIssueDetected, client.Issue{ID: "unit:old.service"}.Map())
-	if err := fresh.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, client.Issue{ID: "memory"}.Map()); err != nil {
+	unicast(t, old, me, client.ObjectPath, client.SignalIssueDetected, client.Encode(client.Issue{ID: "unit:old.service"}))
+	if err := fresh.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, client.Encode(client.Issue{ID: "memory"})); err != nil {
 		t.Fatal(err)
 	}
 	if ev := firstIssue(t, events); ev.Issue == nil || ev.Issue.ID != "memory" {

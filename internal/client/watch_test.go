@@ -74,7 +74,7 @@ func TestAWatcherThatFallsBehindDropsSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := runtime.NumGoroutine()
-	rec := client.Issue{ID: "memory", Kind: "memory", Severity: "warning"}.Map()
+	rec := client.Encode(client.Issue{ID: "memory", Kind: "memory", Severity: "warning"})
 	for range 2000 {
 		if err := d.Conn.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, rec); err != nil {
 			t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/godbus/dbus/v5"
 	"github.com/urfave/cli/v2"
 
 	"github.com/luminous-healing/luminous-healing/internal/client"
@@ -41,9 +40,7 @@ func onDaemon(privileged bool, names []string, fn daemonCall) cli.ActionFunc {
 // lists is the Action of a command that prints a list of records: as
 // JSON, none's sentence when there are none (unless none is empty), else
 // print's table.
-func lists[T interface {
-	Map() map[string]dbus.Variant
-}](get func(*client.Client, context.Context) ([]T, error), none string, print func(w io.Writer, xs []T)) cli.ActionFunc {
+func lists[T any](get func(*client.Client, context.Context) ([]T, error), none string, print func(w io.Writer, xs []T)) cli.ActionFunc {
 	return reads(nil, func(ctx context.Context, e *env, cl *client.Client, _ []string) error {
 		xs, err := get(cl, ctx)
 		switch {

@@ -222,7 +222,7 @@ func TestResetOnAGivenUpNotificationReArmsIt(t *testing.T) {
 	server.nextWith(t, "Critical: unit:web.service", actHeal)
 	failure := client.Failure{ActionResult: client.ActionResult{Action: "restart", Target: "web.service", Issue: "unit:web.service",
 		Outcome: "failed", Message: "job failed"}, State: "given-up", Severity: "critical", Attempts: 5}
-	if err := d.Conn.Emit(client.ObjectPath, client.Interface+"."+client.SignalHealingFailed, failure.Map()); err != nil {
+	if err := d.Conn.Emit(client.ObjectPath, client.Interface+"."+client.SignalHealingFailed, client.Encode(failure)); err != nil {
 		t.Fatal(err)
 	}
 	gaveUp := server.nextWith(t, "Gave up healing: unit:web.service", actReset)
@@ -246,7 +246,7 @@ func TestDaemonTextIsMadeSafeForTheServer(t *testing.T) {
 	server.nextWith(t, "Critical: unit:web.service", actHeal)
 	evil := client.Issue{ID: "unit:x\x1b[2J.service", Kind: "unit", Severity: "warning", State: "open",
 		Message: "<b>bold</b> & \x1b]0;title\x07 \u202eevil\ttab\r\nnext"}
-	if err := d.Conn.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, evil.Map()); err != nil {
+	if err := d.Conn.Emit(client.ObjectPath, client.Interface+"."+client.SignalIssueDetected, client.Encode(evil)); err != nil {
 		t.Fatal(err)
 	}
 	got := server.next(t, "Warning: unit:x")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,22 +42,19 @@ func plain(v any) any {
 			l[i] = plain(val)
 		}
 		return l
-	case interface {
-		Map() map[string]dbus.Variant
-	}:
-		return plain(x.Map())
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil
 		}
 	}
+	if v != nil && reflect.TypeOf(v).Kind() == reflect.Struct {
+		return plain(client.Encode(v)) // a record
+	}
 	return v
 }
 
 // records encodes a list of records for JSON.
-func records[T interface {
-	Map() map[string]dbus.Variant
-}](xs []T) []map[string]dbus.Variant {
+func records[T any](xs []T) []map[string]dbus.Variant {
 	return client.Maps(xs)
 }
 

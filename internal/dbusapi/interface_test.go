@@ -32,7 +32,7 @@ func TestTheClientsNamesMatchTheXML(t *testing.T) {
 	if !slices.Equal(slices.Sorted(slices.Values(signals)), slices.Sorted(slices.Values(wantSignals))) {
 		t.Errorf("the XML's signals %v; the client's %v", signals, wantSignals)
 	}
-	served := slices.Sorted(maps.Keys(client.Properties(client.Summary{}.Map())))
+	served := slices.Sorted(maps.Keys(client.Properties(client.Encode(client.Summary{}))))
 	if !slices.Equal(slices.Sorted(slices.Values(props)), served) {
 		t.Errorf("the XML's properties %v; the server serves %v", props, served)
 	}

@@ -71,7 +71,7 @@ func (a *api) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) 
 	entries := a.s.o.Audit.History(int(limit))
 	out := make([]map[string]dbus.Variant, len(entries))
 	for i, e := range entries {
-		out[i] = wire.History(e).Map()
+		out[i] = client.Encode(wire.History(e))
 	}
 	return out, nil
 }
@@ -244,13 +244,13 @@ func checkKeys(arg string, m map[string]dbus.Variant, want map[string]string) *d
 
 // actionResult, silenceRecord and issueRecord are the records the
 // privileged methods reply with.
-func actionResult(r heal.Result) map[string]dbus.Variant { return wire.Result(r).Map() }
+func actionResult(r heal.Result) map[string]dbus.Variant { return client.Encode(wire.Result(r)) }
 
 func silenceRecord(s silence.Silence) map[string]dbus.Variant {
-	return wire.Silence(s, time.Now()).Map()
+	return client.Encode(wire.Silence(s, time.Now()))
 }
 
-func issueRecord(r issue.Record) map[string]dbus.Variant { return wire.Issue(r).Map() }
+func issueRecord(r issue.Record) map[string]dbus.Variant { return client.Encode(wire.Issue(r)) }
 
 // record authorizes and runs a checked op (call) and replies with its
 // result in enc's form.

@@ -14,7 +14,7 @@ func (a *api) ListProbes() ([]map[string]dbus.Variant, *dbus.Error) {
 	ps := a.s.o.Engine.Status().Probes
 	out := make([]map[string]dbus.Variant, len(ps))
 	for i, p := range ps {
-		out[i] = wire.Probe(p).Map()
+		out[i] = client.Encode(wire.Probe(p))
 	}
 	return out, nil
 }
@@ -26,7 +26,7 @@ func (a *api) ListProbes() ([]map[string]dbus.Variant, *dbus.Error) {
 // transient unit — so it is not open to every local user (docs/dbus.md).
 func (a *api) RunProbe(msg dbus.Message, sender dbus.Sender, name string) (map[string]dbus.Variant, *dbus.Error) {
 	op, err := a.s.o.Engine.RunProbeOp(name)
-	return record(a.s, msg, sender, op, err, func(r probe.Result) map[string]dbus.Variant { return probeResult(r).Map() })
+	return record(a.s, msg, sender, op, err, func(r probe.Result) map[string]dbus.Variant { return client.Encode(probeResult(r)) })
 }
 
 func probeResult(r probe.Result) client.ProbeResult {

@@ -209,7 +209,7 @@ func (s *Server) snapshot() *snapshot {
 		return c
 	}
 	rec := wire.Status(st)
-	c := &snapshot{st: st, status: rec.Summary.Map(), resources: client.Maps(rec.Resources),
+	c := &snapshot{st: st, status: client.Encode(rec.Summary), resources: client.Maps(rec.Resources),
 		units: client.Maps(rec.Units), issues: client.Maps(rec.Issues), preds: client.Maps(rec.Predictions),
 		breakers: client.Maps(rec.Breakers), throttles: client.Maps(rec.Throttles), silences: client.Maps(rec.Silences)}
 	c.props = client.Properties(c.status)
@@ -232,7 +232,7 @@ func (s *Server) props() map[string]dbus.Variant {
 	if p := s.propCache.Load(); p != nil && p.st == st {
 		return p.props
 	}
-	p := &propSnapshot{st: st, props: client.Properties(wire.Summary(st).Map())}
+	p := &propSnapshot{st: st, props: client.Properties(client.Encode(wire.Summary(st)))}
 	s.propCache.Store(p)
 	return p.props
 }
@@ -243,17 +243,17 @@ func (s *Server) signal(ev engine.Event) {
 	var rec map[string]dbus.Variant
 	switch ev.Type {
 	case engine.IssueDetected:
-		name, rec = client.SignalIssueDetected, wire.Issue(ev.Issue).Map()
+		name, rec = client.SignalIssueDetected, client.Encode(wire.Issue(ev.Issue))
 	case engine.IssueChanged:
-		name, rec = client.SignalIssueChanged, wire.Issue(ev.Issue).Map()
+		name, rec = client.SignalIssueChanged, client.Encode(wire.Issue(ev.Issue))
 	case engine.IssueResolved:
-		name, rec = client.SignalIssueResolved, wire.Issue(ev.Issue).Map()
+		name, rec = client.SignalIssueResolved, client.Encode(wire.Issue(ev.Issue))
 	case engine.HealingFailed:
-		name, rec = client.SignalHealingFailed, wire.Failure(ev).Map()
+		name, rec = client.SignalHealingFailed, client.Encode(wire.Failure(ev))
 	case engine.PredictionAlert:
-		name, rec = client.SignalPredictionAlert, wire.Prediction(ev.Forecast).Map()
+		name, rec = client.SignalPredictionAlert, client.Encode(wire.Prediction(ev.Forecast))
 	case engine.ActionDone:
-		name, rec = client.SignalActionCompleted, wire.Result(ev.Result).Map()
+		name, rec = client.SignalActionCompleted, client.Encode(wire.Result(ev.Result))
 	default:
 		return
 	}

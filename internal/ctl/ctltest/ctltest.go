@@ -236,7 +236,7 @@ func (f *Daemon) export(conn *dbus.Conn) error {
 }
 
 func (f *Daemon) GetStatus() (map[string]dbus.Variant, *dbus.Error) {
-	return f.Status.Summary.Map(), nil
+	return client.Encode(f.Status.Summary), nil
 }
 
 func (f *Daemon) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Error) {
@@ -252,7 +252,7 @@ func (f *Daemon) GetHistory(limit uint32) ([]map[string]dbus.Variant, *dbus.Erro
 
 func (f *Daemon) result(r client.ActionResult) (map[string]dbus.Variant, *dbus.Error) {
 	f.call(r.Action + " " + r.Target + r.Issue)
-	return r.Map(), nil
+	return client.Encode(r), nil
 }
 func (f *Daemon) Heal(id string) (map[string]dbus.Variant, *dbus.Error) {
 	return f.result(client.ActionResult{Action: "restart", Target: "postgresql.service", Issue: id, Outcome: "planned",
@@ -295,15 +295,17 @@ func (f *Daemon) InjectIssue(in map[string]dbus.Variant) (map[string]dbus.Varian
 	f.call("inject")
 	kind, _ := in["kind"].Value().(string)
 	subject, _ := in["subject"].Value().(string)
-	return client.Issue{ID: kind + ":" + subject + ".service", Kind: kind, Subject: subject + ".service", Severity: "warning",
-		Since: Now, Action: "restart", State: "planned", Message: subject + ".service failed (injected)", Synthetic: true}.Map(), nil
+	rec := client.Issue{ID: kind + ":" + subject + ".service", Kind: kind, Subject: subject + ".service", Severity: "warning",
+		Since: Now, Action: "restart", State: "planned", Message: subject + ".service failed (injected)", Synthetic: true}
+	return client.Encode(rec), nil
 }
 func (f *Daemon) AddSilence(req map[string]dbus.Variant) (map[string]dbus.Variant, *dbus.Error) {
 	f.call("silence")
 	scope, _ := req["scope"].Value().(string)
 	reason, _ := req["reason"].Value().(string)
-	return client.Silence{ID: "silence-9b1c", Scope: scope, Effect: "pause", Reason: reason, Author: "root (uid 0)",
-		Created: Now, Starts: Now, Expires: Now.Add(2 * time.Hour), Active: true}.Map(), nil
+	rec := client.Silence{ID: "silence-9b1c", Scope: scope, Effect: "pause", Reason: reason, Author: "root (uid 0)",
+		Created: Now, Starts: Now, Expires: Now.Add(2 * time.Hour), Active: true}
+	return client.Encode(rec), nil
 }
 func (f *Daemon) RunProbe(unit string) (map[string]dbus.Variant, *dbus.Error) {
 	f.call("probe " + unit)
@@ -311,7 +313,7 @@ func (f *Daemon) RunProbe(unit string) (map[string]dbus.Variant, *dbus.Error) {
 		if p.Unit == unit {
 			r := p.Last()
 			r.At = Now
-			return r.Map(), nil
+			return client.Encode(r), nil
 		}
 	}
 	return nil, dbus.NewError(client.ErrorNotFound, []any{unit + " has no probe"})
