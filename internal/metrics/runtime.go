@@ -44,40 +44,32 @@ func writeGo(b *bytes.Buffer) {
 	for _, m := range []struct {
 		name, help string
 		kind       kind
-		v          uint64
+		v          float64
 	}{
-		{"go_memstats_alloc_bytes", "Heap bytes allocated and in use.", gaugeKind, ms.HeapAlloc},
-		{"go_memstats_alloc_bytes_total", "Heap bytes allocated since start, freed or not.", counterKind, ms.TotalAlloc},
-		{"go_memstats_buck_hash_sys_bytes", "Bytes of the profiling bucket hash table.", gaugeKind, ms.BuckHashSys},
-		{"go_memstats_frees_total", "Heap objects freed since start.", counterKind, ms.Frees},
-		{"go_memstats_gc_sys_bytes", "Bytes of the garbage collector's metadata.", gaugeKind, ms.GCSys},
-		{"go_memstats_heap_alloc_bytes", "Heap bytes allocated and in use (as go_memstats_alloc_bytes).", gaugeKind, ms.HeapAlloc},
-		{"go_memstats_heap_idle_bytes", "Heap bytes in spans with no object.", gaugeKind, ms.HeapIdle},
-		{"go_memstats_heap_inuse_bytes", "Heap bytes in spans with at least one object.", gaugeKind, ms.HeapInuse},
-		{"go_memstats_heap_objects", "Heap objects allocated and in use.", gaugeKind, ms.HeapObjects},
-		{"go_memstats_heap_released_bytes", "Heap bytes returned to the operating system.", gaugeKind, ms.HeapReleased},
-		{"go_memstats_heap_sys_bytes", "Heap bytes obtained from the operating system.", gaugeKind, ms.HeapSys},
+		{"go_memstats_alloc_bytes", "Heap bytes allocated and in use.", gaugeKind, float64(ms.HeapAlloc)},
+		{"go_memstats_alloc_bytes_total", "Heap bytes allocated since start, freed or not.", counterKind, float64(ms.TotalAlloc)},
+		{"go_memstats_buck_hash_sys_bytes", "Bytes of the profiling bucket hash table.", gaugeKind, float64(ms.BuckHashSys)},
+		{"go_memstats_frees_total", "Heap objects freed since start.", counterKind, float64(ms.Frees)},
+		{"go_memstats_gc_sys_bytes", "Bytes of the garbage collector's metadata.", gaugeKind, float64(ms.GCSys)},
+		{"go_memstats_heap_alloc_bytes", "Heap bytes allocated and in use (as go_memstats_alloc_bytes).", gaugeKind, float64(ms.HeapAlloc)},
+		{"go_memstats_heap_idle_bytes", "Heap bytes in spans with no object.", gaugeKind, float64(ms.HeapIdle)},
+		{"go_memstats_heap_inuse_bytes", "Heap bytes in spans with at least one object.", gaugeKind, float64(ms.HeapInuse)},
+		{"go_memstats_heap_objects", "Heap objects allocated and in use.", gaugeKind, float64(ms.HeapObjects)},
+		{"go_memstats_heap_released_bytes", "Heap bytes returned to the operating system.", gaugeKind, float64(ms.HeapReleased)},
+		{"go_memstats_heap_sys_bytes", "Heap bytes obtained from the operating system.", gaugeKind, float64(ms.HeapSys)},
+		{"go_memstats_last_gc_time_seconds", "When the last garbage collection ended, in seconds since the epoch.", gaugeKind, float64(ms.LastGC) / 1e9},
+		{"go_memstats_mallocs_total", "Heap objects allocated since start.", counterKind, float64(ms.Mallocs)},
+		{"go_memstats_mcache_inuse_bytes", "Bytes of mcache structures in use.", gaugeKind, float64(ms.MCacheInuse)},
+		{"go_memstats_mcache_sys_bytes", "Bytes of mcache structures obtained from the operating system.", gaugeKind, float64(ms.MCacheSys)},
+		{"go_memstats_mspan_inuse_bytes", "Bytes of mspan structures in use.", gaugeKind, float64(ms.MSpanInuse)},
+		{"go_memstats_mspan_sys_bytes", "Bytes of mspan structures obtained from the operating system.", gaugeKind, float64(ms.MSpanSys)},
+		{"go_memstats_next_gc_bytes", "Heap size at which the next garbage collection starts.", gaugeKind, float64(ms.NextGC)},
+		{"go_memstats_other_sys_bytes", "Bytes of other runtime allocations.", gaugeKind, float64(ms.OtherSys)},
+		{"go_memstats_stack_inuse_bytes", "Bytes of goroutine stacks in use.", gaugeKind, float64(ms.StackInuse)},
+		{"go_memstats_stack_sys_bytes", "Bytes of stacks obtained from the operating system.", gaugeKind, float64(ms.StackSys)},
+		{"go_memstats_sys_bytes", "Bytes obtained from the operating system in all.", gaugeKind, float64(ms.Sys)},
 	} {
-		one(b, m.name, m.help, m.kind, float64(m.v))
-	}
-	one(b, "go_memstats_last_gc_time_seconds", "When the last garbage collection ended, in seconds since the epoch.", gaugeKind, float64(ms.LastGC)/1e9)
-	for _, m := range []struct {
-		name, help string
-		kind       kind
-		v          uint64
-	}{
-		{"go_memstats_mallocs_total", "Heap objects allocated since start.", counterKind, ms.Mallocs},
-		{"go_memstats_mcache_inuse_bytes", "Bytes of mcache structures in use.", gaugeKind, ms.MCacheInuse},
-		{"go_memstats_mcache_sys_bytes", "Bytes of mcache structures obtained from the operating system.", gaugeKind, ms.MCacheSys},
-		{"go_memstats_mspan_inuse_bytes", "Bytes of mspan structures in use.", gaugeKind, ms.MSpanInuse},
-		{"go_memstats_mspan_sys_bytes", "Bytes of mspan structures obtained from the operating system.", gaugeKind, ms.MSpanSys},
-		{"go_memstats_next_gc_bytes", "Heap size at which the next garbage collection starts.", gaugeKind, ms.NextGC},
-		{"go_memstats_other_sys_bytes", "Bytes of other runtime allocations.", gaugeKind, ms.OtherSys},
-		{"go_memstats_stack_inuse_bytes", "Bytes of goroutine stacks in use.", gaugeKind, ms.StackInuse},
-		{"go_memstats_stack_sys_bytes", "Bytes of stacks obtained from the operating system.", gaugeKind, ms.StackSys},
-		{"go_memstats_sys_bytes", "Bytes obtained from the operating system in all.", gaugeKind, ms.Sys},
-	} {
-		one(b, m.name, m.help, m.kind, float64(m.v))
+		one(b, m.name, m.help, m.kind, m.v)
 	}
 	one(b, "go_sched_gomaxprocs_threads", "GOMAXPROCS: the threads that may run Go code at once.", gaugeKind, float64(runtime.GOMAXPROCS(0)))
 	one(b, "go_threads", "Operating system threads the runtime created.", gaugeKind, float64(threads))
