@@ -92,12 +92,23 @@ enabled = false
 	report(t, "freed %s on %s by %s", fmt.Sprintf("%.1f MiB", float64(freed)/(1<<20)), mount, done[0].Field("HEALING_TARGET"))
 }
 
+// The machine's /proc/stat is the host's (a PID namespace does not give a
+// machine counters of its own), so what the daemon reads as CPU pressure is
+// the host's: the hog's two loops take it to 100 %, and whatever else the
+// host runs (other test packages, other work on a shared box) is in it
+// too. The threshold sits at 95 %, where only a CPU with no idle time at
+// all crosses it: the hog makes it so whatever else runs, and the pressure
+// has cleared the first time the host has 10 % idle (the margin). At 60 %,
+// as before, the host had to stay under 55 % after the hog stopped, and on
+// a busy host it did not for minutes: the daemon rightly kept the throttle
+// and the test failed.
 func TestACPUHogIsThrottledAndReleasedOnceThePressureClears(t *testing.T) {
 	config := `
 [monitoring]
 interval = "1s"
+margin = 5.0
 [thresholds]
-cpu = 60.0
+cpu = 95.0
 [predictive]
 enabled = false
 `
@@ -133,6 +144,7 @@ enabled = false
 	// The pressure clears: the hog stops burning but keeps running. (Other
 	// work on a shared development box can keep the CPU busy a while.)
 	m.MustRun(t, "rm", "/run/lh-burn")
+	stopped := time.Now()
 	m.waitFor(90*time.Second, "CPUWeight back to unset on lh-hog", func() bool { return m.prop("lh-hog.service", "CPUWeight") == "[not set]" })
 	if !m.isActive("lh-hog.service") {
 		t.Errorf("lh-hog is not active; the throttle must not have stopped it")
@@ -141,9 +153,17 @@ enabled = false
 		return e.Field("HEALING_ACTION") == "release" && e.Field("HEALING_OUTCOME") == "succeeded"
 	})
 	if len(released) != 1 {
-		t.Errorf("%d release records; want 1", len(released))
+		t.Fatalf("%d release records; want 1", len(released))
 	}
-	report(t, "CPUWeight=20 on lh-hog (picked at %s%% CPU) after %s, released after the issue cleared", use[1], at(acts[0]).Sub(t0).Round(10*time.Millisecond))
+	// The release follows the CPU issue's clearing, never precedes it.
+	cleared := m.journal("luminous-healing.service", t0, func(e testbed.JournalEntry) bool {
+		return e.Field("MESSAGE_ID") == audit.MessageIDs[audit.IssueResolved] && e.Field("HEALING_ISSUE") == "cpu"
+	})
+	if len(cleared) == 0 || at(released[0]).Before(at(cleared[0])) {
+		t.Errorf("cpu issue resolved %v, throttle released at %s; want the release after the issue cleared", cleared, at(released[0]))
+	}
+	report(t, "CPUWeight=20 on lh-hog (picked at %s%% CPU) after %s, released %s after the hog stopped, once the issue cleared",
+		use[1], at(acts[0]).Sub(t0).Round(10*time.Millisecond), at(released[0]).Sub(stopped).Round(10*time.Millisecond))
 }
 
 func grepLines(s, word string) string {
