@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/godbus/dbus/v5"
 )
 
 // TestWatchWithEventsFullDoesNotDeadlock: Watch queues its Resync while
@@ -19,7 +17,7 @@ func TestWatchWithEventsFullDoesNotDeadlock(t *testing.T) {
 	w := &Watcher{
 		log:    slog.New(slog.DiscardHandler),
 		events: make(chan Event, 1),
-		paths:  map[dbus.ObjectPath]*watched{},
+		units:  map[string]*watched{},
 		jobs:   map[uint32]*job{},
 	}
 	w.events <- Event{Unit: "a.service"} // the consumer is behind
@@ -46,7 +44,7 @@ func TestAnEventDroppedOnAFullQueueIsReplacedByAResync(t *testing.T) {
 	w := &Watcher{
 		log:    slog.New(slog.DiscardHandler),
 		events: make(chan Event, 1),
-		paths:  map[dbus.ObjectPath]*watched{},
+		units:  map[string]*watched{},
 		jobs:   map[uint32]*job{},
 	}
 	w.events <- Event{Unit: "a.service", ActiveState: "deactivating"} // the consumer is behind

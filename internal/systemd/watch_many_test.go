@@ -144,3 +144,20 @@ func TestWatcherFollowsTheWatchedUnitsOnly(t *testing.T) {
 	emit(web, "inactive")
 	expect(web, "inactive")
 }
+
+// unitName undoes UnitPath for every kind of name, and takes no other path.
+func TestUnitNameUndoesSystemdsEscaping(t *testing.T) {
+	for _, u := range []string{"web.service", "web-1.service", "getty@tty1.service", "srv-data\\x2dold.mount",
+		"1st.service", "a_b.service", "x", "dbus-org.freedesktop.login1.service"} {
+		if got, ok := unitName(UnitPath(u)); !ok || got != u {
+			t.Errorf("unitName(%s) = %q, %t; want %q", UnitPath(u), got, ok, u)
+		}
+	}
+	for _, p := range []dbus.ObjectPath{"/org/freedesktop/systemd1", "/org/freedesktop/systemd1/unit",
+		"/org/freedesktop/systemd1/unit/", "/org/freedesktop/systemd1/unit/a/b", "/org/freedesktop/systemd1/job/7",
+		"/org/freedesktop/systemd1/unit/web_2", "/org/freedesktop/systemd1/unit/web_zz"} {
+		if got, ok := unitName(p); ok {
+			t.Errorf("unitName(%s) = %q; want none", p, got)
+		}
+	}
+}

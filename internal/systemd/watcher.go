@@ -62,10 +62,11 @@ type Watcher struct {
 	refused atomic.Uint64
 
 	mu sync.Mutex
-	// paths are the watched units by object path, as systemd escapes
-	// them: the one match takes every unit's signals, and only these
-	// count. Each holds the unit's ActiveState from its signals.
-	paths map[dbus.ObjectPath]*watched
+	// units are the watched units: the one match takes every unit's
+	// signals, and only these count, found by the name their object path
+	// escapes (unitName). Each holds the unit's ActiveState from its
+	// signals. Keyed by name, the set keeps no path per unit.
+	units map[string]*watched
 	// jobs are the watched units' jobs between JobNew and JobRemoved.
 	// systemd sends a unit's pending PropertiesChanged before the
 	// JobRemoved of the job that changed it, so a change to inactive that
@@ -91,9 +92,10 @@ type Watcher struct {
 // times a second must not flood the journal.
 const pileWarnEvery = time.Minute
 
-// watched is one watched unit.
+// watched is one watched unit's state from its signals. It is changed in
+// place: assigning a map entry would replace its key with the name just
+// decoded from a signal, and keep that string for each unit.
 type watched struct {
-	unit string
 	last string // ActiveState from the last signal, "" before one
 }
 
@@ -120,7 +122,7 @@ func NewWatcher(ctx context.Context, address string, log *slog.Logger) (*Watcher
 		log:    log,
 		events: make(chan Event, 256),
 		sigs:   make(chan *dbus.Signal, 256),
-		paths:  map[dbus.ObjectPath]*watched{},
+		units:  map[string]*watched{},
 		jobs:   map[uint32]*job{},
 	}
 	conn.Signal(w.sigs)
@@ -168,6 +170,48 @@ func UnitPath(unit string) dbus.ObjectPath {
 // unitsNamespace is where systemd puts every unit's object path.
 const unitsNamespace = dbus.ObjectPath("/org/freedesktop/systemd1/unit")
 
+// unitName returns the unit whose object path p is, undoing systemd's
+// escaping (bus_label_escape: each byte but [A-Za-z0-9], and a leading
+// digit, as _ and two lowercase hex digits); ok is false for any other
+// path.
+func unitName(p dbus.ObjectPath) (string, bool) {
+	label, ok := strings.CutPrefix(string(p), string(unitsNamespace)+"/")
+	if !ok || label == "" || strings.IndexByte(label, '/') >= 0 {
+		return "", false
+	}
+	if strings.IndexByte(label, '_') < 0 {
+		return label, true
+	}
+	b := make([]byte, 0, len(label))
+	for i := 0; i < len(label); i++ {
+		if label[i] != '_' {
+			b = append(b, label[i])
+			continue
+		}
+		if i+2 >= len(label) {
+			return "", false
+		}
+		hi, okH := unhex(label[i+1])
+		lo, okL := unhex(label[i+2])
+		if !okH || !okL {
+			return "", false
+		}
+		b = append(b, hi<<4|lo)
+		i += 2
+	}
+	return string(b), true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
 // unitsMatch is the one match rule for every unit's state changes, whatever
 // the number watched. One rule per unit cost a bus round trip each to set
 // up (a thousand at start, one after the other, before the first signal
@@ -197,16 +241,15 @@ func (w *Watcher) Watch(ctx context.Context, units []string) error {
 func (w *Watcher) setWatched(units []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	want := make(map[dbus.ObjectPath]*watched, len(units))
+	want := make(map[string]*watched, len(units))
 	for _, u := range units {
-		p := UnitPath(u)
-		if old, ok := w.paths[p]; ok {
-			want[p] = old // keeps its last state
+		if old, ok := w.units[u]; ok {
+			want[u] = old // keeps its last state
 		} else {
-			want[p] = &watched{unit: u}
+			want[u] = &watched{}
 		}
 	}
-	w.paths = want
+	w.units = want
 }
 
 // Events delivers the watched units' changes.
@@ -244,7 +287,7 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 		// and so may be the JobRemoved of the jobs listed.
 		w.mu.Lock()
 		clear(w.jobs)
-		for _, u := range w.paths {
+		for _, u := range w.units {
 			u.last = ""
 		}
 		w.mu.Unlock()
@@ -268,13 +311,16 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 	}
 	switch s.Name {
 	case propsIface + ".PropertiesChanged":
-		w.mu.Lock()
-		u, ok := w.paths[s.Path]
-		w.mu.Unlock()
+		unit, ok := unitName(s.Path)
 		if !ok || len(s.Body) < 2 {
+			return
+		}
+		w.mu.Lock()
+		u, ok := w.units[unit]
+		w.mu.Unlock()
+		if !ok {
 			return // a unit not watched: the match takes them all
 		}
-		unit := u.unit
 		changed, _ := s.Body[1].(map[string]dbus.Variant)
 		active, okA := changed["ActiveState"]
 		if !okA {
@@ -333,7 +379,7 @@ func (w *Watcher) dispatch(ctx context.Context, s *dbus.Signal) {
 			return
 		}
 		w.mu.Lock()
-		_, ok := w.paths[UnitPath(unit)]
+		_, ok := w.units[unit]
 		if ok {
 			w.jobs[id] = &job{unit: unit}
 		}
@@ -452,9 +498,9 @@ func (w *Watcher) PendingStops() []Event {
 func (w *Watcher) Watched() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]string, 0, len(w.paths))
-	for _, u := range w.paths {
-		out = append(out, u.unit)
+	out := make([]string, 0, len(w.units))
+	for u := range w.units {
+		out = append(out, u)
 	}
 	slices.Sort(out)
 	return out
