@@ -109,6 +109,7 @@ type scaleRow struct {
 	SystemdCPU    float64 `json:"systemd_cpu_percent"`
 	DbusCPU       float64 `json:"dbus_daemon_cpu_percent"`
 	DaemonRSSKiB  uint64  `json:"daemon_rss_kib"`
+	DaemonAnonKiB uint64  `json:"daemon_rss_anon_kib"`
 	HealP50Millis float64 `json:"heal_p50_ms"`
 	HealP95Millis float64 `json:"heal_p95_ms"`
 	// HealCPUMillis is the CPU time one heal costs the daemon, systemd
@@ -150,15 +151,15 @@ func (r *benchResult) scalingMarkdown(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "\n## N monitored units, interval 1 s (window %s; share of one core)\n\n", r.Window)
-	b.WriteString("| units | luminous-healingd | systemd (PID 1) | dbus-daemon | daemon RSS | RSS per unit over the first row | daemon GC cycles | heal p50, p95 | CPU per heal: daemon, systemd, dbus-daemon |\n|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| units | luminous-healingd | systemd (PID 1) | dbus-daemon | daemon RSS (anonymous) | anonymous RSS per unit over the first row | daemon GC cycles | heal p50, p95 | CPU per heal: daemon, systemd, dbus-daemon |\n|---|---|---|---|---|---|---|---|---|\n")
 	first := r.Scaling[0]
 	for _, s := range r.Scaling {
 		per := "—"
 		if s.Units > first.Units {
-			per = fmt.Sprintf("%.2f KiB", (float64(s.DaemonRSSKiB)-float64(first.DaemonRSSKiB))/float64(s.Units-first.Units))
+			per = fmt.Sprintf("%.2f KiB", (float64(s.DaemonAnonKiB)-float64(first.DaemonAnonKiB))/float64(s.Units-first.Units))
 		}
-		fmt.Fprintf(b, "| %d | %.2f %% | %.2f %% | %.2f %% | %.1f MiB | %s | %d | %.1f ms, %.1f ms (%d) | %.1f, %.1f, %.1f ms |\n", s.Units, s.DaemonCPU, s.SystemdCPU, s.DbusCPU,
-			float64(s.DaemonRSSKiB)/1024, per, s.GCCycles, s.HealP50Millis, s.HealP95Millis, s.HealTrials, s.HealCPUMillis[0], s.HealCPUMillis[1], s.HealCPUMillis[2])
+		fmt.Fprintf(b, "| %d | %.2f %% | %.2f %% | %.2f %% | %.1f MiB (%.1f MiB) | %s | %d | %.1f ms, %.1f ms (%d) | %.1f, %.1f, %.1f ms |\n", s.Units, s.DaemonCPU, s.SystemdCPU, s.DbusCPU,
+			float64(s.DaemonRSSKiB)/1024, float64(s.DaemonAnonKiB)/1024, per, s.GCCycles, s.HealP50Millis, s.HealP95Millis, s.HealTrials, s.HealCPUMillis[0], s.HealCPUMillis[1], s.HealCPUMillis[2])
 	}
 	for _, s := range r.Slow {
 		fmt.Fprintf(b, "\n%d units at interval %s (window %s): daemon %.3f %%, systemd %.3f %%, dbus-daemon %.3f %%, together %.3f %% of a core (one clock tick is %.4f %%)\n",
@@ -229,8 +230,11 @@ func hostFacts() map[string]string {
 type procFigures struct {
 	ticks  uint64 // utime+stime, clock ticks (100 a second)
 	rssKiB uint64
-	wchar  uint64 // bytes passed to write(2) and the like: files, sockets, pipes
-	wbytes uint64 // bytes sent to storage (0 on the testbed's tmpfs)
+	// anonKiB is RssAnon: the heap, stacks and runtime, without the
+	// binary's pages, which vary between boots by a MiB or more.
+	anonKiB uint64
+	wchar   uint64 // bytes passed to write(2) and the like: files, sockets, pipes
+	wbytes  uint64 // bytes sent to storage (0 on the testbed's tmpfs)
 }
 
 func (m *machine) procFigures(pid string) procFigures {
@@ -260,6 +264,8 @@ func (m *machine) procFigures(pid string) procFigures {
 		switch k {
 		case "VmRSS":
 			f.rssKiB = n
+		case "RssAnon":
+			f.anonKiB = n
 		case "wchar":
 			f.wchar = n
 		case "write_bytes":
@@ -567,7 +573,7 @@ func benchScaling(t *testing.T, n int, window time.Duration, trials int, slow ti
 		m.MustRun(t, "systemctl", "unset-environment", "LUMINOUS_HEALING_PROFILE_DIR", "GODEBUG")
 		m.MustRun(t, "systemctl", "start", "luminous-healing.service")
 	}
-	report(t, "%d units: CPU daemon %.2f %%, systemd %.2f %%, dbus-daemon %.2f %%; daemon RSS %s; heal p50 %.1f ms, p95 %.1f ms (%d), CPU per heal %.1f, %.1f, %.1f ms", n, row.DaemonCPU, row.SystemdCPU, row.DbusCPU, mib(row.DaemonRSSKiB), row.HealP50Millis, row.HealP95Millis, len(hs), row.HealCPUMillis[0], row.HealCPUMillis[1], row.HealCPUMillis[2])
+	report(t, "%d units: CPU daemon %.2f %%, systemd %.2f %%, dbus-daemon %.2f %%; daemon RSS %s (anonymous %s); heal p50 %.1f ms, p95 %.1f ms (%d), CPU per heal %.1f, %.1f, %.1f ms", n, row.DaemonCPU, row.SystemdCPU, row.DbusCPU, mib(row.DaemonRSSKiB), mib(row.DaemonAnonKiB), row.HealP50Millis, row.HealP95Millis, len(hs), row.HealCPUMillis[0], row.HealCPUMillis[1], row.HealCPUMillis[2])
 
 	if slow <= 0 {
 		return
@@ -594,5 +600,5 @@ func (m *machine) scaleWindow(n int, interval string, window time.Duration) scal
 	g1 := m.gcCycles()
 	return scaleRow{Units: n, Interval: interval, Window: window.String(),
 		DaemonCPU: cpuShare(d1.ticks-d0.ticks, window), SystemdCPU: cpuShare(s1.ticks-s0.ticks, window),
-		DbusCPU: cpuShare(b1.ticks-b0.ticks, window), DaemonRSSKiB: d1.rssKiB, GCCycles: g1 - g0}
+		DbusCPU: cpuShare(b1.ticks-b0.ticks, window), DaemonRSSKiB: d1.rssKiB, DaemonAnonKiB: d1.anonKiB, GCCycles: g1 - g0}
 }
