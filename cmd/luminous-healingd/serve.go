@@ -109,7 +109,8 @@ func serve(ctx context.Context, o options, cfg *config.Config, log *slog.Logger)
 	}
 	configPath := o.configPath
 	recorder := metrics.New(metrics.Options{Version: version,
-		Accuracy: func() (float64, bool) { return pred.Accuracy().Ratio() }})
+		Accuracy:     func() (float64, bool) { return pred.Accuracy().Ratio() },
+		AuditDropped: auditLog.Dropped})
 	eng, err = engine.New(engine.Options{
 		Version: version, Mode: mode, ConfigPath: configPath, Config: cfg, Log: log,
 		NewSampler: newSampler, Healer: healer, Units: units, Watcher: uw, Journal: journal,

@@ -89,6 +89,9 @@ type Options struct {
 	// Accuracy reports the prediction accuracy score (0–1) and whether
 	// there is one yet; nil until prediction scores its forecasts.
 	Accuracy func() (float64, bool)
+	// AuditDropped reports how many audit records were not sent to the
+	// journal because it did not keep up (audit.Log.Dropped); nil: none.
+	AuditDropped func() uint64
 }
 
 // New returns a Recorder with every metric defined.
@@ -162,6 +165,14 @@ func New(o Options) *Recorder {
 	accuracy := newFamily(gaugeKind, "healing_prediction_accuracy_ratio",
 		"Share of scored forecasts that came true; NaN until forecasts have been scored.")
 	accuracy.fn = r.predictionAccuracy
+	dropped := newFamily(counterKind, "healing_audit_journal_dropped_total",
+		"Audit records not sent to the journal because it did not keep up; each is in the history, and the journal says how many where they were.")
+	dropped.fn = func() float64 {
+		if o.AuditDropped == nil {
+			return 0
+		}
+		return float64(o.AuditDropped())
+	}
 	build := newFamily(gaugeKind, "healing_build_info",
 		"Always 1; the version label says which build runs.")
 	var vb bytes.Buffer
@@ -174,7 +185,7 @@ func New(o Options) *Recorder {
 		r.detection, r.resolution, r.actionDuration, accuracy, r.timeTo, r.usage,
 		r.load, r.threshold, r.loadThreshold, r.freed, r.breaker, r.dryRun,
 		r.enabled, r.interval, r.active, r.bySystemd, r.relapses, r.silenced, build,
-		r.probeDuration, r.probeFailures,
+		r.probeDuration, r.probeFailures, dropped,
 	}
 	slices.SortFunc(r.families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 

@@ -192,6 +192,18 @@ func TestRecorderStartsHonest(t *testing.T) {
 	})
 }
 
+// The audit records a stalled journal did not get are counted where an
+// alert can see them.
+func TestAuditRecordsTheJournalDidNotGetAreCounted(t *testing.T) {
+	if got := counterOf(t, metrics.New(metrics.Options{Version: "dev"}), "healing_audit_journal_dropped_total", ""); got != 0 {
+		t.Errorf("without an audit log: got %v; want 0", got)
+	}
+	r := metrics.New(metrics.Options{Version: "dev", AuditDropped: func() uint64 { return 7 }})
+	if got := counterOf(t, r, "healing_audit_journal_dropped_total", ""); got != 7 {
+		t.Errorf("got %v; want 7", got)
+	}
+}
+
 func TestSeriesThatGoAwayAreDropped(t *testing.T) {
 	r := metrics.New(metrics.Options{Version: "dev"})
 	busy(r)
