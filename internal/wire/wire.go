@@ -1,7 +1,7 @@
 // Package wire turns the engine's state into the records of
 // internal/client: the one form both the D-Bus API (internal/dbusapi) and
-// the HTTP API (internal/web) serve, so each key is decided in one place,
-// the client's encoders.
+// the HTTP API (internal/web) serve. Each key is decided in one place, the
+// record's struct tag in internal/client, whose codec encodes it for both.
 package wire
 
 import (
