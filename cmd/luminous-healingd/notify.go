@@ -26,7 +26,11 @@ func notifySystemd(ctx context.Context, eng *engine.Engine, ready <-chan struct{
 	case <-ctx.Done():
 		return
 	}
-	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady+"\n"+statusLine(eng.Status())); err != nil {
+	// STATUS= goes to systemd only when its text changes: the status
+	// changes at every check (its LastCheck), the line does not, and each
+	// datagram is work for PID 1 (docs/performance.md).
+	sent := statusLine(eng.Status())
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady+"\n"+sent); err != nil {
 		log.Warn("could not notify systemd", "err", err)
 	}
 	events, unsubscribe := eng.Subscribe(16)
@@ -52,8 +56,12 @@ func notifySystemd(ctx context.Context, eng *engine.Engine, ready <-chan struct{
 			if !ok {
 				return
 			}
-			if ev.Type == engine.StatusChanged {
-				daemon.SdNotify(false, statusLine(eng.Status()))
+			if ev.Type != engine.StatusChanged {
+				continue
+			}
+			if line := statusLine(eng.Status()); line != sent {
+				daemon.SdNotify(false, line)
+				sent = line
 			}
 		}
 	}
