@@ -27,6 +27,20 @@ const (
 	// trimK is how many robust standard deviations (1.4826·MAD) from the
 	// first fit a point may lie before it is left out of the second.
 	trimK = 3
+	// Residuals too persistent for MinSamples effectively independent
+	// samples are a curve the line does not follow — unless they are
+	// rough: two successive residuals differ by at least roughJump of
+	// their range, more than a smooth curve's could (a parabola's change
+	// by about 4/n of their range from one sample to the next over n
+	// samples, a sine's or a cubic's by about 5/n: smoothStep/n leaves
+	// twice that), and their range is at most maxSpread of the line's
+	// rise over the window. That is a periodic writer's chunks beating
+	// against the samples (docs/prediction.md, "Chunked writers"): one
+	// chunk among many is a small part of the rise, where a single step
+	// is all of it.
+	roughJump  = 1.0 / 3
+	smoothStep = 10.0
+	maxSpread  = 1.0 / 4
 )
 
 // Reason says why a series has, or has no, forecast.
@@ -141,6 +155,26 @@ func (t trend) crossing(threshold float64) (hours, confidence float64) {
 	df := max(t.neff-2, 1)
 	r := tQuantile95(df) * math.Sqrt(v) / hours
 	return hours, min(max(1-r, 0), 1)
+}
+
+// rough reports whether the residuals of x, y around l jump like a chunked
+// fill's rather than follow a curve (see roughJump). It is asked only of
+// the few windows whose residuals are too persistent to be judged
+// otherwise, so the common fit does not pay for it.
+func rough(x, y []float64, l line) bool {
+	n := len(x)
+	var jump, prev float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range x {
+		e := y[i] - (l.level + l.slope*x[i])
+		if i > 0 {
+			jump = max(jump, math.Abs(e-prev))
+		}
+		prev = e
+		lo, hi = min(lo, e), max(hi, e)
+	}
+	spread := hi - lo
+	return jump >= spread*max(roughJump, smoothStep/float64(n)) && spread <= maxSpread*l.slope*(x[n-1]-x[0])
 }
 
 // tQuantile95 is the 95th percentile of Student's t with df degrees of
@@ -264,7 +298,7 @@ func estimate(x, y []float64, last, threshold float64, fit func(x, y []float64) 
 	switch {
 	case hours > MaxTimeToThreshold.Hours():
 		return t, hours, conf, Flat
-	case conf < MinReport || t.neff < MinSamples:
+	case conf < MinReport || t.neff < MinSamples && !rough(x, y, t.line):
 		return t, hours, conf, TooNoisy
 	}
 	return t, hours, conf, Forecasted

@@ -208,6 +208,11 @@ func TestNothingIsReportedFor(t *testing.T) {
 		{"a series without a threshold", mk(func(i int) float64 { return 50 + float64(i) }), 0, NoThreshold},
 		{"a series of nine points", mk(func(i int) float64 { return 50 + float64(i) })[:9], 90, TooFew},
 		{"a clean rise", mk(func(i int) float64 { return 50 + 0.1*float64(i) }), 90, Forecasted},
+		// Residuals one long smooth run: a curve, whatever its fit.
+		{"a fill slowing down, without noise", mk(func(i int) float64 { return 50 + 39*(1-math.Exp(-float64(i)/180)) }), 90, TooNoisy},
+		// Residuals as correlated, but a saw-tooth one chunk high: two
+		// chunks a sample, now and then one (a writer every 0.51 samples).
+		{"a chunked fill beating against the samples", mk(func(i int) float64 { return 50 + 0.2*math.Floor(float64(i)/0.51) }), 90, Forecasted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var w window
