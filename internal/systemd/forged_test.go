@@ -47,7 +47,7 @@ func startFakeSystemd(t *testing.T, b *bustest.Bus) *dbus.Conn {
 
 // claimSystemd exports manager as systemd's Manager on conn and takes
 // systemd's name.
-func claimSystemd(t *testing.T, conn *dbus.Conn, manager any) {
+func claimSystemd(t testing.TB, conn *dbus.Conn, manager any) {
 	t.Helper()
 	if err := conn.Export(manager, managerPath, managerIface); err != nil {
 		t.Fatal(err)
