@@ -583,9 +583,9 @@ func benchScaling(t *testing.T, n int, window time.Duration, trials int, slow ti
 	row.HealP50Millis = float64(pct(hs, 0.5).Microseconds()) / 1000
 	row.HealP95Millis = float64(pct(hs, 0.95).Microseconds()) / 1000
 	res.Scaling = append(res.Scaling, row)
-	if profile {
-		// The profiles cover the steady window and the heals; the heal
-		// figures of a profiled run are the profiler's too.
+	// The profiles cover the steady window and the heals; the heal
+	// figures of a profiled run are the profiler's too.
+	collect := func(name string) {
 		m.MustRun(t, "systemctl", "stop", "luminous-healing.service")
 		for _, f := range []string{"cpu.pprof", "heap.pprof"} {
 			data, err := m.ReadFile("/var/lib/luminous-healing/" + f)
@@ -593,12 +593,17 @@ func benchScaling(t *testing.T, n int, window time.Duration, trials int, slow ti
 				t.Errorf("profile: %v", err)
 				continue
 			}
-			out := filepath.Join(repoRoot(t), "out", fmt.Sprintf("profile-N%d-%s", n, f))
+			out := filepath.Join(repoRoot(t), "out", fmt.Sprintf("profile-%s-%s", name, f))
 			os.MkdirAll(filepath.Dir(out), 0o755)
 			os.WriteFile(out, data, 0o644)
 			t.Logf("profile: %s", out)
 		}
-		m.MustRun(t, "systemctl", "unset-environment", "LUMINOUS_HEALING_PROFILE_DIR", "GODEBUG")
+	}
+	if profile {
+		collect(fmt.Sprintf("N%d", n))
+		if slow <= 0 {
+			m.MustRun(t, "systemctl", "unset-environment", "LUMINOUS_HEALING_PROFILE_DIR", "GODEBUG")
+		}
 		m.MustRun(t, "systemctl", "start", "luminous-healing.service")
 	}
 	report(t, "%d units: CPU daemon %.2f %%, systemd %.2f %%, dbus-daemon %.2f %%; daemon RSS %s (anonymous %s); heal p50 %.1f ms, p95 %.1f ms (%d), CPU per heal %.1f, %.1f, %.1f ms", n, row.DaemonCPU, row.SystemdCPU, row.DbusCPU, mib(row.DaemonRSSKiB), mib(row.DaemonAnonKiB), row.HealP50Millis, row.HealP95Millis, len(hs), row.HealCPUMillis[0], row.HealCPUMillis[1], row.HealCPUMillis[2])
@@ -612,6 +617,12 @@ func benchScaling(t *testing.T, n int, window time.Duration, trials int, slow ti
 	m.MustRun(t, "systemctl", "reload", "luminous-healing.service")
 	s := m.scaleWindow(n, "60s", slow)
 	res.Slow = append(res.Slow, s)
+	if profile {
+		// The 60 s window has profiles of its own.
+		collect(fmt.Sprintf("N%d-60s", n))
+		m.MustRun(t, "systemctl", "unset-environment", "LUMINOUS_HEALING_PROFILE_DIR", "GODEBUG")
+		m.MustRun(t, "systemctl", "start", "luminous-healing.service")
+	}
 	report(t, "%d units at interval 60s over %s: CPU daemon %.3f %%, systemd %.3f %%, dbus-daemon %.3f %%, together %.3f %%", n, slow, s.DaemonCPU, s.SystemdCPU, s.DbusCPU, s.DaemonCPU+s.SystemdCPU+s.DbusCPU)
 }
 
