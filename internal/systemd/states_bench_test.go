@@ -12,10 +12,10 @@ import (
 // unitRow is one entry of ListUnitsByNames' answer, a(ssssssouso).
 type unitRow struct {
 	Name, Description, LoadState, ActiveState, SubState, Following string
-	Path                                                          dbus.ObjectPath
-	JobID                                                         uint32
-	JobType                                                       string
-	JobPath                                                       dbus.ObjectPath
+	Path                                                           dbus.ObjectPath
+	JobID                                                          uint32
+	JobType                                                        string
+	JobPath                                                        dbus.ObjectPath
 }
 
 // fakeLister answers ListUnitsByNames as systemd does for running units.
