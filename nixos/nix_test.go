@@ -145,7 +145,9 @@ func skipLoudly(t *testing.T, why string) {
 	t.Helper()
 	msg := "SKIPPED " + t.Name() + ": " + why
 	if _, dup := skipped.LoadOrStore(why, true); !dup {
-		testbed.Announce("nixos: " + msg)
+		// Said once for every test the same reason skips; naming only the
+		// first would read as if the others had run.
+		testbed.Announce("nixos: SKIPPED, NOT PASSED, every test that needs it: " + why)
 		if path := os.Getenv("LUMINOUS_E2E_REPORT"); path != "" {
 			if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 				fmt.Fprintf(f, "%-60s %s\n", "nixos", "SKIPPED: "+why)
