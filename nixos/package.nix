@@ -19,7 +19,7 @@ buildGo126Module {
   # The hash of `go mod vendor`'s output. nixos/flake_test.go recomputes it
   # on every go test run and fails, printing the new value, when go.mod or
   # the imports change without it.
-  vendorHash = "sha256-Bs/NIwUc/2v6cnds8UXRxdc/mSx9Ip3I0hMGFbOy8GI=";
+  vendorHash = "sha256-LtVkTXj0gvcVJ+0DOZqnBhi3yyDd6qKT1XnNWCgaA6Q=";
 
   env.CGO_ENABLED = 0;
   # urfave/cli without its man-page and markdown writers, which the binaries
