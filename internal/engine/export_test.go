@@ -7,3 +7,7 @@ import "github.com/luminous-healing/luminous-healing/internal/issue"
 func (e *Engine) ValidateInjection(in Injection) (issue.Record, error) {
 	return e.validateInjection(in)
 }
+
+// GoHelper lets the external tests start a helper read as an operator
+// call's poll would, from a goroutine other than Run's.
+func (e *Engine) GoHelper(f func()) { e.goHelper(f) }

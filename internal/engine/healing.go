@@ -129,10 +129,19 @@ func (e *Engine) launchLocked(id string, req heal.Request) {
 }
 
 // goHelper runs f, a short read (a failed unit's journal, the running
-// units' restart counts), in a goroutine that Run's stop waits for. Only
-// Run's goroutine calls it, so no Add races the stop's Wait.
+// units' restart counts), in a goroutine that Run's stop waits for. An
+// operator call's poll calls it too, on the D-Bus handler's goroutine: the
+// Add is made under e.mu, and not at all once the stop has set stopping
+// (before it waits), so that no Add races the stop's Wait and no read
+// outlives the stop.
 func (e *Engine) goHelper(f func()) {
+	e.mu.Lock()
+	if e.stopping {
+		e.mu.Unlock()
+		return
+	}
 	e.helpers.Add(1)
+	e.mu.Unlock()
 	go func() {
 		defer e.helpers.Done()
 		f()
