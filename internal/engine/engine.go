@@ -153,6 +153,10 @@ type Engine struct {
 	lastSweep  time.Time // the last read of every monitored unit (sweepUnits)
 	names      []string  // e.units' names, sorted; nil when to be rebuilt (sortedUnitsLocked)
 
+	// releaseAtStart are units whose restored throttles the policy now
+	// bars; Run releases them.
+	releaseAtStart []string
+
 	// statusMu makes building and storing the status one step, so that
 	// a status built from older state never replaces a newer one. It is
 	// taken before mu.
@@ -338,6 +342,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.o.Audit.Record(audit.Entry{Event: audit.DaemonStarted, CallerUID: audit.Daemon,
 		Message: fmt.Sprintf("luminous-healingd %s started in %s mode", e.o.Version, e.o.Mode)})
+	// Throttles restored on units the policy now bars (restore) are
+	// released once, now that actions can run.
+	e.mu.Lock()
+	release := e.releaseAtStart
+	e.releaseAtStart = nil
+	e.mu.Unlock()
+	for _, u := range release {
+		e.releaseAsync(u)
+	}
 
 	// Prime the CPU counters so the first check has a delta to report.
 	e.sample(ctx)

@@ -82,8 +82,14 @@ func (e *Engine) restore() {
 		e.units[u] = &unitState{stopRequested: true, stoppedAt: rs.StoppedAt[u]}
 		e.names = nil
 	}
-	for _, err := range slices.Concat(e.heal.RestoreThrottles(rs.Throttles), e.heal.ImportBreakers(rs.Breakers)) {
+	barred, refused := e.heal.RestoreThrottles(rs.Throttles)
+	for _, err := range slices.Concat(refused, e.heal.ImportBreakers(rs.Breakers)) {
 		e.log.Warn("saved state: dropping a record that cannot be restored; the rest is kept", "err", err)
+	}
+	for _, b := range barred {
+		e.log.Warn("saved state: a throttle the policy no longer allows is released at start, putting back the unit's previous values",
+			"unit", b.Unit, "reason", b.Why)
+		e.releaseAtStart = append(e.releaseAtStart, b.Unit)
 	}
 }
 

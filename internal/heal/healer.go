@@ -264,7 +264,10 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 		req.Target = h.Canonical(ctx, req.Target)
 		res.Target = req.Target
 	}
-	if req.Target != "" && req.Target == s.Self {
+	// A release only puts back values the daemon remembers replacing; one
+	// on its own unit comes from a record an earlier run saved (see
+	// RestoreThrottles), and undoing it is what never acting on itself asks.
+	if req.Target != "" && req.Target == s.Self && req.Action != Release {
 		return res.refuse(ErrSelf, "%s is the daemon itself: never acted on", req.Target)
 	}
 	if req.Action == issue.Throttle && isGroup(req.Target) {
@@ -289,7 +292,7 @@ func (h *Healer) Do(ctx context.Context, req Request) (res Result) {
 	if st.escalated {
 		res.Action = issue.Restart
 	}
-	if st.target != "" && st.target == s.Self {
+	if st.target != "" && st.target == s.Self && req.Action != Release {
 		return res.refuse(ErrSelf, "%s is the daemon itself: never acted on", st.target)
 	}
 	if req.Action == issue.Throttle && !st.escalated && isGroup(st.target) {

@@ -45,17 +45,13 @@ func restoreEach[R, V any](m map[string]*V, rs []R, what string, check func(r R,
 }
 
 // checkThrottle reports why t must not be restored, or nil. The healer's
-// lock is held.
+// lock is held. It judges the record's form alone: one on a unit the
+// policy now keeps from throttles (throttleBarred) is still restored, to
+// be released (RestoreThrottles).
 func (h *Healer) checkThrottle(t Throttled, now time.Time) error {
 	switch {
 	case !unit.IsValid(t.Unit):
 		return fmt.Errorf("%s is not a unit name", unit.Quote(t.Unit))
-	case isGroup(t.Unit):
-		return fmt.Errorf("%s is a slice or a scope, never throttled", t.Unit)
-	case t.Unit == h.s.Self:
-		return fmt.Errorf("%s is the daemon itself", t.Unit)
-	case slices.Contains(h.s.Protected, t.Unit):
-		return fmt.Errorf("%s is protected and is never throttled", t.Unit)
 	case t.CPUWeight == 0 && t.MemoryHigh == 0:
 		return fmt.Errorf("it throttles nothing")
 	case t.CPUWeight > maxWeight, t.PrevCPUWeight != Unset && (t.PrevCPUWeight < 1 || t.PrevCPUWeight > maxWeight):
@@ -71,6 +67,21 @@ func (h *Healer) checkThrottle(t Throttled, now time.Time) error {
 		if err := checkIssueID(id); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// throttleBarred reports why the policy never throttles name, or nil: a
+// slice or scope, the daemon itself, a protected unit. The healer's lock
+// is held.
+func (h *Healer) throttleBarred(name string) error {
+	switch {
+	case isGroup(name):
+		return fmt.Errorf("%s is a slice or a scope, never throttled", name)
+	case name == h.s.Self:
+		return fmt.Errorf("%s is the daemon itself", name)
+	case slices.Contains(h.s.Protected, name):
+		return fmt.Errorf("%s is protected and is never throttled", name)
 	}
 	return nil
 }

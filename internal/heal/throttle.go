@@ -3,6 +3,7 @@ package heal
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -458,14 +459,32 @@ func (h *Healer) Throttles() []Throttled {
 	return out
 }
 
+// Barred is a restored throttle on a unit the policy no longer lets the
+// daemon throttle, and why.
+type Barred struct {
+	Unit string
+	Why  error
+}
+
 // RestoreThrottles reloads throttles persisted by an earlier run. A record
 // that breaks a rule a live throttle keeps (restore.go), or a second one for
-// the same unit, is not restored: the errors say which and why.
-func (h *Healer) RestoreThrottles(ts []Throttled) []error {
+// the same unit, is not restored: refused says which and why. A well-formed
+// record on a unit the policy now bars (protected since, say, or the
+// daemon's own unit) is restored all the same and returned in barred, for
+// the caller to release at once: the values it set were set at runtime and
+// stay on the unit until reboot unless the daemon puts the previous ones
+// back, which it can only do while it remembers them.
+func (h *Healer) RestoreThrottles(ts []Throttled) (barred []Barred, refused []error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	check := func(t Throttled, now time.Time) (string, error) { return t.Unit, h.checkThrottle(t, now) }
-	return restoreEach(h.throttled, ts, "throttle", check, func(t Throttled) *Throttled { return &t })
+	refused = restoreEach(h.throttled, ts, "throttle", check, func(t Throttled) *Throttled { return &t })
+	for _, name := range slices.Sorted(maps.Keys(h.throttled)) {
+		if err := h.throttleBarred(name); err != nil {
+			barred = append(barred, Barred{Unit: name, Why: err})
+		}
+	}
+	return barred, refused
 }
 
 // Cleared tells the healer an issue cleared and returns the units whose
