@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,8 +74,12 @@ func SetLocal(t *testing.T) {
 type Daemon struct {
 	Status  client.Status
 	History []client.HistoryEntry
-	// Calls are the privileged calls it answered, in a word or two each.
-	Calls []string
+
+	// mu guards calls: the bus's goroutine appends to them while the
+	// test reads them.
+	mu sync.Mutex
+	// calls are the privileged calls it answered, in a word or two each.
+	calls []string
 }
 
 // Start serves f on a private bus as luminous-healingd and points
@@ -205,7 +211,18 @@ func Quiet() *Daemon {
 		Started: Now.Add(-time.Minute), Interval: time.Minute, Systemd: true}}}
 }
 
-func (f *Daemon) call(what string) { f.Calls = append(f.Calls, what) }
+func (f *Daemon) call(what string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, what)
+}
+
+// Calls are the privileged calls f answered so far, in a word or two each.
+func (f *Daemon) Calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
 
 // lists are the read methods that answer a list, by D-Bus member.
 func (f *Daemon) lists() map[string]func() []map[string]dbus.Variant {
