@@ -32,9 +32,12 @@ import (
 // A waiter whose JobRemoved never comes (a signal lost with the bus, a
 // systemd that restarted and forgot its jobs) is not kept forever: it goes
 // when its caller stops waiting, and a waiter older than checkEvery is
-// checked against systemd's GetJob; a job systemd no longer has ended
-// unseen, and its caller is told heal.JobUnknown. The connection closing
-// tells every waiter the same.
+// checked against systemd's GetJob; a job systemd no longer has, twice in
+// a row, ended unseen, and its caller is told heal.JobUnknown. Once is not
+// enough: systemd sends JobRemoved before it frees the job, so the first
+// NoSuchJob may overtake the signal still on its way to run (in godbus's
+// queue or in sigs); one checkEvery later it has long arrived. The
+// connection closing tells every waiter the same.
 type jobs struct {
 	conn       *dbus.Conn
 	owner      owner
@@ -57,6 +60,9 @@ type waiter struct {
 	ch    chan<- string
 	since time.Time
 	stop  func() bool // ends the watch on the caller's context
+	// gone is set when systemd last said it had no such job: the next
+	// such answer ends the wait. Guarded by jobs.mu.
+	gone bool
 }
 
 // maxEarly bounds the results kept for calls in flight: any job's
@@ -200,7 +206,8 @@ func (j *jobs) run(done chan<- struct{}) {
 }
 
 // check asks systemd, every checkEvery, about the jobs waited for longer
-// than that, until done closes.
+// than that, until done closes. A job systemd says it has no more ends its
+// wait on the second such answer in a row (see jobs).
 func (j *jobs) check(done <-chan struct{}) {
 	t := time.NewTicker(j.checkEvery)
 	defer t.Stop()
@@ -210,20 +217,25 @@ func (j *jobs) check(done <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		var old []dbus.ObjectPath
+		old := map[dbus.ObjectPath]*waiter{}
 		j.mu.Lock()
 		for job, w := range j.waiters {
 			if time.Since(w.since) >= j.checkEvery {
-				old = append(old, job)
+				old[job] = w
 			}
 		}
 		j.mu.Unlock()
-		for _, job := range old {
-			if j.gone(job) {
-				j.mu.Lock()
-				j.takeLocked(job, heal.JobUnknown)
-				j.mu.Unlock()
+		for job, w := range old {
+			gone := j.gone(job)
+			j.mu.Lock()
+			// The waiter may have had its result, or given up, meanwhile.
+			if j.waiters[job] == w {
+				if gone && w.gone {
+					j.takeLocked(job, heal.JobUnknown)
+				}
+				w.gone = gone
 			}
+			j.mu.Unlock()
 		}
 	}
 }

@@ -18,13 +18,17 @@ import (
 // the test lets it go, as a systemd busy with something else; a job of
 // lost.service never gets its JobRemoved, and GetJob says systemd no
 // longer has it, as after a signal lost with the bus or a systemd that
-// restarted and forgot its jobs; other jobs end at once, their JobRemoved
-// sent before the reply, as systemd may.
+// restarted and forgot its jobs; a job of late.service has its JobRemoved
+// sent only after GetJob's first NoSuchJob answer, as when the signal
+// systemd sent before freeing the job is still in the daemon's queues as
+// the answer arrives; other jobs end at once, their JobRemoved sent before
+// the reply, as systemd may.
 type stuckSystemd struct {
-	conn    *dbus.Conn
-	hold    chan struct{}
-	holding chan struct{}
-	once    sync.Once
+	conn     *dbus.Conn
+	hold     chan struct{}
+	holding  chan struct{}
+	once     sync.Once
+	lateOnce sync.Once
 }
 
 func (s *stuckSystemd) Subscribe() *dbus.Error { return nil }
@@ -35,7 +39,7 @@ func (s *stuckSystemd) job(id uint32, name string) (dbus.ObjectPath, *dbus.Error
 	case "slow.service":
 		s.once.Do(func() { close(s.holding) })
 		<-s.hold
-	case "lost.service":
+	case "lost.service", "late.service":
 	default:
 		if err := s.conn.Emit(managerPath, managerIface+".JobRemoved", id, path, name, "done"); err != nil {
 			return "", dbus.MakeFailedError(err)
@@ -45,8 +49,11 @@ func (s *stuckSystemd) job(id uint32, name string) (dbus.ObjectPath, *dbus.Error
 }
 
 func (s *stuckSystemd) RestartUnit(name, mode string) (dbus.ObjectPath, *dbus.Error) {
-	if name == "lost.service" {
+	switch name {
+	case "lost.service":
 		return s.job(3, name)
+	case "late.service":
+		return s.job(4, name)
 	}
 	return s.job(1, name)
 }
@@ -56,10 +63,23 @@ func (s *stuckSystemd) StartUnit(name, mode string) (dbus.ObjectPath, *dbus.Erro
 }
 
 func (s *stuckSystemd) GetJob(id uint32) (dbus.ObjectPath, *dbus.Error) {
-	if id == 3 {
-		return "", &dbus.Error{Name: "org.freedesktop.systemd1.NoSuchJob", Body: []any{"Job 3 does not exist."}}
+	switch id {
+	case 3:
+		return "", noSuchJob(id)
+	case 4:
+		// The JobRemoved comes once the answer is on its way.
+		s.lateOnce.Do(func() {
+			time.AfterFunc(20*time.Millisecond, func() {
+				_ = s.conn.Emit(managerPath, managerIface+".JobRemoved", id, jobPath(id), "late.service", "done")
+			})
+		})
+		return "", noSuchJob(id)
 	}
 	return jobPath(id), nil
+}
+
+func noSuchJob(id uint32) *dbus.Error {
+	return &dbus.Error{Name: "org.freedesktop.systemd1.NoSuchJob", Body: []any{fmt.Sprintf("Job %d does not exist.", id)}}
 }
 
 func jobPath(id uint32) dbus.ObjectPath {
@@ -184,4 +204,33 @@ func TestAJobWhoseResultNeverComesIsNotWaitedForForever(t *testing.T) {
 			t.Errorf("waiters left = %d; want 0", n)
 		}
 	})
+}
+
+// A job's JobRemoved that reaches the daemon after systemd's NoSuchJob
+// answer to GetJob still gives the job its real result: systemd sends the
+// signal before it frees the job, so the first NoSuchJob can overtake the
+// signal on its way through godbus's queue and the manager's channel. On a
+// private dbus-daemon with a stand-in for systemd that sends the signal
+// just after its first NoSuchJob answer. It failed before: the first
+// NoSuchJob told the caller heal.JobUnknown, and the real result was
+// dropped.
+func TestAJobRemovedBehindNoSuchJobStillGivesItsResult(t *testing.T) {
+	b := bustest.Start(t)
+	startStuckSystemd(t, b)
+	defer func(d time.Duration) { jobCheckEvery = d }(jobCheckEvery)
+	// Far longer than the signal's delay, so that only the rule (two
+	// NoSuchJob in a row), not the machine's load, decides.
+	jobCheckEvery = 500 * time.Millisecond
+	m, err := Dial(t.Context(), b.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	ch := make(chan string, 1)
+	if err := m.Restart(t.Context(), "late.service", ch); err != nil {
+		t.Fatal(err)
+	}
+	if got := result(t, ch, 10*time.Second); got != "done" {
+		t.Errorf("result = %q; want done, from the JobRemoved that came after NoSuchJob", got)
+	}
 }
