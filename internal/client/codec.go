@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -249,6 +250,9 @@ func (f *field) wire(v reflect.Value) any {
 	return v.Interface()
 }
 
+// maxDurationUsec is the longest duration, in µs, a time.Duration holds.
+const maxDurationUsec = uint64(math.MaxInt64 / int64(time.Microsecond))
+
 // usec is a time as µs since the epoch, 0 for the zero time and any
 // before the epoch.
 func usec(t time.Time) uint64 {
@@ -272,11 +276,15 @@ func (p *plan) decode(v reflect.Value, m map[string]dbus.Variant) {
 				fv.SetString(Printable(s))
 			}
 		case kTime:
-			if u, ok := x.(uint64); ok && u != 0 {
+			// Beyond MaxInt64 µs the conversion would wrap to a time
+			// before the epoch: as mistyped, left zero.
+			if u, ok := x.(uint64); ok && u != 0 && u <= math.MaxInt64 {
 				*fv.Addr().Interface().(*time.Time) = time.UnixMicro(int64(u))
 			}
 		case kDuration:
-			if u, ok := x.(uint64); ok {
+			// Beyond maxDurationUsec it would wrap negative: as
+			// mistyped, left zero.
+			if u, ok := x.(uint64); ok && u <= maxDurationUsec {
 				fv.SetInt(int64(time.Duration(u) * time.Microsecond))
 			}
 		case kStrings:

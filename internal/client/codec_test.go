@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -48,6 +49,15 @@ func TestDecodingIsTolerant(t *testing.T) {
 		{"a time of 0 is no time, a duration is µs",
 			map[string]dbus.Variant{"time": dbus.MakeVariant(uint64(0)), "duration_usec": dbus.MakeVariant(uint64(1500))},
 			HistoryEntry{Duration: 1500 * time.Microsecond}, func(m map[string]dbus.Variant) any { return Decode[HistoryEntry](m) }},
+		{"a time or duration too large for Go's types is mistyped, not wrapped negative",
+			map[string]dbus.Variant{"time": dbus.MakeVariant(uint64(math.MaxInt64) + 1),
+				"duration_usec": dbus.MakeVariant(uint64(math.MaxUint64 / 2))},
+			HistoryEntry{}, func(m map[string]dbus.Variant) any { return Decode[HistoryEntry](m) }},
+		{"the largest time and duration Go's types hold decode as sent",
+			map[string]dbus.Variant{"time": dbus.MakeVariant(uint64(math.MaxInt64)),
+				"duration_usec": dbus.MakeVariant(uint64(math.MaxInt64 / 1000))},
+			HistoryEntry{Time: time.UnixMicro(math.MaxInt64), Duration: math.MaxInt64 / 1000 * time.Microsecond},
+			func(m map[string]dbus.Variant) any { return Decode[HistoryEntry](m) }},
 		{"empty lists and maps decode as none",
 			map[string]dbus.Variant{"units": dbus.MakeVariant([]string{}), "applied": dbus.MakeVariant(map[string]uint64{}),
 				"freed_by_mount": dbus.MakeVariant(map[string]uint64{})},
@@ -144,7 +154,8 @@ func TestRequestKeysAreTheirRecordsTags(t *testing.T) {
 // FuzzDecodeRecord: a record comes from whoever owns the daemon's name or
 // sent a signal that passed the sender check, so decoding takes any a{sv}
 // the bus can carry. Whatever it holds, every record type decodes without
-// panicking, and every string in the result is printable.
+// panicking, every string in the result is printable, and no time or
+// duration wrapped negative.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, r := range sampleRecords() {
 		f.Add(body(f, Encode(r)))
@@ -152,6 +163,12 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(body(f, map[string]dbus.Variant{"units": dbus.MakeVariant([]string{"\x1b[2J"}),
 		"freed_by_mount": dbus.MakeVariant(map[string]uint64{"\u202e": 1}), "since": dbus.MakeVariant("x")}))
 	f.Add(body(f, map[string]dbus.Variant{"issues": dbus.MakeVariant([]map[string]dbus.Variant{{"id": dbus.MakeVariant(int32(1))}})}))
+	// Times and durations too large for Go's types, and the largest it holds.
+	for _, u := range []uint64{math.MaxUint64, math.MaxUint64 / 2, math.MaxInt64 + 1, math.MaxInt64, math.MaxInt64/1000 + 1} {
+		f.Add(body(f, map[string]dbus.Variant{"time": dbus.MakeVariant(u), "duration_usec": dbus.MakeVariant(u),
+			"since": dbus.MakeVariant(u), "expires": dbus.MakeVariant(u), "interval_usec": dbus.MakeVariant(u),
+			"predictions": dbus.MakeVariant([]map[string]dbus.Variant{{"time_to_threshold_usec": dbus.MakeVariant(u)}})}))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		msg, err := dbus.DecodeMessage(bytes.NewReader(b))
 		if err != nil || len(msg.Body) != 1 {
@@ -164,9 +181,20 @@ func FuzzDecodeRecord(f *testing.F) {
 		for _, rec := range []any{Decode[Issue](m), Decode[HistoryEntry](m), Decode[Prediction](m),
 			Decode[ActionResult](m), Decode[Failure](m), Decode[Silence](m), Decode[Status](m),
 			Decode[Probe](m), Decode[ProbeResult](m)} {
-			eachString(reflect.ValueOf(rec), func(s string) {
-				if Printable(s) != s {
-					t.Fatalf("%T holds %q, which is not printable", rec, s)
+			each(reflect.ValueOf(rec), func(v reflect.Value) {
+				switch x := v.Interface().(type) {
+				case string:
+					if Printable(x) != x {
+						t.Fatalf("%T holds %q, which is not printable", rec, x)
+					}
+				case time.Duration:
+					if x < 0 {
+						t.Fatalf("%T holds the duration %v, wrapped negative", rec, x)
+					}
+				case time.Time:
+					if !x.IsZero() && x.Before(time.Unix(0, 0)) {
+						t.Fatalf("%T holds the time %v, before the epoch", rec, x)
+					}
 				}
 			})
 		}
@@ -186,23 +214,22 @@ func body(f *testing.F, m map[string]dbus.Variant) []byte {
 	return buf.Bytes()
 }
 
-func eachString(v reflect.Value, yield func(string)) {
+func each(v reflect.Value, yield func(reflect.Value)) {
+	yield(v)
 	switch v.Kind() {
-	case reflect.String:
-		yield(v.String())
 	case reflect.Struct:
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
-				eachString(v.Field(i), yield)
+				each(v.Field(i), yield)
 			}
 		}
 	case reflect.Slice:
 		for i := range v.Len() {
-			eachString(v.Index(i), yield)
+			each(v.Index(i), yield)
 		}
 	case reflect.Map:
 		for it := v.MapRange(); it.Next(); {
-			eachString(it.Key(), yield)
+			each(it.Key(), yield)
 		}
 	}
 }
