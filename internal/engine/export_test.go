@@ -1,11 +1,16 @@
 package engine
 
-import "github.com/luminous-healing/luminous-healing/internal/issue"
+import (
+	"context"
+
+	"github.com/luminous-healing/luminous-healing/internal/issue"
+)
 
 // ValidateInjection lets the external tests see the record an injection
 // would open.
 func (e *Engine) ValidateInjection(in Injection) (issue.Record, error) {
-	return e.validateInjection(in)
+	var known string
+	return e.validateInjection(context.Background(), in, &known)
 }
 
 // GoHelper lets the external tests start a helper read as an operator

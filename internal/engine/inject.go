@@ -27,8 +27,9 @@ type Injection struct {
 // its plan in dry-run) — for testing configurations and integrations, and
 // ends once its action has run. Run returns the issue as opened.
 func (e *Engine) InjectIssueOp(in Injection) (*Op[issue.Record], error) {
-	return checked(context.Background(), e, func(context.Context) (*Op[issue.Record], error) {
-		rec, err := e.validateInjection(in)
+	var known string
+	return checked(context.Background(), e, func(ctx context.Context) (*Op[issue.Record], error) {
+		rec, err := e.validateInjection(ctx, in, &known)
 		if err != nil {
 			return nil, err
 		}
@@ -71,8 +72,10 @@ func (e *Engine) inject(c Caller, rec issue.Record) (issue.Record, error) {
 	return out, nil
 }
 
-// validateInjection checks an injection's values and builds its record.
-func (e *Engine) validateInjection(in Injection) (issue.Record, error) {
+// validateInjection checks an injection's values and builds its record. A
+// unit or probe subject is resolved as the other ops' units are (unitArg,
+// with known): an alias names its unit, for polkit and for monitoring.
+func (e *Engine) validateInjection(ctx context.Context, in Injection, known *string) (issue.Record, error) {
 	bad := func(format string, args ...any) (issue.Record, error) {
 		return issue.Record{}, errorf(InvalidArgument, format, args...)
 	}
@@ -89,9 +92,12 @@ func (e *Engine) validateInjection(in Injection) (issue.Record, error) {
 	subject := string(in.Kind)
 	switch in.Kind {
 	case issue.Unit, issue.Probe:
-		u, err := unit.Normalize(in.Subject)
-		if err != nil {
+		if _, err := unit.Normalize(in.Subject); err != nil {
 			return bad("subject: %v", err)
+		}
+		u, err := e.unitArg(ctx, in.Subject, known)
+		if err != nil {
+			return issue.Record{}, err
 		}
 		subject = u
 	case issue.Disk:

@@ -152,10 +152,23 @@ func checkID(what, id string) error {
 // systemd — an alias names its unit — so that polkit's details and every
 // rule (monitored, protected, the daemon itself) see the unit that would
 // be acted on. The healer resolves again before its own rules.
-func (e *Engine) unitArg(ctx context.Context, name string) (string, error) {
+//
+// known is the op's memory across its two checks: the canonical name the
+// last lookup found. When systemd cannot say at Run's check (its read
+// failed or took over 2 s), that name stands: otherwise an alias resolved
+// before polkit's prompt and not after would look like another unit, and
+// a valid call be refused as changed while it was being authorized.
+func (e *Engine) unitArg(ctx context.Context, name string, known *string) (string, error) {
 	u, err := unit.Normalize(name)
 	if err != nil {
 		return "", errorf(InvalidArgument, "unit: %v", err)
 	}
-	return e.heal.Canonical(ctx, u), nil
+	if c, ok := e.heal.Resolve(ctx, u); ok {
+		*known = c
+		return c, nil
+	}
+	if *known != "" {
+		return *known, nil
+	}
+	return u, nil
 }

@@ -75,8 +75,9 @@ func (e *Engine) Heal(ctx context.Context, c Caller, id string) (heal.Result, er
 // monitored unit, development mode for any other. Run refuses if the unit
 // was dropped from monitoring (or added) while polkit was asking.
 func (e *Engine) RestartUnitOp(ctx context.Context, name string) (*Op[heal.Result], error) {
+	var known string
 	return checked(ctx, e, func(ctx context.Context) (*Op[heal.Result], error) {
-		u, err := e.unitArg(ctx, name)
+		u, err := e.unitArg(ctx, name, &known)
 		if err != nil {
 			return nil, err
 		}
@@ -139,8 +140,9 @@ func (e *Engine) Release(ctx context.Context, c Caller, name string) (heal.Resul
 
 // unitOp checks a service-mode action on a unit the caller names.
 func (e *Engine) unitOp(ctx context.Context, name string, act issue.Action) (*Op[heal.Result], error) {
+	var known string
 	return checked(ctx, e, func(ctx context.Context) (*Op[heal.Result], error) {
-		u, err := e.unitArg(ctx, name)
+		u, err := e.unitArg(ctx, name, &known)
 		if err != nil {
 			return nil, err
 		}

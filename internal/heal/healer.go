@@ -213,16 +213,23 @@ func (h *Healer) ActionFor(rec issue.Record) issue.Action {
 // Canonical returns the unit name resolves to, by systemd's Id property
 // (an alias names its unit), or name itself when systemd cannot say.
 func (h *Healer) Canonical(ctx context.Context, name string) string {
+	u, _ := h.Resolve(ctx, name)
+	return u
+}
+
+// Resolve is Canonical that also says whether systemd said: false when
+// its read failed or took over 2 s, and name is returned as given.
+func (h *Healer) Resolve(ctx context.Context, name string) (string, bool) {
 	if h.sd == nil || name == "" {
-		return name
+		return name, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	u, err := h.sd.Unit(ctx, name)
 	if err != nil || u.ID == "" {
-		return name
+		return name, false
 	}
-	return u.ID
+	return u.ID, true
 }
 
 // isGroup reports whether a unit is a slice or a scope: never throttled.

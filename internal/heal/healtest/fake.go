@@ -168,7 +168,13 @@ func (f *Systemd) NRestarts(ctx context.Context, name string) (uint32, bool, err
 	return 0, false, nil
 }
 
-// Unit implements heal.Systemd.
+// SetDown sets Down while the fake is in use.
+func (f *Systemd) SetDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Down = down
+}
+
 // SetAliases replaces Aliases while the fake is in use (a daemon reading
 // units meanwhile); Aliases itself may be set only before use.
 func (f *Systemd) SetAliases(m map[string]string) {
@@ -177,6 +183,7 @@ func (f *Systemd) SetAliases(m map[string]string) {
 	f.Aliases = m
 }
 
+// Unit implements heal.Systemd.
 func (f *Systemd) Unit(ctx context.Context, name string) (heal.UnitStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
