@@ -343,7 +343,7 @@ func (e *Engine) foreseenDoneLocked(w *foresight, res heal.Result) {
 		switch {
 		case errors.Is(res.Err, heal.ErrBackoff):
 			w.retry = now.Add(res.RetryIn)
-		case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
+		case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy), errors.Is(res.Err, heal.ErrNeedStopping):
 			w.retry = now.Add(10 * time.Second)
 		default:
 			w.done = true // given up, or nothing to run

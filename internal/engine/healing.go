@@ -340,12 +340,15 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 				// systemd refused our restart for a stop queued before
 				// it (an administrator's, between our ResetFailedUnit
 				// and RestartUnit): the stop wins, nothing retries, and
-				// the unit's read-back below settles the issue.
+				// the unit's read-back below settles the issue. (A stop
+				// queued only for a unit this one Requires= is
+				// heal.ErrNeedStopping, retried below: nobody stopped
+				// this one.)
 				rec.State = issue.Watching
 				if st := e.units[rec.Subject]; rec.Kind == issue.Unit && st != nil && !st.stopRequested {
 					e.stoppedLocked(rec.Subject, st, time.Now(), "stop")
 				}
-			case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy):
+			case errors.Is(res.Err, heal.ErrLimited), errors.Is(res.Err, heal.ErrBusy), errors.Is(res.Err, heal.ErrNeedStopping):
 				rec.State = issue.Waiting
 				e.retry[id] = time.Now().Add(limitedRetry(res))
 			default:

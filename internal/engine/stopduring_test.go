@@ -7,6 +7,8 @@ import (
 
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/heal"
+	"github.com/luminous-healing/luminous-healing/internal/heal/healtest"
+	"github.com/luminous-healing/luminous-healing/internal/issue"
 	"github.com/luminous-healing/luminous-healing/internal/systemd"
 )
 
@@ -51,15 +53,7 @@ func TestAStopDuringTheDaemonsOwnRestartIsAStopOnPurpose(t *testing.T) {
 // retries nothing, and heals it again only once it is started again.
 func TestARestartRefusedForAQueuedStopIsAStopOnPurpose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
-		synctest.Wait()
-		h.sd.StopQueued = map[string]bool{"web.service": true}
-		h.sd.Units["web.service"].Result = "signal"
-		h.unit("web.service", "failed", "failed")
-		synctest.Wait()
-		if n := h.countCalls("RestartUnit"); n != 1 {
-			t.Fatalf("%d restarts tried; want 1, refused by systemd", n)
-		}
+		h := crashRefused(t, func(sd *healtest.Systemd) { sd.StopQueued = map[string]bool{"web.service": true} })
 		stops := h.history(audit.StoppedOnPurpose)
 		if len(stops) != 1 || stops[0].Outcome != "stopped" || stops[0].Target != "web.service" {
 			t.Fatalf("stopped-on-purpose records = %+v; want one, web.service stopped", stops)
@@ -85,4 +79,47 @@ func TestARestartRefusedForAQueuedStopIsAStopOnPurpose(t *testing.T) {
 			t.Errorf("%d restarts after it was started again and crashed; want 2", n)
 		}
 	})
+}
+
+// A restart systemd refuses because a unit the unit Requires= has a stop
+// queued (heal.ErrNeedStopping: the unit has no stop job of its own) is
+// no stop of the unit: the issue waits and the restart is tried again
+// once the dependency's stop is over. (The refusal itself is checked on
+// real systemd by internal/e2e TestADependencysStopIsNotTheUnitsStop.)
+func TestARestartRefusedForADependencysStopIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := crashRefused(t, func(sd *healtest.Systemd) { sd.NeedStopping = map[string]bool{"web.service": true} })
+		if stops := h.history(audit.StoppedOnPurpose); len(stops) != 0 {
+			t.Errorf("stopped-on-purpose records = %+v; want none: nobody stopped web.service", stops)
+		}
+		if rec, open := h.issue("unit:web.service"); !open || rec.State != issue.Waiting {
+			t.Errorf("issue = %s (open %v); want waiting for a retry", rec.State, open)
+		}
+		h.sd.NeedStopping = nil // the dependency's stop is over
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := h.countCalls("RestartUnit"); n != 2 {
+			t.Errorf("%d restarts a minute later; want 2: the refused one, then the retry", n)
+		}
+		if rec, open := h.issue("unit:web.service"); open {
+			t.Errorf("issue still open (%s) after the retry", rec.State)
+		}
+	})
+}
+
+// crashRefused starts the engine on web.service, makes systemd refuse its
+// restart (refuse sets the fake up) and crashes the unit; it returns once
+// the one refused restart was tried.
+func crashRefused(t *testing.T, refuse func(*healtest.Systemd)) *harness {
+	t.Helper()
+	h := start(t, setup{units: []heal.UnitStatus{active("web.service")}})
+	synctest.Wait()
+	refuse(h.sd)
+	h.sd.Units["web.service"].Result = "signal"
+	h.unit("web.service", "failed", "failed")
+	synctest.Wait()
+	if n := h.countCalls("RestartUnit"); n != 1 {
+		t.Fatalf("%d restarts tried; want 1, refused by systemd", n)
+	}
+	return h
 }

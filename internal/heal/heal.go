@@ -31,7 +31,8 @@ type Systemd interface {
 	ResetFailed(ctx context.Context, name string) error
 	// Restart calls Manager.RestartUnit(name, "fail"); Start calls
 	// Manager.StartUnit(name, "fail"): a stop job queued for the unit wins,
-	// and the call returns ErrStopQueued. When the job finishes its result
+	// and the call returns ErrStopQueued; one queued only for a unit it
+	// Requires= returns ErrNeedStopping. When the job finishes its result
 	// ("done", "failed", "timeout", …) is sent on ch, which must be
 	// buffered: the sender does not wait for a reader. JobUnknown is sent
 	// when the job ended but its result cannot be known (its signal was

@@ -31,10 +31,14 @@ var (
 	// thin); the message says where it is.
 	ErrElsewhere = errors.New("the load is not in a service")
 	// ErrStopQueued: systemd refused the job because a stop job (an
-	// administrator's, an isolate, a shutdown) is queued for the unit or
-	// what it needs. The stop wins: the unit was stopped on purpose.
+	// administrator's, an isolate, a shutdown) is queued for the unit.
+	// The stop wins: the unit was stopped on purpose.
 	ErrStopQueued = errors.New("a stop job is queued")
-	ErrFailed     = errors.New("action failed")
+	// ErrNeedStopping: systemd refused the job because a unit this one
+	// Requires= has a stop job queued, while this unit has none of its
+	// own: nobody stopped it, and the action is retried.
+	ErrNeedStopping = errors.New("a unit it needs is being stopped")
+	ErrFailed       = errors.New("action failed")
 )
 
 // Settings is the part of the configuration the healer uses.

@@ -56,6 +56,9 @@ func jobThenActive(ctx context.Context, sd Systemd, res *Result, name, verb, don
 	if err := start(ctx, name, ch); errors.Is(err, ErrStopQueued) {
 		res.refuse(ErrStopQueued, "%s is being stopped (a stop job is queued): stopped on purpose, not %s", name, done)
 		return UnitStatus{}, false
+	} else if errors.Is(err, ErrNeedStopping) {
+		res.refuse(ErrNeedStopping, "%s needs a unit that is being stopped (its stop job is queued): not %s now, tried again later", name, done)
+		return UnitStatus{}, false
 	} else if err != nil {
 		res.fail("systemd refused to %s %s: %v", verb, name, err)
 		return UnitStatus{}, false

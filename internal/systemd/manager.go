@@ -201,27 +201,64 @@ func (m *Manager) ResetFailed(ctx context.Context, name string) error {
 
 // Restart implements heal.Systemd.
 func (m *Manager) Restart(ctx context.Context, name string, ch chan<- string) error {
-	return stopWins(m.jobs.start(ctx, "RestartUnit", name, "fail", ch))
+	return m.stopWins(ctx, name, m.jobs.start(ctx, "RestartUnit", name, "fail", ch))
 }
 
 // Reload implements heal.Systemd.
 func (m *Manager) Reload(ctx context.Context, name string, ch chan<- string) error {
-	return stopWins(m.jobs.start(ctx, "ReloadUnit", name, "fail", ch))
+	return m.stopWins(ctx, name, m.jobs.start(ctx, "ReloadUnit", name, "fail", ch))
 }
 
 // Start implements heal.Systemd.
 func (m *Manager) Start(ctx context.Context, name string, ch chan<- string) error {
-	return stopWins(m.jobs.start(ctx, "StartUnit", name, "fail", ch))
+	return m.stopWins(ctx, name, m.jobs.start(ctx, "StartUnit", name, "fail", ch))
 }
 
-// stopWins marks systemd's refusal of a job that conflicts with one queued
-// as heal.ErrStopQueued.
-func stopWins(err error) error {
+// stopWins marks systemd's refusal of a job on name that conflicts with one
+// queued (TransactionIsDestructive) as heal.ErrStopQueued when name's own
+// queued job is a stop. systemd refuses just as well when the conflicting
+// stop is queued for a unit name Requires= (pulled into our transaction):
+// then nobody stopped name, and the refusal is heal.ErrNeedStopping, which
+// is retried. A job that cannot be read leaves the refusal a stop: the
+// stop wins when in doubt.
+func (m *Manager) stopWins(ctx context.Context, name string, err error) error {
 	var de dbus.Error
-	if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.TransactionIsDestructive" {
-		return fmt.Errorf("%w: %v", heal.ErrStopQueued, err)
+	if !errors.As(err, &de) || de.Name != "org.freedesktop.systemd1.TransactionIsDestructive" {
+		return err
 	}
-	return err
+	if typ, jerr := m.queuedJob(ctx, name); jerr == nil && typ != "stop" {
+		return fmt.Errorf("%w: %s has no stop job of its own (its job: %q): %v", heal.ErrNeedStopping, name, typ, err)
+	}
+	return fmt.Errorf("%w: %v", heal.ErrStopQueued, err)
+}
+
+// queuedJob is the type of the job queued for name ("stop", "start", …),
+// or "" when none is: the unit's Job property, then that job's JobType.
+func (m *Manager) queuedJob(ctx context.Context, name string) (string, error) {
+	p, err := m.conn.GetUnitPropertyContext(ctx, name, "Job")
+	if err != nil {
+		return "", err
+	}
+	job, ok := p.Value.Value().([]any)
+	if !ok || len(job) != 2 {
+		return "", fmt.Errorf("the Job property of %s is %s, not (id, path)", name, p.Value)
+	}
+	id, _ := job[0].(uint32)
+	path, _ := job[1].(dbus.ObjectPath)
+	if id == 0 || !path.IsValid() {
+		return "", nil
+	}
+	var typ dbus.Variant
+	err = m.jobConn.Object("org.freedesktop.systemd1", path).
+		CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.systemd1.Job", "JobType").Store(&typ)
+	if err != nil {
+		return "", fmt.Errorf("read job %d of %s: %w", id, name, err)
+	}
+	s, ok := typ.Value().(string)
+	if !ok {
+		return "", fmt.Errorf("job %d of %s has a JobType of %s", id, name, typ)
+	}
+	return s, nil
 }
 
 // SetProperties implements heal.Systemd; the properties are set at run time

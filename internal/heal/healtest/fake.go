@@ -40,6 +40,10 @@ type Systemd struct {
 	// StopQueued makes Restart refuse a unit as systemd does a job in
 	// mode "fail" when a stop job is queued for it (heal.ErrStopQueued).
 	StopQueued map[string]bool
+	// NeedStopping makes Restart refuse a unit as systemd does a job in
+	// mode "fail" when a unit it Requires= has a stop job queued and it
+	// has none of its own (heal.ErrNeedStopping).
+	NeedStopping map[string]bool
 	// Down makes every read fail as if the bus were gone.
 	Down bool
 	// Aliases maps an alias to the unit it names, as a symlinked unit
@@ -241,6 +245,9 @@ func (f *Systemd) Restart(ctx context.Context, name string, ch chan<- string) er
 	f.log("RestartUnit %s fail", name)
 	if f.StopQueued[name] {
 		return fmt.Errorf("%w: transaction for %s/restart is destructive", heal.ErrStopQueued, name)
+	}
+	if f.NeedStopping[name] {
+		return fmt.Errorf("%w: transaction for %s/restart is destructive", heal.ErrNeedStopping, name)
 	}
 	u := f.Units[name]
 	if u.ActiveState == "failed" && u.Result == "start-limit-hit" {
