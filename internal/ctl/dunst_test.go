@@ -125,10 +125,18 @@ func monitorNotify(t *testing.T, address string) *busMonitor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
 	m := &busMonitor{pending: map[string]observed{}, calls: make(chan observed, 64), invoked: make(chan string, 16)}
 	msgs := make(chan *dbus.Message, 1024)
 	conn.Eavesdrop(msgs) // the BecomeMonitor reply too: godbus hands nothing to its callers from here on
+	// Close alone would close msgs while godbus's reader may still be
+	// about to send it a message read before the transport closed (a
+	// panic, "send on closed channel", seen under -race). Eavesdrop(nil)
+	// waits for any send in progress, and no send follows it.
+	t.Cleanup(func() {
+		conn.Eavesdrop(nil)
+		close(msgs)
+		conn.Close()
+	})
 	conn.BusObject().Go("org.freedesktop.DBus.Monitoring.BecomeMonitor", 0, nil, []string{}, uint32(0))
 	go func() {
 		for msg := range msgs {
