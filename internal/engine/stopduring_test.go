@@ -53,7 +53,7 @@ func TestAStopDuringTheDaemonsOwnRestartIsAStopOnPurpose(t *testing.T) {
 // retries nothing, and heals it again only once it is started again.
 func TestARestartRefusedForAQueuedStopIsAStopOnPurpose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := crashRefused(t, func(sd *healtest.Systemd) { sd.StopQueued = map[string]bool{"web.service": true} })
+		h := crashRefused(t, func(sd *healtest.Systemd) { sd.SetRefused("web.service", true, false) })
 		stops := h.history(audit.StoppedOnPurpose)
 		if len(stops) != 1 || stops[0].Outcome != "stopped" || stops[0].Target != "web.service" {
 			t.Fatalf("stopped-on-purpose records = %+v; want one, web.service stopped", stops)
@@ -70,7 +70,7 @@ func TestARestartRefusedForAQueuedStopIsAStopOnPurpose(t *testing.T) {
 			t.Errorf("issue still open (%s) for a unit stopped on purpose", rec.State)
 		}
 		// Started again and crashing, it is healed as any other.
-		h.sd.StopQueued = nil
+		h.sd.SetRefused("web.service", false, false)
 		h.unit("web.service", "active", "running")
 		synctest.Wait()
 		h.unit("web.service", "failed", "failed")
@@ -88,14 +88,14 @@ func TestARestartRefusedForAQueuedStopIsAStopOnPurpose(t *testing.T) {
 // real systemd by internal/e2e TestADependencysStopIsNotTheUnitsStop.)
 func TestARestartRefusedForADependencysStopIsRetried(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := crashRefused(t, func(sd *healtest.Systemd) { sd.NeedStopping = map[string]bool{"web.service": true} })
+		h := crashRefused(t, func(sd *healtest.Systemd) { sd.SetRefused("web.service", false, true) })
 		if stops := h.history(audit.StoppedOnPurpose); len(stops) != 0 {
 			t.Errorf("stopped-on-purpose records = %+v; want none: nobody stopped web.service", stops)
 		}
 		if rec, open := h.issue("unit:web.service"); !open || rec.State != issue.Waiting {
 			t.Errorf("issue = %s (open %v); want waiting for a retry", rec.State, open)
 		}
-		h.sd.NeedStopping = nil // the dependency's stop is over
+		h.sd.SetRefused("web.service", false, false) // the dependency's stop is over
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if n := h.countCalls("RestartUnit"); n != 2 {

@@ -225,6 +225,21 @@ func (f *Systemd) SetOnRestart(hook func(unit string)) {
 	f.OnRestart = hook
 }
 
+// SetRefused makes Restart refuse unit while the fake is in use, as
+// systemd does when a stop job is queued for it (StopQueued) or for a
+// unit it Requires= (NeedStopping); false, false lets restarts through.
+func (f *Systemd) SetRefused(unit string, stopQueued, needStopping bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.StopQueued == nil {
+		f.StopQueued = map[string]bool{}
+	}
+	if f.NeedStopping == nil {
+		f.NeedStopping = map[string]bool{}
+	}
+	f.StopQueued[unit], f.NeedStopping[unit] = stopQueued, needStopping
+}
+
 // SetJobResult sets a unit's job result while the fake is in use.
 func (f *Systemd) SetJobResult(unit, result string) {
 	f.mu.Lock()
