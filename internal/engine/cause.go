@@ -95,8 +95,8 @@ func (e *Engine) readCause(r causeRead) {
 		rec.Cause = withLines(r.cause, lines)
 		pub = append(pub, e.changedLocked(rec))
 	}
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
-	e.publish(pub...)
 	if len(pub) > 0 {
 		e.publishStatus()
 	}

@@ -110,12 +110,12 @@ func (e *Engine) check(ctx context.Context) {
 	snap := e.snap
 	snap.Readings = readings
 	predictive := e.cfg.Predictive
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
 
 	if r := e.o.Recorder; r != nil {
 		r.Checked(snap.Time, took, readings, th)
 	}
-	e.publish(pub...)
 	for _, u := range release {
 		e.releaseAsync(u)
 	}
@@ -319,8 +319,8 @@ func (e *Engine) predict(ctx context.Context, snap *detect.Snapshot) {
 			delete(e.foreseen, s)
 		}
 	}
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
-	e.publish(pub...)
 }
 
 // foreseenDoneLocked moves a preventive cleanup's foresight on by its

@@ -41,6 +41,7 @@ type setup struct {
 	dir        *state.Dir
 	log        *slog.Logger
 	journal    engine.Journal
+	recorder   engine.Recorder
 }
 
 // start runs an engine on fakes. Call it inside a synctest bubble.
@@ -61,6 +62,9 @@ func start(t *testing.T, s setup) *harness {
 		Heal: func(hs *heal.Settings) { hs.CPUSampleGap = 10 * time.Millisecond },
 		Options: func(o *engine.Options) {
 			o.ConfigPath, o.State, o.Log, o.Journal = s.configPath, s.dir, s.log, s.journal
+			if s.recorder != nil {
+				o.Recorder = s.recorder
+			}
 		},
 	})
 	h := &harness{t: t, eng: e.Engine, sd: e.Systemd, sampler: e.Sampler, watcher: e.Watcher, audit: e.Audit, dir: s.dir}

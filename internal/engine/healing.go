@@ -271,11 +271,11 @@ func (e *Engine) retryDue(ctx context.Context) {
 			units = append(units, u)
 		}
 	}
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
 	for _, u := range units {
 		e.pollUnit(ctx, u)
 	}
-	e.publish(pub...)
 	e.publishStatus()
 }
 
@@ -395,11 +395,11 @@ func (e *Engine) finished(id string, res heal.Result, c Caller) {
 	if res.Outcome != heal.Planned && res.Outcome != heal.Refused {
 		e.stateChanged()
 	}
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
 	if r := e.o.Recorder; r != nil && !quiet {
 		r.ActionDone(res)
 	}
-	e.publish(pub...)
 	e.publish(Event{Type: ActionDone, Result: res})
 	// A restart settles by the unit's state, which our own action's
 	// events were not allowed to change while it ran.

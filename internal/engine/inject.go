@@ -64,8 +64,8 @@ func (e *Engine) inject(c Caller, rec issue.Record) (issue.Record, error) {
 	evs := e.openLocked(p)
 	e.maybeHealLocked(p)
 	out := *p
+	e.publish(evs...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
-	e.publish(evs...)
 	e.o.Audit.Record(audit.Entry{Event: audit.SettingChanged, Action: "inject", Issue: rec.ID, Outcome: "injected",
 		CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("synthetic issue %s injected by uid %d", rec.ID, c.UID)})
 	e.publishStatus()

@@ -177,8 +177,8 @@ func (e *Engine) probeResult(s probe.Spec, r probe.Result) {
 	case r.OK && rec != nil:
 		pub = append(pub, e.resolveLocked(rec, fmt.Sprintf("%s answers its %s probe again: %s", s.Unit, s.Type, r.Detail)))
 	}
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
-	e.publish(pub...)
 	e.publishStatus()
 }
 

@@ -90,12 +90,12 @@ func (e *Engine) reload(ctx context.Context, c Caller) error {
 	}
 	e.reconsiderLocked()
 	e.stateChanged()
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
 	select {
 	case e.kick <- struct{}{}:
 	default:
 	}
-	e.publish(pub...)
 	e.settingChanged(c, "configuration", "reloaded")
 	e.publish(Event{Type: ConfigChanged})
 	return nil

@@ -140,9 +140,8 @@ func (e *Engine) addSilence(c Caller, req SilenceRequest) (silence.Silence, erro
 		CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("silence %s added by %s: healing of %s paused until %s (%s): %s",
 			s.ID, s.Author, s.Scope, s.Expires.Local().Format("2006-01-02 15:04:05"), s.Effect, s.Reason)})
 	e.silencesChanged()
-	pub := e.resilenceLocked(now)
+	e.publish(e.resilenceLocked(now)...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
-	e.publish(pub...)
 	e.publishStatus()
 	return s, nil
 }
@@ -199,9 +198,8 @@ func (e *Engine) removeSilence(c Caller, id string) error {
 	e.o.Audit.Record(audit.Entry{Event: audit.SilenceEnded, Issue: string(s.Scope), Target: scopeUnit(s.Scope), Outcome: "removed",
 		CallerUID: c.UID, Caller: c.Name, Message: fmt.Sprintf("silence %s of %s removed by %s before its expiry", s.ID, s.Scope, author(c))})
 	e.silencesChanged()
-	pub := e.resilenceLocked(now)
+	e.publish(e.resilenceLocked(now)...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
-	e.publish(pub...)
 	e.publishStatus()
 	return nil
 }

@@ -127,7 +127,10 @@ func (e *Engine) publishStatus() {
 		st.Resources = append(st.Resources, res)
 	}
 	st.MonitoredUnits, st.Units = e.unitsStatusLocked(e.status.Load())
-	moved := e.unsaidLocked()
+	// Sent under e.mu, in the order decided: an IssueResolved decided
+	// after (a reload, an operator's action on another goroutine) is sent
+	// after it, never before. publish does not block.
+	e.publish(e.unsaidLocked()...)
 	e.mu.Unlock()
 	st.Breakers = e.heal.Breakers()
 	st.Throttles = e.heal.Throttles()
@@ -140,7 +143,6 @@ func (e *Engine) publishStatus() {
 	}
 	old := e.status.Swap(st)
 	e.statusMu.Unlock()
-	e.publish(moved...)
 	if old == nil || changed(old, st) {
 		e.publish(Event{Type: StatusChanged})
 	}
@@ -283,6 +285,11 @@ func (e *Engine) Subscribe(buf int) (<-chan Event, func()) {
 	}
 }
 
+// publish sends evs to every subscriber without blocking (a slow one
+// loses events). Issue events are published under e.mu, where they are
+// decided, so that clients see them in that order: an IssueChanged never
+// after the same issue's IssueResolved (the notifier relies on it).
+// subs.mu is taken last, after e.mu and statusMu.
 func (e *Engine) publish(evs ...Event) {
 	if len(evs) == 0 {
 		return

@@ -460,11 +460,11 @@ func (e *Engine) applyUnit(u heal.UnitStatus) {
 		}
 	}
 	e.recordRestartsLocked(st, u, id, restarts, now)
+	e.publish(pub...) // under e.mu, in the order decided (publishStatus)
 	e.mu.Unlock()
 	if r := e.o.Recorder; r != nil && restarts > 0 {
 		r.RestartedBySystemd(u.Name, restarts)
 	}
-	e.publish(pub...)
 	if tail != nil {
 		e.goHelper(func() { e.readCause(*tail) })
 	}
