@@ -139,6 +139,12 @@ func (e Entry) Fields() map[string]string {
 	if e.DryRun {
 		f["HEALING_DRY_RUN"] = "1"
 	}
+	// The journal stamps an entry when it receives it, which is later
+	// than the record when the journal fell behind the audit queue: the
+	// record's own time travels with it.
+	if !e.Time.IsZero() {
+		f["HEALING_TIME_USEC"] = strconv.FormatInt(e.Time.UnixMicro(), 10)
+	}
 	if e.Duration > 0 {
 		f["HEALING_DURATION_USEC"] = strconv.FormatInt(e.Duration.Microseconds(), 10)
 	}
