@@ -35,10 +35,9 @@ func TestFieldsCarryWhoDidWhatToWhat(t *testing.T) {
 	at := time.UnixMicro(1_790_000_000_123_456)
 	f := Entry{Time: at, Event: CallDenied, Action: "RestartUnit", Target: "nginx.service", Outcome: "denied", CallerUID: 1000, Caller: ":1.42"}.Fields()
 	want := map[string]string{
-		"HEALING_TIME_USEC": "1790000000123456",
 		"MESSAGE_ID": MessageIDs[CallDenied], "HEALING_EVENT": "call-denied", "HEALING_ACTION": "RestartUnit",
 		"HEALING_TARGET": "nginx.service", "HEALING_OUTCOME": "denied", "HEALING_CALLER_UID": "1000",
-		"HEALING_CALLER": ":1.42", "OBJECT_SYSTEMD_UNIT": "nginx.service",
+		"HEALING_CALLER": ":1.42", "OBJECT_SYSTEMD_UNIT": "nginx.service", "HEALING_TIME_USEC": "1790000000123456",
 	}
 	for k, v := range want {
 		if f[k] != v {
