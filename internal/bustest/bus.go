@@ -184,7 +184,7 @@ func (b *Bus) Conn(t testing.TB) *dbus.Conn {
 type process struct {
 	kill   func()
 	name   string
-	output *lockedBuffer
+	output *LockedBuffer
 	done   chan struct{}
 }
 
@@ -211,7 +211,7 @@ func (p *process) exited() bool {
 // thread: the thread lives exactly as long as the child.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{name: name, output: new(lockedBuffer), done: make(chan struct{})}
+	p := &process{name: name, output: new(LockedBuffer), done: make(chan struct{})}
 	cmd.Stdout = p.output
 	cmd.Stderr = p.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -246,20 +246,20 @@ func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	return p
 }
 
-// lockedBuffer collects a child's output; exec copies into it from its own
+// LockedBuffer collects a child's output, or a log; exec (or a logger) copies into it from its own
 // goroutine while a test may read it.
-type lockedBuffer struct {
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

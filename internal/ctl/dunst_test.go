@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -41,7 +40,7 @@ func need(t *testing.T, progs ...string) {
 // startChild runs cmd until the test ends and logs its output if it failed.
 func startChild(t *testing.T, name string, cmd *exec.Cmd) {
 	t.Helper()
-	var out lockedOutput
+	var out bustest.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -56,23 +55,6 @@ func startChild(t *testing.T, name string, cmd *exec.Cmd) {
 			t.Logf("%s output:\n%s", name, out.String())
 		}
 	})
-}
-
-type lockedOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // startXvfb starts an X server on a free display and returns its name.
