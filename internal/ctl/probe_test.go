@@ -1,7 +1,6 @@
 package ctl
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -17,19 +16,7 @@ import (
 // status lists the probes; healingctl probe runs one through polkit's heal
 // action, prints its result and exits 1 when it fails.
 func TestProbeCommandAndStatus(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := apitest.TCPTarget(t)
 	addr := ln.Addr().String()
 	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) {
 		c.Probes = []config.Probe{{Spec: probe.Spec{Unit: "web.service", Type: probe.TCP, Address: addr,

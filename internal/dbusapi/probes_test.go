@@ -2,7 +2,6 @@ package dbusapi_test
 
 import (
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -18,20 +17,7 @@ import (
 // action with the unit, runs the probe on a yes, and says which unit has
 // no probe or is no unit at all.
 func TestListProbesIsOpenAndRunProbeNeedsTheHealAction(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := apitest.TCPTarget(t)
 	addr := ln.Addr().String()
 	d := apitest.Start(t, apitest.Setup{Config: func(c *config.Config) {
 		c.Probes = []config.Probe{{Spec: probe.Spec{Unit: "web.service", Type: probe.TCP, Address: addr,

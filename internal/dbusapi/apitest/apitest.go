@@ -9,6 +9,7 @@ package apitest
 
 import (
 	"context"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -179,3 +180,25 @@ func (d *Daemon) Mutations() []string { return d.Systemd.Calls()[d.mark:] }
 
 // MarkMutations forgets the calls so far.
 func (d *Daemon) MarkMutations() { d.mark = len(d.Systemd.Calls()) }
+
+// TCPTarget listens on loopback and accepts and closes every connection:
+// the target of a TCP probe that passes until the test closes it (and
+// the test's end closes it anyway).
+func TCPTarget(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
+}
