@@ -230,7 +230,7 @@ func (r *Recorder) Handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Add("Vary", "Accept-Encoding")
-		if !acceptsGzip(req.Header.Get("Accept-Encoding")) {
+		if !AcceptsGzip(req.Header.Get("Accept-Encoding")) {
 			h.ServeHTTP(w, req)
 			return
 		}
@@ -256,9 +256,9 @@ type gzipWriter struct {
 
 func (g gzipWriter) Write(p []byte) (int, error) { return g.z.Write(p) }
 
-// acceptsGzip reads an Accept-Encoding header: gzip listed, with a
-// quality other than 0.
-func acceptsGzip(header string) bool {
+// AcceptsGzip reads an Accept-Encoding header: gzip listed, with a
+// quality other than 0. The web listener's other answers use it too.
+func AcceptsGzip(header string) bool {
 	for part := range strings.SplitSeq(header, ",") {
 		coding, params, _ := strings.Cut(part, ";")
 		if strings.TrimSpace(coding) != "gzip" {

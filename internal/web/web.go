@@ -25,6 +25,7 @@ import (
 	"github.com/luminous-healing/luminous-healing/internal/audit"
 	"github.com/luminous-healing/luminous-healing/internal/config"
 	"github.com/luminous-healing/luminous-healing/internal/engine"
+	"github.com/luminous-healing/luminous-healing/internal/metrics"
 	"github.com/luminous-healing/luminous-healing/internal/predict"
 )
 
@@ -306,7 +307,7 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 // HEAD request gets the headers alone.
 func writeBody(w http.ResponseWriter, r *http.Request, body []byte, zipped func() []byte) {
 	h := w.Header()
-	if zipped != nil && acceptsGzip(r) {
+	if zipped != nil && metrics.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		body = zipped()
 		h.Set("Content-Encoding", "gzip")
 	}
@@ -315,16 +316,6 @@ func writeBody(w http.ResponseWriter, r *http.Request, body []byte, zipped func(
 		return
 	}
 	w.Write(body)
-}
-
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(enc) == "gzip" && strings.TrimSpace(q) != "q=0" {
-			return true
-		}
-	}
-	return false
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
